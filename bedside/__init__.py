@@ -1,0 +1,1 @@
+"""The daemon and its edges: CLI, settings, MQTT, outbox, prompt player, replay wiring."""

@@ -1,0 +1,1 @@
+"""One module per ``crampwatch`` subcommand: ``HELP``, ``add_arguments(parser)``, ``run(args)``."""

@@ -1,0 +1,95 @@
+"""Shared array alias and the detector's output types (the contract other rooms rely on).
+
+Arrays are ``(channels, samples)`` float64 in physical units: EMG in µV, acceleration in g.
+Time is a sample index; seconds are ``index / rate_hz`` of the stream the index belongs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class EventKind(StrEnum):
+    CRAMP_STARTED = "cramp_started"
+    CRAMP_UPDATE = "cramp_update"
+    CRAMP_ENDED = "cramp_ended"
+
+
+class Quality(StrEnum):
+    """Signal-quality state; anything but GOOD suppresses alarms."""
+
+    GOOD = "good"
+    NO_SIGNAL = "no_signal"  # nothing received yet, or inside a gap
+    LEAD_OFF = "lead_off"  # flat line, rail saturation, DC steps
+    HUM = "hum"  # mains hum dominates the EMG band
+    NOISY = "noisy"  # drift / motion artefact too large to trust
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectorEvent:
+    """One cramp event, in stream time (seconds since the session's first sample).
+
+    ``cramp_number`` counts cramps from 1 within one pipeline; started/update/ended of the same
+    cramp share it. ``intensity`` is the current (started/update) or mean (ended) EMG envelope as a
+    multiple of the rest floor; ``peak_intensity`` the largest so far.
+    """
+
+    kind: EventKind
+    cramp_number: int
+    t_onset: float
+    t_detect: float
+    t_end: float | None = None
+    duration_s: float | None = None
+    intensity: float
+    peak_intensity: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineStatus:
+    """A snapshot for status lines and MQTT: where the pipeline is, in stream time."""
+
+    t: float
+    quality: Quality
+    envelope_uv: float
+    rest_floor_uv: float
+    cramp_active: bool
+    posture: str  # "lying" | "upright" | "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineStatistics:
+    emg_samples: int
+    accel_samples: int
+    gaps: int
+    gap_samples: int
+    events: int
+    cramps: int
+    seconds_bad_quality: float
+
+
+class CrampDetector(Protocol):
+    """What replay, the daemon and the benchmarks drive. Every detector implements it.
+
+    ``process`` takes the next EMG block ``(n_emg_channels, n)`` in µV and the next accelerometer
+    block ``(3, m)`` in g; the two streams are aligned by absolute sample index (sample ``i`` of EMG
+    is at ``i / emg_rate_hz`` s), not by block. Blocks of any size, including empty ones, give the
+    same events as one whole block. ``gap`` declares samples that were lost (counts per stream);
+    the pipeline advances its clock and never invents events from them.
+    """
+
+    def process(self, emg: FloatArray, accel: FloatArray) -> list[DetectorEvent]: ...
+
+    def gap(self, emg_samples: int, accel_samples: int) -> list[DetectorEvent]: ...
+
+    def finish(self) -> list[DetectorEvent]: ...
+
+    def status(self) -> PipelineStatus: ...
+
+    def statistics(self) -> PipelineStatistics: ...

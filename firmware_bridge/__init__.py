@@ -1,0 +1,4 @@
+"""The wearable link: wire codec, BLE client, virtual wearable, recordings, EDF files, simulator.
+
+Never imports ``bedside`` or ``detector``.
+"""
