@@ -267,8 +267,12 @@ class EdfWriter:
             self._n_per_record.append(round(n))
             self._phys_text.append((pmin_t, pmax_t))
             self._scale.append(
-                ((pmax - pmin) / (spec.digital_max - spec.digital_min), pmin,
-                 spec.digital_min, spec.digital_max)
+                (
+                    (pmax - pmin) / (spec.digital_max - spec.digital_min),
+                    pmin,
+                    spec.digital_min,
+                    spec.digital_max,
+                )
             )
         self._ann_samples = -(-annotation_bytes_per_record // self._bytes_per_sample)
         self._ann_bytes = self._ann_samples * self._bytes_per_sample
@@ -281,9 +285,7 @@ class EdfWriter:
             if recording == "Startdate ..."
             else recording
         )
-        self._record_bytes = (
-            sum(self._n_per_record) * self._bytes_per_sample + self._ann_bytes
-        )
+        self._record_bytes = sum(self._n_per_record) * self._bytes_per_sample + self._ann_bytes
         self._buffers: list[list[FloatArray]] = [[] for _ in self._signals]
         self._buffered = [0] * len(self._signals)
         self._pending: list[bytes] = []  # encoded TALs waiting for room
@@ -304,8 +306,10 @@ class EdfWriter:
     def _header(self, n_records: int) -> bytes:
         ns = len(self._signals) + 1
         s = self._start
-        plus = ("BDF+D" if self._discontinuous else "BDF+C") if self._bdf else (
-            "EDF+D" if self._discontinuous else "EDF+C"
+        plus = (
+            ("BDF+D" if self._discontinuous else "BDF+C")
+            if self._bdf
+            else ("EDF+D" if self._discontinuous else "EDF+C")
         )
         fixed = (
             (BDF_VERSION if self._bdf else b"0".ljust(8))
@@ -326,18 +330,30 @@ class EdfWriter:
             self._signals, self._phys_text, self._n_per_record, strict=True
         ):
             for name, value in (
-                ("label", spec.label), ("transducer", spec.transducer), ("unit", spec.unit),
-                ("physical_min", pmin_t), ("physical_max", pmax_t),
-                ("digital_min", str(spec.digital_min)), ("digital_max", str(spec.digital_max)),
-                ("prefilter", spec.prefilter), ("samples_per_record", str(n)), ("reserved", ""),
+                ("label", spec.label),
+                ("transducer", spec.transducer),
+                ("unit", spec.unit),
+                ("physical_min", pmin_t),
+                ("physical_max", pmax_t),
+                ("digital_min", str(spec.digital_min)),
+                ("digital_max", str(spec.digital_max)),
+                ("prefilter", spec.prefilter),
+                ("samples_per_record", str(n)),
+                ("reserved", ""),
             ):
                 columns[name].append(value)
         # EDF+ §2.2.1: annotation signal has physical range -1..1 (any min != max) and no unit.
         for name, value in (
-            ("label", ann_label), ("transducer", ""), ("unit", ""),
-            ("physical_min", "-1"), ("physical_max", "1"),
-            ("digital_min", str(ann_range[0])), ("digital_max", str(ann_range[1])),
-            ("prefilter", ""), ("samples_per_record", str(self._ann_samples)), ("reserved", ""),
+            ("label", ann_label),
+            ("transducer", ""),
+            ("unit", ""),
+            ("physical_min", "-1"),
+            ("physical_max", "1"),
+            ("digital_min", str(ann_range[0])),
+            ("digital_max", str(ann_range[1])),
+            ("prefilter", ""),
+            ("samples_per_record", str(self._ann_samples)),
+            ("reserved", ""),
         ):
             columns[name].append(value)
         per_signal = b"".join(
@@ -600,9 +616,7 @@ class EdfReader:
             return h[pos[0] : pos[0] + pos[1]]
 
         if len(h) < HEADER_BYTES:
-            raise self._fail(
-                f"not an EDF/BDF file: {size} bytes, shorter than the 256-byte header"
-            )
+            raise self._fail(f"not an EDF/BDF file: {size} bytes, shorter than the 256-byte header")
         version = f(VERSION)
         if version == BDF_VERSION:
             self.is_bdf = True
@@ -722,8 +736,10 @@ class EdfReader:
         declared = self._declared_records
         if declared == -1:
             if rest:
-                self._warn(f"last data record is incomplete ({rest} of {self._record_bytes} "
-                           "bytes); reading the complete ones")
+                self._warn(
+                    f"last data record is incomplete ({rest} of {self._record_bytes} "
+                    "bytes); reading the complete ones"
+                )
             self.n_records = full
         elif full < declared:
             self._warn(
@@ -764,8 +780,9 @@ class EdfReader:
         raise KeyError(label)
 
     # -- annotations ----------------------------------------------------------------------------
-    def _annotation_tals(self, record: bytes, index: int) -> list[tuple[float, float | None,
-                                                                       list[str]]]:
+    def _annotation_tals(
+        self, record: bytes, index: int
+    ) -> list[tuple[float, float | None, list[str]]]:
         bps = 3 if self.is_bdf else 2
         out: list[tuple[float, float | None, list[str]]] = []
         for sig in self._annotation:
