@@ -164,14 +164,16 @@ def _spans(
 
 
 @dataclass(frozen=True, slots=True)
-class _Truth:
+class TruthSpans:
+    """A checked truth: night length (s) and the labelled spans the scorer uses."""
+
     duration_s: float
     cramps: list[Span]
     short_cramps: list[Span]
     context: list[Span]  # confounders + bad signal: what a false alarm may have fallen on
 
 
-def parse_truth(truth: Mapping[str, Any]) -> _Truth:
+def parse_truth(truth: Mapping[str, Any]) -> TruthSpans:
     """Check a truth mapping (contracts.md "Truth JSON"); raises ValueError naming the field."""
     if not isinstance(truth, Mapping):
         raise ValueError("truth: must be a JSON object")
@@ -185,7 +187,7 @@ def parse_truth(truth: Mapping[str, Any]) -> _Truth:
     short = _spans(truth, "short_cramps", "onset_s", "end_s", "short_cramp")
     context = _spans(truth, "confounders", "start_s", "end_s", None)
     context += _spans(truth, "bad_signal", "start_s", "end_s", None)
-    return _Truth(duration, cramps, short, context)
+    return TruthSpans(duration, cramps, short, context)
 
 
 @dataclass(frozen=True, slots=True)
