@@ -1,0 +1,361 @@
+"""EDF/EDF+/BDF/BDF+ writer and reader: round trips, edfio both ways, damaged files, fuzz."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+import edfio
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.edf import (
+    BDF_DIGITAL_RANGE,
+    HEADER_BYTES,
+    EdfAnnotation,
+    EdfReader,
+    EdfSignalSpec,
+    EdfWriter,
+    format_number,
+)
+from firmware_bridge.errors import InputError
+
+START = dt.datetime(2026, 11, 26, 22, 30, 0)
+EMG = EdfSignalSpec("EMG calf", "uV", 500.0, -5000.0, 5000.0)
+ACC = [EdfSignalSpec(f"Accel {a}", "g", 25.0, -8.0, 8.0) for a in "XYZ"]
+
+
+def _signals(rng: np.random.Generator, seconds: float) -> list[np.ndarray]:
+    emg = rng.normal(0.0, 300.0, round(500 * seconds))
+    acc = [rng.normal(0.0, 1.0, round(25 * seconds)) for _ in range(3)]
+    return [emg, *acc]
+
+
+def _write(
+    path: Path, data: list[np.ndarray], cuts: list[float], *, bdf: bool = False
+) -> EdfWriter:
+    specs = [EMG, *ACC]
+    if bdf:
+        lo, hi = BDF_DIGITAL_RANGE
+        specs = [
+            EdfSignalSpec(s.label, s.unit, s.rate_hz, s.physical_min, s.physical_max, lo, hi)
+            for s in specs
+        ]
+    with EdfWriter(path, specs, start=START, bdf=bdf) as w:
+        for a, b in itertools.pairwise([0.0, *sorted(cuts), 1.0]):
+            w.write([x[round(a * x.size) : round(b * x.size)] for x in data])
+    return w
+
+
+def _step(spec: EdfSignalSpec) -> float:
+    return (spec.physical_max - spec.physical_min) / (spec.digital_max - spec.digital_min)
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_round_trip_with_partial_blocks(
+    tmp_path: Path, rng: np.random.Generator, bdf: bool
+) -> None:
+    data = _signals(rng, 12.5)  # not a whole number of 1-s records: the last one is padded
+    path = tmp_path / ("night.bdf" if bdf else "night.edf")
+    w = _write(path, data, [0.013, 0.3, 0.3, 0.77], bdf=bdf)
+    assert w.n_records == 13
+    r = EdfReader(path)
+    assert (r.is_bdf, r.is_plus, r.is_discontinuous) == (bdf, True, False)
+    assert r.n_records == 13 and r.record_duration_s == 1.0 and r.duration_s == 13.0
+    assert r.start == START
+    assert [s.label for s in r.signals] == ["EMG calf", "Accel X", "Accel Y", "Accel Z"]
+    assert [s.rate_hz for s in r.signals] == [500.0, 25.0, 25.0, 25.0]
+    assert r.signals[0].unit == "uV" and r.signals[1].unit == "g"
+    blocks = list(r.iter_blocks([0, 1, 2, 3], records_per_block=4))
+    assert [b[0].size for b in blocks] == [2000, 2000, 2000, 500]
+    for i, x in enumerate(data):
+        got = np.concatenate([b[i] for b in blocks])
+        spec = [EMG, *ACC][i]
+        tol = (_step(spec) / (256 if bdf else 1)) / 2 + 1e-9
+        np.testing.assert_allclose(got[: x.size], x, rtol=0, atol=tol)
+        np.testing.assert_allclose(got[x.size :], 0.0, atol=tol)  # padding is physical 0
+    assert r.warnings == []
+
+
+def test_annotations_late_and_subsecond_start(tmp_path: Path, rng: np.random.Generator) -> None:
+    start = START.replace(microsecond=375000)
+    data = _signals(rng, 6.0)
+    path = tmp_path / "a.edf"
+    with EdfWriter(path, [EMG, *ACC], start=start) as w:
+        w.annotate(0.25, 1.5, "before any data")
+        w.write([x[: x.size // 2] for x in data])
+        w.annotate(0.5, None, "late, lands in a later record")
+        w.write([x[x.size // 2 :] for x in data])
+        w.annotate(5.9, 0.0, "cramp ✓ unicode")
+    r = EdfReader(path)
+    assert r.start == start
+    assert r.annotations() == [
+        EdfAnnotation(onset_s=0.25, duration_s=1.5, text="before any data"),
+        EdfAnnotation(onset_s=0.5, duration_s=None, text="late, lands in a later record"),
+        EdfAnnotation(onset_s=5.9, duration_s=0.0, text="cramp ✓ unicode"),
+    ]
+    f = edfio.read_edf(path)  # an independent reader agrees
+    assert dt.datetime.combine(f.startdate, f.starttime) == start
+    assert sorted((a.onset, a.text) for a in f.annotations) == [
+        (0.25, "before any data"),
+        (0.5, "late, lands in a later record"),
+        (5.9, "cramp ✓ unicode"),
+    ]
+
+
+def test_many_late_annotations_fill_earlier_records_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "many.edf"
+    with EdfWriter(path, [EMG], start=START, annotation_bytes_per_record=64) as w:
+        w.write([np.zeros(500 * 5)])
+        for k in range(8):  # more than the one record left can hold: goes to earlier records
+            w.annotate(float(k), None, f"note {k}")
+        w.write([np.zeros(500)])
+    r = EdfReader(path)
+    assert sorted(a.text for a in r.annotations()) == [f"note {k}" for k in range(8)]
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_edfio_reads_ours(tmp_path: Path, rng: np.random.Generator, bdf: bool) -> None:
+    data = _signals(rng, 4.0)
+    path = tmp_path / ("ours.bdf" if bdf else "ours.edf")
+    with EdfWriter(path, [EMG, *ACC], start=START, bdf=bdf) as w:
+        w.write(data)
+        w.annotate(1.25, 2.0, "cramp")
+    f = (edfio.read_bdf if bdf else edfio.read_edf)(path)
+    assert [s.label for s in f.signals] == ["EMG calf", "Accel X", "Accel Y", "Accel Z"]
+    assert f.signals[0].sampling_frequency == 500.0
+    assert f.signals[0].physical_dimension == "uV"
+    np.testing.assert_allclose(f.signals[0].data, data[0], atol=_step(EMG))
+    np.testing.assert_allclose(f.signals[3].data, data[3], atol=_step(ACC[2]))
+    assert [(a.onset, a.duration, a.text) for a in f.annotations] == [(1.25, 2.0, "cramp")]
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_we_read_edfio(tmp_path: Path, rng: np.random.Generator, bdf: bool) -> None:
+    emg, acc = rng.normal(0, 300, 2000), rng.normal(0, 1, 100)
+    kw: dict[str, Any] = {
+        "recording": edfio.Recording(startdate=START.date()),
+        "starttime": START.time(),
+        "annotations": [
+            edfio.EdfAnnotation(0.5, 1.0, "stretch"),
+            edfio.EdfAnnotation(1.5, None, "x"),
+        ],
+    }
+    emg_kw: dict[str, Any] = {
+        "label": "EMG L gastroc",
+        "physical_dimension": "mV",
+        "physical_range": (-5.0e3, 5.0e3),
+    }
+    acc_kw: dict[str, Any] = {
+        "label": "Acc X",
+        "physical_dimension": "g",
+        "physical_range": (-8, 8),
+    }
+    f: edfio.Edf | edfio.Bdf
+    if bdf:
+        f = edfio.Bdf(
+            [edfio.BdfSignal(emg, 1000, **emg_kw), edfio.BdfSignal(acc, 50, **acc_kw)], **kw
+        )
+    else:
+        f = edfio.Edf(
+            [edfio.EdfSignal(emg, 1000, **emg_kw), edfio.EdfSignal(acc, 50, **acc_kw)], **kw
+        )
+    path = tmp_path / ("edfio.bdf" if bdf else "edfio.edf")
+    f.write(path)
+    r = EdfReader(path)
+    assert r.is_plus and r.is_bdf == bdf
+    assert r.start == START
+    assert [(s.label, s.unit, s.rate_hz) for s in r.signals] == [
+        ("EMG L gastroc", "mV", 1000.0),
+        ("Acc X", "g", 50.0),
+    ]
+    got = [np.concatenate(parts) for parts in zip(*r.iter_blocks([0, 1], 1), strict=True)]
+    np.testing.assert_allclose(got[0], f.signals[0].data, atol=1e-9)
+    np.testing.assert_allclose(got[1], f.signals[1].data, atol=1e-9)
+    assert [(a.onset_s, a.duration_s, a.text) for a in r.annotations()] == [
+        (0.5, 1.0, "stretch"),
+        (1.5, None, "x"),
+    ]
+
+
+def test_plain_edf_without_annotations(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "plain.edf"
+    _write(path, _signals(rng, 3.0), [])
+    raw = bytearray(path.read_bytes())
+    raw[192:236] = b" " * 44  # reserved field: plain EDF, the annotation signal is ordinary
+    path.write_bytes(bytes(raw))
+    r = EdfReader(path)
+    assert not r.is_plus and r.annotations() == []
+    assert r.signals[-1].label == "EDF Annotations"
+
+
+def test_discontinuous_chunks(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = _signals(rng, 6.0)
+    path = tmp_path / "d.edf"
+    with EdfWriter(path, [EMG, *ACC], start=START) as w:
+        w.write([x[: x.size // 2] for x in data])  # records 0..2
+        w.skip(7.5)
+        w.write([x[x.size // 2 :] for x in data])  # records 3..5 at 10.5 s
+    r = EdfReader(path)
+    assert r.is_discontinuous
+    chunks = list(r.iter_chunks([0], records_per_block=2))
+    assert [(c.onset_s, c.first_record, c.n_records) for c in chunks] == [
+        (0.0, 0, 2),
+        (2.0, 2, 1),
+        (10.5, 3, 1),
+        (11.5, 4, 2),
+    ]
+    got = np.concatenate([c.samples[0] for c in chunks])[: data[0].size]
+    np.testing.assert_allclose(got, data[0], atol=_step(EMG))
+    f = edfio.read_edf(path)  # edfio accepts EDF+D
+    assert f.signals[0].data.size >= data[0].size
+
+
+def test_clipping_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "clip.edf"
+    with EdfWriter(path, [EMG], start=START) as w:
+        w.write([np.array([0.0, 9000.0, -9000.0, np.nan, 1.0] * 100)])
+    assert w.clipped == 300
+    (x,) = next(EdfReader(path).iter_blocks([0]))
+    assert x[1] == pytest.approx(5000.0) and x[2] == pytest.approx(-5000.0)
+
+
+def test_writer_refuses_misuse(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="whole number"):
+        EdfWriter(tmp_path / "x.edf", [EdfSignalSpec("EMG", "uV", 333.3, -1, 1)], start=START)
+    with pytest.raises(ValueError, match="ASCII"):
+        EdfWriter(tmp_path / "y.edf", [EdfSignalSpec("EMG", "µV", 10, -1, 1)], start=START)
+    with EdfWriter(tmp_path / "z.edf", [EMG], start=START) as w:
+        w.write([np.zeros(3)])
+        with pytest.raises(ValueError, match="record boundary"):
+            w.skip(1.0)
+        with pytest.raises(ValueError, match="bytes 0, 20 or 21"):
+            w.annotate(0.0, None, "a\x14b")
+        with pytest.raises(ValueError, match="expected 1 arrays"):
+            w.write([np.zeros(3), np.zeros(3)])
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1.0, "1"), (-5000.0, "-5000"), (0.25, "0.25"), (-32768, "-32768"), (1 / 3, "0.333333")],
+)
+def test_format_number(value: float, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_format_number_refuses_what_does_not_fit() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        format_number(1.5e12)
+
+
+# --- damaged files --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def good_file(tmp_path: Path) -> Path:
+    path = tmp_path / "good.edf"
+    _write(path, _signals(np.random.default_rng(3), 5.0), [])
+    return path
+
+
+def test_truncated_mid_record_reads_complete_records(
+    good_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    r0 = EdfReader(good_file)
+    raw = good_file.read_bytes()
+    good_file.write_bytes(raw[: len(raw) - r0.record_bytes - 17])
+    with caplog.at_level(logging.WARNING):
+        r = EdfReader(good_file)
+    assert r.n_records == 3
+    assert "truncated" in r.warnings[0] and "truncated" in caplog.text
+    assert sum(b[0].size for b in r.iter_blocks([0])) == 3 * 500
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        (lambda raw: raw[:100], "shorter than the 256-byte header"),
+        (lambda raw: b"1" + raw[1:], "version field"),
+        (lambda raw: raw[:300], "truncated header"),
+        (lambda raw: raw[:236] + b"abc     " + raw[244:], "number of data records is not an"),
+        (lambda raw: (raw[:236] + b"0       " + raw[244:])[: 256 * 6], r"no \(complete\) data"),
+        (lambda raw: raw[: 256 * 6 + 100], r"no \(complete\) data"),
+        (lambda raw: raw[:236] + b"2       " + raw[244:], "size mismatch"),
+        (lambda raw: raw + b"\x00" * 10, "size mismatch"),
+        (lambda raw: raw[:244] + b"nan     " + raw[252:], "record duration is not a number"),
+        (lambda raw: raw[:252] + b"0   " + raw[256:], "number of signals is 0"),
+        (lambda raw: raw[:184] + b"512     " + raw[192:], "header size field"),
+        (lambda raw: raw[:168] + b"31.02.26" + raw[176:], "invalid"),
+        (lambda raw: raw[:168] + b"2026-11-" + raw[176:], "dd.mm.yy"),
+        (lambda raw: raw[:8] + b"\xff" * 80 + raw[88:], "not ASCII"),
+    ],
+)
+def test_damaged_header_is_one_clear_line(good_file: Path, patch: object, message: str) -> None:
+    raw = good_file.read_bytes()
+    good_file.write_bytes(patch(raw))  # type: ignore[operator]
+    with pytest.raises(InputError, match=message) as info:
+        EdfReader(good_file)
+    text = str(info.value)
+    assert text.startswith(str(good_file)) and "\n" not in text
+
+
+def test_bad_signal_fields(good_file: Path) -> None:
+    raw = bytearray(good_file.read_bytes())
+    ns = 5
+    dmin_at = HEADER_BYTES + ns * (16 + 80 + 8 + 8 + 8)  # digital minimum of signal 0
+    raw[dmin_at : dmin_at + 8] = b"40000   "
+    good_file.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match=r"digital range of signal 0 \('EMG calf'\)"):
+        EdfReader(good_file)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        EdfReader(tmp_path / "nope.edf")
+    with pytest.raises(InputError, match="is a directory"):
+        EdfReader(tmp_path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 256 * 6 + 2000), st.binary(min_size=1, max_size=12)), max_size=6
+    ),
+    cut=st.one_of(st.none(), st.integers(0, 256 * 6 + 4000)),
+)
+def test_fuzzed_headers_raise_only_input_error(
+    tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[int, bytes]], cut: int | None
+) -> None:
+    base = _fuzz_base(tmp_path_factory)
+    raw = bytearray(base.read_bytes())
+    for at, data in edits:
+        raw[at : at + len(data)] = data
+    if cut is not None:
+        raw = raw[:cut]
+    path = base.with_name("fuzzed.edf")
+    path.write_bytes(bytes(raw))
+    try:
+        r = EdfReader(path)
+        r.annotations()
+        for _ in r.iter_chunks(list(range(len(r.signals))), 2):
+            pass
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+_FUZZ_BASE: dict[str, Path] = {}
+
+
+def _fuzz_base(factory: pytest.TempPathFactory) -> Path:
+    if "p" not in _FUZZ_BASE:
+        path = factory.mktemp("fuzz") / "base.edf"
+        with EdfWriter(path, [EMG, *ACC], start=START) as w:
+            w.write(_signals(np.random.default_rng(5), 3.0))
+            w.annotate(1.0, 0.5, "x")
+        _FUZZ_BASE["p"] = path
+    return _FUZZ_BASE["p"]
