@@ -1,0 +1,116 @@
+"""``crampwatch prompt``: check the bedside speaker, pre-render phrases, log the bedtime stretch.
+
+::
+
+    crampwatch prompt test [--to-wav DIR]   # the whole cramp sequence once (or as numbered WAVs)
+    crampwatch prompt render                # render every phrase into the WAV cache (install step)
+    crampwatch prompt done                  # "I did my bedtime stretch" for tonight
+    crampwatch prompt adherence [--json]    # stretching nights over the last --nights nights
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from bedside.prompt.engine import rehearsal
+from bedside.prompt.player import build_player
+from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
+from bedside.prompt.speech import render_phrases, with_gain
+from bedside.prompt_settings import PromptSettings
+from bedside.settings import load_settings
+from firmware_bridge.errors import PromptError
+
+HELP = "test the stretch prompt (play or --to-wav), pre-render it, log the bedtime stretch"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="configuration file (default: built-in)")
+    common.add_argument("--cache", metavar="DIR", help="WAV cache directory (default: from config)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    test = sub.add_parser(
+        "test", parents=[common], help="play the whole cramp sequence once (or write it)"
+    )
+    test.add_argument("--to-wav", metavar="DIR", help="write NNN-key.wav files instead of playing")
+    test.add_argument(
+        "--cramp-s",
+        type=float,
+        metavar="S",
+        help="length of the rehearsed cramp in s (default: long enough for every line)",
+    )
+    sub.add_parser("render", parents=[common], help="render every phrase into the WAV cache")
+    sub.add_parser("done", parents=[common], help="log tonight's bedtime stretch as done")
+    adherence = sub.add_parser(
+        "adherence", parents=[common], help="bedtime-stretch adherence summary"
+    )
+    adherence.add_argument("--nights", type=int, default=14, help="nights to summarise")
+    adherence.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _settings(args: argparse.Namespace) -> PromptSettings:
+    settings = load_settings(args.config).prompt
+    if args.cache:
+        settings = dataclasses.replace(settings, cache_dir=args.cache)
+    return settings
+
+
+async def _test(settings: PromptSettings, to_wav: Path | None, cramp_s: float | None) -> int:
+    if to_wav is not None and settings.backend == "none":
+        settings = dataclasses.replace(settings, backend="espeak")
+    if settings.backend == "none" and to_wav is None:
+        print("prompt.backend is none: nothing to play (use --to-wav DIR to hear the texts)")
+        return 0
+    started = time.monotonic()
+    clips = await asyncio.to_thread(render_phrases, settings)
+    print(f"{len(clips)} phrases ready in {time.monotonic() - started:.2f} s")
+    player = build_player(settings, wav_dir=to_wav)
+    for utterance in rehearsal(settings, cramp_s=cramp_s):
+        clip = with_gain(clips[utterance.key], utterance.gain_pct)
+        print(
+            f"{utterance.due:6.1f} s  {utterance.key:<13} {utterance.gain_pct:3.0f} %  {clip.text}"
+        )
+        await player.play(clip, timeout_s=clip.duration_s + settings.player_timeout_margin_s)
+    if to_wav is not None:
+        print(f"wrote the sequence to {to_wav}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.action == "test":
+        return asyncio.run(
+            _test(settings, Path(args.to_wav) if args.to_wav else None, args.cramp_s)
+        )
+    if args.action == "render":
+        clips = render_phrases(settings)
+        seconds = sum(c.duration_s for c in clips.values())
+        print(f"{len(clips)} phrases ({seconds:.1f} s of audio) in {settings.cache_path()}")
+        return 0
+    reminder = BedtimeReminder(settings, AdherenceLog(settings.adherence_path()))
+    if args.action == "done":
+        reminder.confirm_done()
+        night = reminder.summary(nights=1).per_night[-1]
+        if night.done_at is None:
+            raise PromptError(f"could not log the stretch in {settings.adherence_path()}")
+        print(f"bedtime stretch logged for the night of {night.night}")
+        return 0
+    summary = reminder.summary(nights=args.nights)
+    if args.json:
+        json.dump(summary.as_dict(), sys.stdout, indent=1)
+        print()
+        return 0
+    print(
+        f"stretched {summary.stretched} of the last {summary.nights} nights "
+        f"({100 * summary.adherence:.0f} %), reminded {summary.reminded}, "
+        f"streak {summary.streak}"
+    )
+    for night in summary.per_night:
+        mark = "stretched" if night.stretched else "-"
+        print(f"  {night.night}  {mark}")
+    return 0
