@@ -1,0 +1,152 @@
+"""Event JSON per docs/contracts.md, and tolerant JSONL reading."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bedside.events import dumps, event_record, read_events, wall_clock, write_events
+from detector.types import DetectorEvent, EventKind
+from firmware_bridge.errors import InputError
+
+START = datetime(2026, 11, 27, 0, 0, 0)
+
+
+def _started(n: int = 1, t_onset: float = 812.4, t_detect: float = 815.1) -> DetectorEvent:
+    return DetectorEvent(
+        kind=EventKind.CRAMP_STARTED,
+        cramp_number=n,
+        t_onset=t_onset,
+        t_detect=t_detect,
+        intensity=4.2,
+        peak_intensity=4.2,
+    )
+
+
+def test_started_matches_the_contract_example() -> None:
+    rec = event_record(_started(), session_id="s1", leg="left", session_start=START)
+    assert rec == {
+        "event": "cramp_started",
+        "event_id": "s1:left:1:started",
+        "leg": "left",
+        "t_onset": 812.4,
+        "t_detect": 815.1,
+        "time": "2026-11-27T00:13:35.100+00:00",
+        "intensity": 4.2,
+    }
+    assert list(rec) == ["event", "event_id", "leg", "t_onset", "t_detect", "time", "intensity"]
+
+
+def test_ended_and_update() -> None:
+    ended = DetectorEvent(
+        kind=EventKind.CRAMP_ENDED,
+        cramp_number=3,
+        t_onset=812.4,
+        t_detect=815.1,
+        t_end=901.0,
+        duration_s=88.6,
+        intensity=3.14159,
+        peak_intensity=7.9,
+    )
+    rec = event_record(ended, session_id="night-7", leg="right", session_start=START)
+    assert rec["event_id"] == "night-7:right:3:ended"
+    assert rec["t_end"] == 901.0 and rec["duration_s"] == 88.6
+    assert rec["time"] == "2026-11-27T00:15:01.000+00:00"  # wall clock of t_end
+    assert rec["intensity"] == 3.14 and rec["peak_intensity"] == 7.9
+    update = DetectorEvent(
+        kind=EventKind.CRAMP_UPDATE,
+        cramp_number=3,
+        t_onset=812.4,
+        t_detect=830.25,
+        intensity=5.0,
+        peak_intensity=6.0,
+    )
+    up = event_record(update, session_id="night-7", leg="right", session_start=START)
+    assert up["event"] == "cramp_update" and up["t"] == 830.25
+    assert up["event_id"] == "night-7:right:3:update:830250"
+
+
+def test_aware_start_keeps_its_offset() -> None:
+    cet = timezone(timedelta(hours=1))
+    assert wall_clock(datetime(2026, 11, 27, 1, 0, tzinfo=cet), 1.5) == (
+        "2026-11-27T01:00:01.500+01:00"
+    )
+
+
+def test_event_ids_are_unique_and_stable() -> None:
+    events = [_started(n, 10.0 * n, 10.0 * n + 3) for n in range(1, 6)]
+    ids = [
+        event_record(e, session_id="s", leg="left", session_start=START)["event_id"] for e in events
+    ]
+    assert len(set(ids)) == 5
+    again = [
+        event_record(e, session_id="s", leg="left", session_start=START)["event_id"] for e in events
+    ]
+    assert ids == again
+
+
+@pytest.mark.parametrize(("session_id", "leg"), [("a:b", "left"), ("s", ""), ("s", "le:ft")])
+def test_ids_refuse_colons(session_id: str, leg: str) -> None:
+    with pytest.raises(ValueError, match="free of ':'"):
+        event_record(_started(), session_id=session_id, leg=leg, session_start=START)
+
+
+def test_non_finite_intensity_is_null_not_nan() -> None:
+    e = DetectorEvent(
+        kind=EventKind.CRAMP_STARTED,
+        cramp_number=1,
+        t_onset=1.0,
+        t_detect=2.0,
+        intensity=float("nan"),
+        peak_intensity=float("inf"),
+    )
+    line = dumps(event_record(e, session_id="s", leg="left", session_start=START))
+    assert json.loads(line)["intensity"] is None
+
+
+def test_write_then_read_round_trip(tmp_path: Path) -> None:
+    recs = [
+        event_record(_started(n), session_id="s", leg="left", session_start=START) for n in (1, 2)
+    ]
+    buf = io.StringIO()
+    assert write_events(recs, buf) == 2
+    path = tmp_path / "e.jsonl"
+    path.write_text(buf.getvalue())
+    log = read_events(path)
+    assert log.events == recs and log.bad_lines == 0
+
+
+def test_read_is_tolerant(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = dumps(event_record(_started(), session_id="s", leg="left", session_start=START))
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(
+        (
+            good + "\n\n"
+            "{not json\n"
+            "[1, 2]\n"
+            '{"event": "cramp_started"}\n'
+            '{"event": "future_kind", "x": 1}\n' + good + "\n"
+        ).encode()
+        + b"\xff\xfe\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        log = read_events(path)
+    assert len(log.events) == 3 and log.events[1] == {"event": "future_kind", "x": 1}
+    assert log.bad_lines == 4
+    assert log.problems == [
+        "line 3: not JSON (JSONDecodeError)",
+        "line 4: not a JSON object",
+        "line 5: cramp_started without an 'event_id' string",
+        "line 8: not JSON (UnicodeDecodeError)",
+    ]
+    assert "4 bad lines skipped" in caplog.text
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_events(tmp_path / "none.jsonl")
