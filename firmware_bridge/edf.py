@@ -527,6 +527,11 @@ def _ascii(raw: bytes, path: Path, what: str) -> str:
     return text.strip()
 
 
+def _text(raw: bytes) -> str:
+    """A free-text header field. The spec says ASCII; some devices write Latin-1 (``µV``)."""
+    return raw.decode("latin-1").strip()
+
+
 def _int(raw: bytes, path: Path, what: str) -> int:
     text = _ascii(raw, path, what)
     if not re.fullmatch(r"[+-]?\d{1,12}", text):
@@ -626,9 +631,9 @@ class EdfReader:
             raise self._fail(
                 f"not an EDF/BDF file: version field is {version!r}, expected '0' or 0xFF BIOSEMI"
             )
-        self.patient = _ascii(f(PATIENT), self.path, "patient")
-        self.recording = _ascii(f(RECORDING), self.path, "recording")
-        reserved = _ascii(f(RESERVED), self.path, "reserved")
+        self.patient = _text(f(PATIENT))
+        self.recording = _text(f(RECORDING))
+        reserved = _text(f(RESERVED))
         plus = "BDF+" if self.is_bdf else "EDF+"
         self.is_plus = reserved.startswith(plus)
         self.is_discontinuous = reserved.startswith(plus + "D")
@@ -687,7 +692,7 @@ class EdfReader:
         signals: list[_RawSignal] = []
         offset = 0
         for i in range(ns):
-            label = _ascii(values["label"][i], self.path, f"label of signal {i}")
+            label = _text(values["label"][i])
             what = f"of signal {i} ({label!r})"
             n = _int(values["samples_per_record"][i], self.path, f"samples per record {what}")
             dmin = _int(values["digital_min"][i], self.path, f"digital minimum {what}")
@@ -708,15 +713,15 @@ class EdfReader:
             rate = n / self.record_duration_s if self.record_duration_s > 0 else 0.0
             info = EdfSignalInfo(
                 label=label,
-                unit=_ascii(values["unit"][i], self.path, f"unit {what}"),
+                unit=_text(values["unit"][i]),
                 rate_hz=rate,
                 samples_per_record=n,
                 physical_min=pmin,
                 physical_max=pmax,
                 digital_min=dmin,
                 digital_max=dmax,
-                transducer=_ascii(values["transducer"][i], self.path, f"transducer {what}"),
-                prefilter=_ascii(values["prefilter"][i], self.path, f"prefilter {what}"),
+                transducer=_text(values["transducer"][i]),
+                prefilter=_text(values["prefilter"][i]),
             )
             signals.append(_RawSignal(info, offset, is_ann))
             offset += n * bps

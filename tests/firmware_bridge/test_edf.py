@@ -183,6 +183,16 @@ def test_we_read_edfio(tmp_path: Path, rng: np.random.Generator, bdf: bool) -> N
     ]
 
 
+def test_latin1_unit_is_tolerated(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "mu.edf"
+    _write(path, _signals(rng, 2.0), [])
+    raw = bytearray(path.read_bytes())
+    unit_at = HEADER_BYTES + 5 * (16 + 80)  # unit of signal 0
+    raw[unit_at : unit_at + 8] = "µV".encode("latin-1").ljust(8)
+    path.write_bytes(bytes(raw))
+    assert EdfReader(path).signals[0].unit == "µV"
+
+
 def test_plain_edf_without_annotations(tmp_path: Path, rng: np.random.Generator) -> None:
     path = tmp_path / "plain.edf"
     _write(path, _signals(rng, 3.0), [])
@@ -292,7 +302,7 @@ def test_truncated_mid_record_reads_complete_records(
         (lambda raw: raw[:184] + b"512     " + raw[192:], "header size field"),
         (lambda raw: raw[:168] + b"31.02.26" + raw[176:], "invalid"),
         (lambda raw: raw[:168] + b"2026-11-" + raw[176:], "dd.mm.yy"),
-        (lambda raw: raw[:8] + b"\xff" * 80 + raw[88:], "not ASCII"),
+        (lambda raw: raw[:236] + b"\xff" * 8 + raw[244:], "not ASCII"),
     ],
 )
 def test_damaged_header_is_one_clear_line(good_file: Path, patch: object, message: str) -> None:
