@@ -1,0 +1,567 @@
+"""MQTT publisher: availability, retained states, events through the durable outbox, HA discovery,
+and fresh-only commands. The only module of crampwatch that imports paho.
+
+Threads: paho runs its network loop on its own thread (``loop_start``) and calls us back there.
+Every paho callback only hands its arguments to the asyncio loop with
+``loop.call_soon_threadsafe``; all state (the outbox, the in-flight map, counters) lives on the
+loop thread. ``publish_*`` never wait for the broker: an event is stored in the outbox (one sqlite
+commit) and handed to paho only while connected; rows leave the outbox on PUBACK.
+
+Delivery (docs/mqtt.md): events at least once and in order (consumers de-duplicate on
+``event_id``); states retained, latest value re-sent on every (re)connect and when Home Assistant
+announces ``online``; availability ``online`` retained on connect, ``offline`` as the will and
+on a clean ``stop()``.
+
+Errors: credential and TLS file problems raise ``ConfigError`` from ``start()``; a broker that is
+down or refuses us is logged (once per distinct reason), counted and retried with paho's capped
+exponential backoff; it never raises into the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from bedside.ha_discovery import (
+    COMMANDS,
+    EVENT_TYPES,
+    LINK_STATES,
+    SCHEMA_VERSION,
+    Topics,
+    discovery_messages,
+)
+from bedside.mqtt_settings import MqttSettings
+from bedside.outbox import Outbox
+from firmware_bridge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_NONE = "None"  # HA MQTT sensors read the payload "None" as 'unknown' (mqtt/const.py)
+INFLIGHT_WINDOW = 20  # outbox rows handed to paho before their PUBACK; paho's own default is 20
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A fresh command from a button: ``name`` in ``COMMANDS``, ``value`` its payload_press.
+
+    ``sent_at`` is the sender's wall clock (s since the epoch) when the payload carried a ``ts``.
+    """
+
+    name: str
+    value: str
+    sent_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStatistics:
+    connected: bool
+    connect_attempts: int  # TCP connects tried (paho's on_pre_connect)
+    connects: int  # successful CONNACKs
+    connect_failures: int  # refused by the broker or unreachable
+    disconnects: int  # lost connections after a successful connect
+    events_stored: int  # publish_event/publish_summary rows written to the outbox
+    messages_sent: int  # outbox rows handed to paho
+    messages_acked: int  # outbox rows removed on PUBACK
+    outbox_pending: int
+    outbox_dropped: int  # dropped by the outbox bound
+    states_published: int
+    discovery_published: int  # discovery messages (each device or entity config counts one)
+    ha_restarts: int  # 'online' seen on <prefix>/status
+    commands_accepted: int
+    commands_stale: int  # retained, or older than command_max_age_s
+    commands_bad: int  # unknown command or unreadable payload
+
+
+def _sw_version() -> str:
+    try:
+        return metadata.version("crampwatch")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def read_password(settings: MqttSettings) -> str | None:
+    """The broker password from ``password_file`` or ``password_env``; never logged."""
+    if settings.password_file:
+        try:
+            with open(settings.password_file, encoding="utf-8") as fh:
+                return fh.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"[mqtt]: key 'password_file': cannot read {settings.password_file}: "
+                f"{exc.strerror}",
+                section="mqtt", key="password_file",
+            ) from exc
+    if settings.password_env:
+        value = os.environ.get(settings.password_env)
+        if value is None:
+            raise ConfigError(
+                f"[mqtt]: key 'password_env': environment variable {settings.password_env} "
+                "is not set",
+                section="mqtt", key="password_env",
+            )
+        return value
+    return None
+
+
+def _format_state(value: object) -> str:
+    if value is None:
+        return PAYLOAD_NONE
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return PAYLOAD_NONE
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps({"schema": SCHEMA_VERSION, **value}, separators=(",", ":"))
+    raise TypeError(f"state value must be None, bool, number, str or a mapping, got {value!r}")
+
+
+def _parse_ts(value: object) -> float | None:
+    """A command's ``ts``: s since the epoch or ISO 8601 (naive = UTC); None if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return None
+
+
+class MqttPublisher:
+    """Publishes crampwatch to one broker; see the module docstring for threads and delivery.
+
+    ``on_command`` is called on the asyncio loop with each fresh ``Command``. ``republish_delay``
+    returns the wait (s) before re-publishing after Home Assistant restarts (default: uniform in
+    the configured range). ``clock`` is the wall clock (s since the epoch) used for command age.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        outbox: Outbox,
+        *,
+        on_command: Callable[[Command], object],
+        loop: asyncio.AbstractEventLoop | None = None,
+        wearable_address: str = "",
+        republish_delay: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._on_command = on_command
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._wearable_address = wearable_address
+        self._republish_delay = republish_delay or (
+            lambda: random.uniform(
+                settings.ha_republish_min_delay_s, settings.ha_republish_max_delay_s
+            )
+        )
+        self._clock = clock
+        self.node = settings.resolved_node_id()
+        self.topics = Topics(settings.resolved_base_topic())
+        self._client: paho.Client | None = None
+        self._connected = False
+        self._stopping = False
+        self._states: dict[str, str] = {}  # name -> last payload, re-sent on every connect
+        self._active_legs: set[str] = set()
+        self._last: dict[str, object] | None = None
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._last_sent_row = 0  # highest row id handed to paho in this process
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._republish_handle: asyncio.TimerHandle | None = None
+        self._last_failure = ""
+        self._counts = dict.fromkeys(
+            (
+                "connect_attempts", "connects", "connect_failures", "disconnects",
+                "events_stored", "messages_sent", "messages_acked", "states_published",
+                "discovery_published", "ha_restarts", "commands_accepted", "commands_stale",
+                "commands_bad",
+            ),
+            0,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Configure paho and start connecting in the background (returns at once)."""
+        if self._client is not None:
+            raise RuntimeError("MqttPublisher.start() called twice")
+        s = self._settings
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.resolved_client_id(),
+            clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
+            protocol=paho.MQTTv311,
+        )
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.max_inflight_messages_set(INFLIGHT_WINDOW)
+        # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
+        client.reconnect_delay_set(
+            min_delay=s.reconnect_min_delay_s,  # type: ignore[arg-type]
+            max_delay=s.reconnect_max_delay_s,  # type: ignore[arg-type]
+        )
+        password = read_password(s)
+        if s.username or password is not None:
+            client.username_pw_set(s.username or None, password)
+        if s.tls:
+            try:
+                client.tls_set(
+                    ca_certs=s.tls_ca_file or None,
+                    certfile=s.tls_cert_file or None,
+                    keyfile=s.tls_key_file or None,
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"[mqtt]: TLS files unusable (tls_ca_file/tls_cert_file/tls_key_file): {exc}",
+                    section="mqtt",
+                ) from exc
+        client.will_set(self.topics.status, "offline", qos=1, retain=True)
+        client.on_pre_connect = self._paho_pre_connect
+        client.on_connect = self._paho_connect
+        client.on_connect_fail = self._paho_connect_fail
+        client.on_disconnect = self._paho_disconnect
+        client.on_publish = self._paho_publish
+        client.on_message = self._paho_message
+        self._client = client
+        log.info(
+            "MQTT: connecting to %s:%d as %s (base topic %s%s)",
+            s.host, s.port, s.resolved_client_id(), self.topics.base, ", TLS" if s.tls else "",
+        )
+        client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        client.loop_start()
+
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """Publish ``offline`` (retained), wait up to ``timeout_s`` for its PUBACK, disconnect.
+
+        Events not yet acknowledged stay in the outbox and are sent after the next start.
+        """
+        client = self._client
+        if client is None or self._stopping:
+            return
+        self._stopping = True
+        if self._republish_handle is not None:
+            self._republish_handle.cancel()
+        if self._connected:
+            info = client.publish(self.topics.status, "offline", qos=1, retain=True)
+            waiter = self._waiter(info.mid)
+            try:
+                await asyncio.wait_for(waiter, timeout_s)
+            except TimeoutError:
+                log.warning("MQTT: no acknowledgement of 'offline' within %.1f s", timeout_s)
+        client.disconnect()
+        await self._loop.run_in_executor(None, client.loop_stop)
+        self._connected = False
+        log.info("MQTT: stopped (%d event(s) left in the outbox)", len(self._outbox))
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish_event(self, event: Mapping[str, object]) -> int:
+        """Store a detector event (docs/contracts.md shape) in the outbox, then publish it.
+
+        ``cramp_started``/``cramp_ended`` go to ``cramp/event`` (QoS 1, not retained) with
+        ``event_type`` (= ``event``) and ``schema`` added, and update ``cramp/active`` and (on
+        ``cramp_ended``) ``cramp/last``. ``cramp_update`` goes to ``cramp/update`` (QoS 0, not
+        stored: the next update supersedes it). Returns the outbox row id (0 for updates).
+        """
+        kind = event.get("event")
+        leg = str(event.get("leg", ""))
+        if kind == "cramp_update":
+            if self._connected and self._client is not None:
+                payload = json.dumps({"schema": SCHEMA_VERSION, **event}, separators=(",", ":"))
+                self._client.publish(self.topics.of("cramp/update"), payload, qos=0)
+            return 0
+        if kind not in EVENT_TYPES:
+            raise ValueError(f"event must be one of {EVENT_TYPES} or cramp_update, got {kind!r}")
+        row_id = self._outbox.put(
+            {**event, "event_type": kind, "schema": SCHEMA_VERSION}, topic=self.topics.event
+        )
+        self._counts["events_stored"] += 1
+        self._flush()
+        if kind == "cramp_started":
+            self._active_legs.add(leg)
+        else:
+            self._active_legs.discard(leg)
+            self._last = {
+                "event_id": event.get("event_id"),
+                "leg": leg,
+                "duration_s": event.get("duration_s"),
+                "time": event.get("time"),
+                "label": None,
+            }
+            self.publish_state("last", self._last)
+        self.publish_state("cramp_active", bool(self._active_legs))
+        return row_id
+
+    def label_last(self, label: str | None) -> None:
+        """Set the ``label`` of the last cramp (e.g. ``false_alarm``); re-publish ``cramp/last``."""
+        if self._last is None:
+            log.info("MQTT: no cramp yet to label %r", label)
+            return
+        self._last = {**self._last, "label": label}
+        self.publish_state("last", self._last)
+
+    def publish_state(self, name: str, value: object) -> None:
+        """Retained state ``name`` (a key of ``STATE_TOPICS``); sent now if connected, and again
+        on every reconnect. bool -> ON/OFF, None/NaN -> "None" (HA: unknown), mapping -> JSON."""
+        topic = self.topics.state(name)  # ValueError for an unknown name
+        if name == "link_state" and value not in LINK_STATES:
+            raise ValueError(f"link_state must be one of {LINK_STATES}, got {value!r}")
+        payload = _format_state(value)
+        self._states[name] = payload
+        if self._connected and self._client is not None:
+            self._client.publish(topic, payload, qos=1, retain=True)
+            self._counts["states_published"] += 1
+
+    def publish_summary(self, summary: Mapping[str, object]) -> int:
+        """The nightly summary, retained on ``summary/night``, through the outbox (durable).
+
+        ``summary`` is flat JSON (e.g. ``night``, ``cramps``, ``total_cramp_s``); its
+        ``event_id`` defaults to ``summary:<night>`` (or the current time). Returns the row id.
+        """
+        event_id = summary.get("event_id") or f"summary:{summary.get('night', self._clock())}"
+        row_id = self._outbox.put(
+            {**summary, "event_id": event_id, "schema": SCHEMA_VERSION},
+            topic=self.topics.summary,
+            retain=True,
+        )
+        self._counts["events_stored"] += 1
+        self._flush()
+        return row_id
+
+    def republish(self) -> None:
+        """Send discovery and every known state again (after HA restarted)."""
+        self._republish_handle = None
+        if not self._connected or self._client is None:
+            return
+        self._publish_discovery()
+        for name, payload in self._states.items():
+            self._client.publish(self.topics.state(name), payload, qos=1, retain=True)
+            self._counts["states_published"] += 1
+
+    def statistics(self) -> PublisherStatistics:
+        outbox = self._outbox.statistics()
+        return PublisherStatistics(
+            connected=self._connected,
+            outbox_pending=outbox.pending,
+            outbox_dropped=outbox.dropped_overflow + outbox.dropped_age,
+            **self._counts,
+        )
+
+    # ------------------------------------------------------------------ loop-thread handlers
+
+    def _flush(self) -> None:
+        """Hand the oldest outbox rows not yet given to paho to it, up to the in-flight window."""
+        client = self._client
+        if client is None or not self._connected or self._stopping:
+            return
+        room = INFLIGHT_WINDOW - len(self._inflight)
+        if room <= 0:
+            return
+        for row in self._outbox.pending(room, after=self._last_sent_row):
+            info = client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            # NO_CONN: paho keeps a QoS 1 message queued and sends it after reconnecting.
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                log.warning("MQTT: publish of %s refused by paho: %s", row.event_id, info.rc)
+                break
+            self._inflight[info.mid] = row.row_id
+            self._last_sent_row = row.row_id
+            self._counts["messages_sent"] += 1
+
+    def _on_connected(self, failed: bool, reason: str) -> None:
+        s = self._settings
+        if failed:
+            self._counts["connect_failures"] += 1
+            level = logging.ERROR if reason != self._last_failure else logging.DEBUG
+            self._last_failure = reason
+            log.log(
+                level,
+                "MQTT: broker %s:%d refused the connection: %s (check username and "
+                "password_file/password_env); retrying with backoff up to %.0f s",
+                s.host, s.port, reason, s.reconnect_max_delay_s,
+            )
+            return
+        client = self._client
+        if client is None or self._stopping:
+            return
+        self._connected = True
+        self._last_failure = ""
+        self._counts["connects"] += 1
+        log.info(
+            "MQTT: connected to %s:%d (%d event(s) waiting in the outbox)",
+            s.host, s.port, len(self._outbox),
+        )
+        client.publish(self.topics.status, "online", qos=1, retain=True)
+        client.subscribe([(self.topics.command_filter, 1), (self._ha_status_topic, 1)])
+        self.republish()
+        self._flush()
+
+    def _on_connect_failed(self) -> None:
+        self._counts["connect_failures"] += 1
+        reason = "unreachable"
+        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
+        self._last_failure = reason
+        s = self._settings
+        log.log(
+            level,
+            "MQTT: broker %s:%d unreachable; retrying with backoff up to %.0f s "
+            "(events wait in the outbox)",
+            s.host, s.port, s.reconnect_max_delay_s,
+        )
+
+    def _on_disconnected(self, reason: str) -> None:
+        if self._connected:
+            self._counts["disconnects"] += 1
+            if not self._stopping:
+                log.warning("MQTT: connection lost (%s); reconnecting", reason)
+        self._connected = False
+
+    def _on_published(self, mid: int) -> None:
+        waiter = self._waiters.pop(mid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        row_id = self._inflight.pop(mid, None)
+        if row_id is None:
+            return
+        if self._outbox.ack(row_id):
+            self._counts["messages_acked"] += 1
+        self._flush()
+
+    def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
+        if topic == self._ha_status_topic:
+            if payload.strip() == b"online" and not retain:
+                self._counts["ha_restarts"] += 1
+                if self._republish_handle is None:
+                    delay = self._republish_delay()
+                    log.info("MQTT: Home Assistant is online; re-publishing in %.1f s", delay)
+                    self._republish_handle = self._loop.call_later(delay, self.republish)
+            return
+        name = topic.rsplit("/", 1)[-1]
+        command = self._parse_command(name, payload, retain)
+        if command is None:
+            return
+        self._counts["commands_accepted"] += 1
+        log.info("MQTT: command %s (%s)", command.name, command.value)
+        try:
+            self._on_command(command)
+        except Exception:
+            log.exception("MQTT: command handler failed for %s", command.name)
+
+    def _parse_command(self, name: str, payload: bytes, retain: bool) -> Command | None:
+        """A fresh, well-formed command, or None (logged and counted)."""
+        if retain:
+            self._counts["commands_stale"] += 1
+            log.warning("MQTT: dropped retained command %s (commands act only when fresh)", name)
+            return None
+        if name not in COMMANDS:
+            self._counts["commands_bad"] += 1
+            log.warning("MQTT: unknown command %r; known: %s", name, ", ".join(COMMANDS))
+            return None
+        text = payload.decode("utf-8", errors="replace").strip()
+        value, sent_at = text or "PRESS", None
+        if text.startswith("{"):
+            try:
+                obj: Any = json.loads(text)
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict) or ("ts" in obj and _parse_ts(obj["ts"]) is None):
+                self._counts["commands_bad"] += 1
+                log.warning("MQTT: command %s: unreadable payload %.80r", name, text)
+                return None
+            value = str(obj.get("value", "PRESS"))
+            sent_at = _parse_ts(obj["ts"]) if "ts" in obj else None
+        if sent_at is not None:
+            age = self._clock() - sent_at
+            if abs(age) > self._settings.command_max_age_s:
+                self._counts["commands_stale"] += 1
+                log.warning(
+                    "MQTT: dropped command %s sent %.1f s ago (older than %.0f s, or a clock "
+                    "skew)", name, age, self._settings.command_max_age_s,
+                )
+                return None
+        return Command(name=name, value=value, sent_at=sent_at)
+
+    def _publish_discovery(self) -> None:
+        s, client = self._settings, self._client
+        if not s.discovery or client is None:
+            return
+        for topic, payload in discovery_messages(
+            node=self.node,
+            base_topic=self.topics.base,
+            prefix=s.discovery_prefix,
+            legacy=s.discovery_legacy,
+            sw_version=_sw_version(),
+            wearable_address=self._wearable_address,
+        ):
+            client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
+            self._counts["discovery_published"] += 1
+
+    @property
+    def _ha_status_topic(self) -> str:
+        return f"{self._settings.discovery_prefix}/status"
+
+    def _waiter(self, mid: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiters[mid] = future
+        return future
+
+    # ------------------------------------------------------------------ paho thread
+    # These run on paho's thread: they only pass plain values to the loop.
+
+    def _to_loop(self, func: Callable[..., None], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
+            self._loop.call_soon_threadsafe(func, *args)
+
+    def _paho_pre_connect(self, _client: paho.Client, _userdata: object) -> None:
+        self._to_loop(self._count, "connect_attempts")
+
+    def _paho_connect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: Any, _props: object
+    ) -> None:
+        self._to_loop(self._on_connected, bool(reason.is_failure), str(reason))
+
+    def _paho_connect_fail(self, _client: paho.Client, _userdata: object) -> None:
+        self._to_loop(self._on_connect_failed)
+
+    def _paho_disconnect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: Any, _props: object
+    ) -> None:
+        self._to_loop(self._on_disconnected, str(reason))
+
+    def _paho_publish(
+        self, _client: paho.Client, _userdata: object, mid: int, _reason: object, _props: object
+    ) -> None:
+        self._to_loop(self._on_published, mid)
+
+    def _paho_message(self, _client: paho.Client, _userdata: object, msg: Any) -> None:
+        self._to_loop(self._on_message, str(msg.topic), bytes(msg.payload), bool(msg.retain))
+
+    def _count(self, name: str) -> None:
+        self._counts[name] += 1

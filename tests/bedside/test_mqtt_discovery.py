@@ -1,0 +1,191 @@
+"""Home Assistant discovery payloads (pure) and the MQTT settings checks.
+
+``check_component`` encodes the parts of HA's MQTT discovery schema we rely on (home-assistant.io
+``mqtt.markdown`` "Device discovery payload" and the per-platform pages; HA core
+``mqtt/abbreviations.py`` for the accepted keys): required keys per platform, known keys only,
+unique ids, availability and the device block. The broker tests reuse it on what arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bedside.ha_discovery import (
+    COMMANDS,
+    EVENT_TYPES,
+    LINK_STATES,
+    STATE_TOPICS,
+    Topics,
+    discovery_messages,
+)
+from bedside.mqtt_settings import MqttSettings
+from bedside.settings import Settings, load_settings
+
+COMMON = {
+    "platform", "unique_id", "name", "availability", "availability_mode", "device_class",
+    "entity_category", "enabled_by_default", "icon", "qos", "json_attributes_topic",
+    "json_attributes_template", "device", "origin", "encoding",
+}
+PLATFORM_KEYS: dict[str, tuple[set[str], set[str]]] = {  # platform -> (required, optional)
+    "binary_sensor": (
+        {"state_topic"},
+        {"payload_on", "payload_off", "value_template", "expire_after", "off_delay"},
+    ),
+    "sensor": (
+        {"state_topic"},
+        {"state_class", "unit_of_measurement", "value_template", "expire_after", "options",
+         "suggested_display_precision"},
+    ),
+    "event": ({"state_topic", "event_types"}, {"value_template"}),
+    "button": ({"command_topic"}, {"payload_press", "command_template", "retain"}),
+}
+SENSOR_DEVICE_CLASSES = {"duration", "battery", "signal_strength", "enum"}
+ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_component(component: dict[str, Any], base: str, *, legacy_platform: str = "") -> None:
+    """``legacy_platform``: the platform from a per-entity topic (its payload has none)."""
+    if legacy_platform:
+        assert "platform" not in component
+        platform = legacy_platform
+    else:
+        platform = component.get("platform")
+    assert platform in PLATFORM_KEYS, component
+    required, optional = PLATFORM_KEYS[str(platform)]
+    assert required <= component.keys(), (platform, required - component.keys())
+    unknown = component.keys() - required - optional - COMMON
+    assert not unknown, f"keys HA does not know for {platform}: {unknown}"
+    assert "object_id" not in component  # deprecated in HA 2025.10, removed 2026.4
+    assert ID_RE.match(component["unique_id"])
+    for key in ("state_topic", "command_topic", "json_attributes_topic"):
+        if key in component:
+            assert component[key].startswith(base + "/"), component[key]
+            assert "+" not in component[key] and "#" not in component[key]
+    for entry in component.get("availability", []):
+        assert entry.keys() <= {"topic", "payload_available", "payload_not_available",
+                                "value_template"}
+        assert entry["topic"].startswith(base + "/")
+    if component.get("availability_mode") is not None:
+        assert component["availability_mode"] in {"all", "any", "latest"}
+    if platform == "sensor" and component.get("device_class") == "enum":
+        # HA refuses state_class and unit on enum sensors (sensor/__init__.py)
+        assert component["options"] and not {"state_class", "unit_of_measurement"} & set(
+            component
+        )
+    if platform == "sensor" and "device_class" in component:
+        assert component["device_class"] in SENSOR_DEVICE_CLASSES
+    if platform == "event":
+        assert component["event_types"] and all(isinstance(t, str) for t in
+                                                component["event_types"])
+
+
+def check_device_payload(topic: str, payload: dict[str, Any], *, prefix: str, base: str,
+                         node: str) -> None:
+    assert topic == f"{prefix}/device/crampwatch_{node}/config"
+    assert {"device", "origin", "components"} <= payload.keys()
+    assert payload["device"]["identifiers"] == [f"crampwatch_{node}"]
+    assert payload["device"]["name"]
+    assert payload["origin"]["name"] == "crampwatch" and "sw_version" in payload["origin"]
+    assert payload["availability"] == [{"topic": f"{base}/status"}]
+    components = payload["components"]
+    ids = [c["unique_id"] for c in components.values()]
+    assert len(ids) == len(set(ids))
+    for key, component in components.items():
+        assert ID_RE.match(key)
+        assert component["unique_id"] == f"crampwatch_{node}_{key}"
+        check_component(component, base)
+
+
+def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
+    [(topic, payload)] = discovery_messages(
+        node="pi1", base_topic="crampwatch/pi1", sw_version="1.2.3",
+        wearable_address="aa:bb:cc:dd:ee:ff",
+    )
+    check_device_payload(topic, payload, prefix="homeassistant", base="crampwatch/pi1",
+                         node="pi1")
+    components = payload["components"]
+    platforms = {key: c["platform"] for key, c in components.items()}
+    assert platforms == {
+        "cramp": "binary_sensor", "cramp_event": "event", "last_duration": "sensor",
+        "count_tonight": "sensor", "battery": "sensor", "signal_quality": "sensor",
+        "rssi": "sensor", "ble_link": "sensor", "test_prompt": "button", "silence": "button",
+        "label_false": "button",
+    }
+    assert components["cramp_event"]["event_types"] == list(EVENT_TYPES)
+    assert components["ble_link"]["options"] == list(LINK_STATES)
+    assert components["cramp"]["availability_mode"] == "all"
+    assert payload["device"]["connections"] == [["bluetooth", "AA:BB:CC:DD:EE:FF"]]
+    assert payload["origin"]["sw_version"] == "1.2.3"
+    commands = {c["command_topic"].rsplit("/", 1)[1] for c in components.values()
+                if c["platform"] == "button"}
+    assert commands == set(COMMANDS)
+    # Every button press carries its press time so late deliveries can be dropped.
+    assert all("now()" in c["command_template"] for c in components.values()
+               if c["platform"] == "button")
+    state_topics = {c["state_topic"] for c in components.values() if "state_topic" in c}
+    expected = {f"crampwatch/pi1/{t}" for t in STATE_TOPICS.values()} - {
+        "crampwatch/pi1/wearable/availability"} | {"crampwatch/pi1/cramp/event"}
+    assert state_topics == expected
+
+
+def test_legacy_discovery_is_one_valid_message_per_entity() -> None:
+    messages = discovery_messages(node="n_2", base_topic="x/n_2", prefix="ha", legacy=True)
+    [(_, device_payload)] = discovery_messages(node="n_2", base_topic="x/n_2", prefix="ha")
+    assert len(messages) == len(device_payload["components"])
+    for topic, config in messages:
+        platform, object_id = topic.split("/")[1:3]
+        assert re.fullmatch(r"ha/[a-z_]+/crampwatch_n_2_[a-z_]+/config", topic)
+        assert config["unique_id"] == object_id
+        assert config["device"]["identifiers"] == ["crampwatch_n_2"]
+        assert config["availability"]  # inherited from the device when not its own
+        check_component(config, "x/n_2", legacy_platform=platform)
+        assert platform == device_payload["components"][
+            object_id.removeprefix("crampwatch_n_2_")]["platform"]
+
+
+def test_topics() -> None:
+    topics = Topics("crampwatch/pi1")
+    assert topics.status == "crampwatch/pi1/status"
+    assert topics.state("link_state") == "crampwatch/pi1/ble/state"
+    assert topics.command_filter == "crampwatch/pi1/cmd/+"
+    with pytest.raises(ValueError, match="unknown state"):
+        topics.state("batery")
+
+
+def test_settings_resolve_node_base_and_client_id() -> None:
+    s = MqttSettings(node_id="pi1")
+    assert (s.resolved_base_topic(), s.resolved_client_id()) == ("crampwatch/pi1", "crampwatch-pi1")
+    s = MqttSettings(node_id="a", base_topic="home/bed/{node}", client_id="me")
+    assert (s.resolved_base_topic(), s.resolved_client_id()) == ("home/bed/a", "me")
+    assert ID_RE.match(MqttSettings().resolved_node_id())  # from the host name
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('node_id = "pi 1"', "node_id"),
+        ('base_topic = "crampwatch/#"', "wildcard"),
+        ('base_topic = "/crampwatch"', "leading"),
+        ('discovery_prefix = ""', "empty"),
+        ("reconnect_min_delay_s = 10.0\nreconnect_max_delay_s = 5.0", "reconnect_min_delay_s"),
+        ('tls_cert_file = "c.pem"', "go together"),
+        ('password_file = "p"\npassword_env = "P"', "not both"),
+        ("keepalive_s = 1", "below the minimum"),
+        ("outbox_max_events = 0", "below the minimum"),
+    ],
+)
+def test_bad_mqtt_settings_are_config_errors(tmp_path: Any, table: str, message: str) -> None:
+    from firmware_bridge.errors import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text(f"[mqtt]\n{table}\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path)
+    assert "[mqtt]" in str(info.value)
+
+
+def test_defaults_are_in_the_settings() -> None:
+    assert Settings().mqtt == MqttSettings()
