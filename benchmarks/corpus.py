@@ -1,0 +1,209 @@
+"""The fixed benchmark corpus: simulated nights (seeds × profiles), generated once into a cache.
+
+``CORPUS`` is 12 nights, 84 night-hours: for each profile (dense, typical, quiet) three full 8-h
+nights and one 4-h night. ``QUICK`` is 3 one-hour nights, one per profile, for a fast look. The
+simulator (``firmware_bridge.simulation``) picks each subject's EMG and accelerometer rates,
+mains frequency, floor and amplitude from the seed, so the corpus spans subjects too.
+
+Nights are written with ``write_night`` as EDF+ plus ``.truth.json`` into
+``benchmarks/.corpus/<fingerprint>/`` (gitignored), where the fingerprint hashes the simulator's
+and the EDF writer's source: change either and the corpus is regenerated, never silently stale.
+
+``python -m benchmarks.corpus [--quick] [-j N]`` generates the corpus and prints the seconds each
+night took (plan + render + EDF write), which is the simulator's generation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detector.types import FloatArray
+from firmware_bridge.edf import EdfReader
+from firmware_bridge.errors import InputError
+
+PROFILES = ("dense", "typical", "quiet")
+DEFAULT_CACHE = Path(__file__).resolve().parent / ".corpus"
+ROOT = Path(__file__).resolve().parent.parent
+ACCEL_LABELS = ("Accel X", "Accel Y", "Accel Z")  # contracts.md "EDF files"
+BLOCK_S = 60.0  # offline replay reads a minute at a time (house-style.md §2)
+
+
+@dataclass(frozen=True, slots=True)
+class NightSpec:
+    """One corpus night: simulator profile, seed and length (h); rates None = the subject's."""
+
+    profile: str
+    seed: int
+    hours: float
+    emg_rate_hz: float | None = None
+    accel_rate_hz: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.profile}-s{self.seed}-{self.hours:g}h"
+
+
+CORPUS: tuple[NightSpec, ...] = tuple(
+    NightSpec(profile, seed, hours)
+    for profile in PROFILES
+    for seed, hours in zip((1, 2, 3, 4), (8.0, 8.0, 8.0, 4.0), strict=True)
+)
+QUICK: tuple[NightSpec, ...] = tuple(
+    NightSpec(profile, seed, 1.0) for profile, seed in zip(PROFILES, (101, 102, 103), strict=True)
+)
+
+
+def simulator_fingerprint() -> str:
+    """12 hex digits of SHA-256 over the simulator's and the EDF writer's source files."""
+    digest = hashlib.sha256()
+    sources = sorted((ROOT / "firmware_bridge" / "simulation").rglob("*.py"))
+    sources.append(ROOT / "firmware_bridge" / "edf.py")
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Night:
+    """A generated night on disk; ``generation_s`` is the wall time it took (None: cached)."""
+
+    spec: NightSpec
+    edf: Path
+    truth: Path
+    generation_s: float | None
+
+
+def night_dir(cache_dir: Path = DEFAULT_CACHE) -> Path:
+    return cache_dir / simulator_fingerprint()
+
+
+def ensure_night(spec: NightSpec, cache_dir: Path = DEFAULT_CACHE) -> Night:
+    """Return the cached night, generating it first if absent (atomic: temp dir, then rename)."""
+    from firmware_bridge.simulation import plan_night, write_night
+
+    directory = night_dir(cache_dir)
+    edf = directory / f"{spec.name}.edf"
+    truth = edf.with_suffix(".truth.json")
+    if edf.is_file() and truth.is_file():
+        return Night(spec, edf, truth, None)
+    tmp = directory / f".tmp-{spec.name}-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        plan = plan_night(
+            seed=spec.seed,
+            hours=spec.hours,
+            profile=spec.profile,
+            emg_rate_hz=spec.emg_rate_hz,
+            accel_rate_hz=spec.accel_rate_hz,
+        )
+        write_night(plan, tmp / edf.name)
+        seconds = time.perf_counter() - t0
+        os.replace(tmp / edf.name, edf)
+        os.replace(tmp / truth.name, truth)  # last: a night counts as present once its truth is
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Night(spec, edf, truth, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class NightSignals:
+    """Where the EMG and accelerometer signals are in an EDF file, and their rates (Hz)."""
+
+    emg_indices: tuple[int, ...]
+    accel_indices: tuple[int, int, int]
+    emg_rate_hz: float
+    accel_rate_hz: float
+    duration_s: float
+    records_per_block: int
+
+
+def night_signals(reader: EdfReader) -> NightSignals:
+    """Find EMG ("EMG…") and "Accel X/Y/Z" signals; :class:`InputError` if missing or mixed."""
+    emg = tuple(i for i, s in enumerate(reader.signals) if s.label.startswith("EMG"))
+    if not emg:
+        raise InputError(f"{reader.path}: no signal labelled 'EMG…'", path=str(reader.path))
+    try:
+        ax, ay, az = (reader.signal_index(label) for label in ACCEL_LABELS)
+    except KeyError as exc:
+        raise InputError(f"{reader.path}: no signal {exc}", path=str(reader.path)) from None
+    emg_rates = {reader.signals[i].rate_hz for i in emg}
+    accel_rates = {reader.signals[i].rate_hz for i in (ax, ay, az)}
+    if len(emg_rates) != 1 or len(accel_rates) != 1:
+        raise InputError(
+            f"{reader.path}: EMG or accelerometer channels differ in rate", path=str(reader.path)
+        )
+    return NightSignals(
+        emg_indices=emg,
+        accel_indices=(ax, ay, az),
+        emg_rate_hz=emg_rates.pop(),
+        accel_rate_hz=accel_rates.pop(),
+        duration_s=reader.duration_s,
+        records_per_block=max(1, round(BLOCK_S / reader.record_duration_s)),
+    )
+
+
+def iter_night(reader: EdfReader, sig: NightSignals) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Yield ``(emg (n_ch, n) µV, accel (3, m) g)`` blocks of about a minute, in order."""
+    indices = [*sig.emg_indices, *sig.accel_indices]
+    n_emg = len(sig.emg_indices)
+    for block in reader.iter_blocks(indices, sig.records_per_block):
+        yield np.vstack(block[:n_emg]), np.vstack(block[n_emg:])
+
+
+def generate(specs: Sequence[NightSpec], cache_dir: Path, jobs: int) -> list[Night]:
+    """Make sure every night exists; ``jobs`` > 1 generates in parallel processes."""
+    if jobs <= 1:
+        return [ensure_night(s, cache_dir) for s in specs]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(ensure_night, specs, [cache_dir] * len(specs)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache directory")
+    parser.add_argument(
+        "--fresh", action="store_true", help="regenerate into a temporary cache (times every night)"
+    )
+    args = parser.parse_args(argv)
+    specs = QUICK if args.quick else CORPUS
+    cache: Path = args.cache
+    if args.fresh:
+        cache = cache / f".fresh-{os.getpid()}"
+    try:
+        nights = generate(specs, cache, args.jobs)
+        rows = [
+            {
+                "night": n.spec.name,
+                "hours": n.spec.hours,
+                "generation_s": n.generation_s,
+                "mb": round(n.edf.stat().st_size / 1e6, 1),
+            }
+            for n in nights
+        ]
+    finally:
+        if args.fresh:
+            shutil.rmtree(cache, ignore_errors=True)
+    for row in rows:
+        print(json.dumps(row))
+    print(f"cache: {night_dir(args.cache)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The benchmark runner end to end: in-process and external detectors, timing, scoring, cache."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks.corpus import CORPUS, QUICK, NightSpec, ensure_night
+from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
+from detector.scoring import score_night
+from firmware_bridge.edf import EdfSignalSpec, EdfWriter
+from firmware_bridge.errors import InputError
+from tests.conftest import ROOT
+
+EMIT = f"{sys.executable} -m benchmarks.emit --detector naive"
+START = datetime(2026, 11, 26, 22, 30)
+
+
+def handmade_night(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
+    """2 min: 1 EMG channel at 1 kHz (3 µV rest, ×10 from 70 to 100 s), accel at 50 Hz."""
+    fs, acc_fs, seconds = 1000.0, 50.0, 120
+    t = np.arange(int(seconds * fs)) / fs
+    emg = rng.standard_normal(t.size) * 3.0 * np.where((t >= 70) & (t < 100), 10.0, 1.0)
+    accel = np.zeros((3, int(seconds * acc_fs)))
+    accel[0] = 1.0
+    edf = tmp_path / "hand.edf"
+    specs = [EdfSignalSpec("EMG calf", "uV", fs, -5000.0, 5000.0)] + [
+        EdfSignalSpec(label, "g", acc_fs, -8.0, 8.0) for label in ("Accel X", "Accel Y", "Accel Z")
+    ]
+    with EdfWriter(edf, specs, start=START) as writer:
+        writer.write([emg, *accel])
+    truth = tmp_path / "hand.truth.json"
+    doc: dict[str, Any] = {
+        "format": "crampwatch-truth/1",
+        "seed": 0,
+        "profile": "handmade",
+        "duration_s": float(seconds),
+        "start": START.isoformat(),
+        "subject": {"leg": "right"},
+        "cramps": [{"onset_s": 70.0, "end_s": 100.0, "level": 10.0}],
+        "short_cramps": [],
+        "confounders": [],
+        "bad_signal": [],
+    }
+    truth.write_text(json.dumps(doc))
+    return edf, truth
+
+
+def without_leg(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The command is told only the EDF, so it names the leg "left"; compare the rest."""
+    return [{k: v for k, v in e.items() if k not in {"leg", "event_id"}} for e in events]
+
+
+def test_in_process_and_external_command_agree(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # `python -m benchmarks.emit` imports from the checkout
+    edf, truth = handmade_night(tmp_path, rng)
+    inproc = run_edf(edf, truth, "naive", name="hand")
+    external = run_edf(edf, truth, EMIT, name="hand")
+    assert without_leg(inproc.events) == without_leg(external.events)
+    assert [e["event"] for e in inproc.events] == ["cramp_started", "cramp_ended"]
+    started = inproc.events[0]
+    assert started["event_id"] == "hand:right:1:started" and started["leg"] == "right"
+    assert started["time"].startswith("2026-11-26T22:31:1")  # 22:30 + ~73 s
+    assert inproc.hours == pytest.approx(120 / 3600)
+    assert (inproc.emg_rate_hz, inproc.n_emg_channels) == (1000.0, 1)
+    assert inproc.detector_s > 0 and inproc.floor_s > 0 and inproc.read_s > 0
+    assert (inproc.returncode, external.returncode) == (None, 0)
+    assert external.detector_s > inproc.detector_s  # the command also starts Python, reads EDF
+    m = score_night(json.loads(truth.read_text()), inproc.events).metrics
+    assert (m.hits, m.false_alarms) == (1, 0)
+    assert 0 < m.latency_median_s < 5  # type: ignore[operator]
+
+
+def test_failing_or_garbled_command_is_one_input_error(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    edf, truth = handmade_night(tmp_path, rng)
+    fail = f"{sys.executable} -c 'import sys; sys.exit(\"no detector here\")'"
+    with pytest.raises(InputError, match="exit 1: no detector here"):
+        run_edf(edf, truth, fail, name="hand")
+    garbled = f"{sys.executable} -c 'print(\"{{oops\")'"
+    with pytest.raises(InputError, match="stdout line 1: not JSON"):
+        run_edf(edf, truth, garbled, name="hand")
+
+
+def test_corpus_definition_is_large_enough() -> None:
+    assert len(CORPUS) == 12 and sum(s.hours for s in CORPUS) >= 60
+    assert {s.profile for s in CORPUS} == {"dense", "typical", "quiet"}
+    assert sum(1 for s in CORPUS if s.hours == 8.0) >= 6
+    assert len({s.name for s in CORPUS + QUICK}) == len(CORPUS) + len(QUICK)
+
+
+@pytest.mark.slow
+def test_tiny_simulated_corpus_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    specs = [NightSpec("dense", 11, 0.05), NightSpec("quiet", 12, 0.05)]  # 3 min each
+    first = run_corpus(specs, "naive", tmp_path)
+    assert [r.generation_s is not None for r in first.nights] == [True, True]
+    again = ensure_night(specs[0], tmp_path)
+    assert again.generation_s is None  # cached
+    m = first.score.metrics
+    assert m.nights == 2 and m.duration_s == pytest.approx(2 * 180.0, abs=2.0)
+    truths = [r.truth for r in first.nights]
+    assert m.cramps == sum(len(t["cramps"]) for t in truths)
+    # the same nights through the external-command path give the same scores
+    second = run_corpus(specs, EMIT, tmp_path, jobs=2)
+    assert [without_leg(r.events) for r in second.nights] == [
+        without_leg(r.events) for r in first.nights
+    ]
+    assert second.score.metrics == first.score.metrics
+    table = format_speed(first)
+    assert "dense-s11-0.05h" in table and "det/floor" in table
+    doc = json.loads(json.dumps(result_dict(first)))
+    assert doc["score"]["aggregate"]["nights"] == 2
+    assert doc["speed"][0]["floor_s"] > 0
