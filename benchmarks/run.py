@@ -34,9 +34,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from scipy import signal
-
 from benchmarks.corpus import (
     CORPUS,
     DEFAULT_CACHE,
@@ -46,13 +43,12 @@ from benchmarks.corpus import (
     iter_night,
     night_signals,
 )
+from benchmarks.sosfilt_floor import SosfiltFloor
 from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from detector.types import CrampDetector, DetectorEvent, EventKind
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 
-FLOOR_BAND_HZ = (20.0, 450.0)  # LibEMG default band (physiology.md §3 [LE])
-FLOOR_ORDER = 4
 IN_PROCESS = ("naive", "pipeline")
 
 
@@ -77,14 +73,6 @@ def make_detector(name: str, emg_rate_hz: float, accel_rate_hz: float, n_ch: int
         )
         return pipeline
     raise ValueError(f"unknown in-process detector {name!r}; expected one of {IN_PROCESS}")
-
-
-def floor_sos(emg_rate_hz: float) -> Any:
-    """Second-order sections of the floor's band-pass; the upper corner stays below Nyquist."""
-    high = min(FLOOR_BAND_HZ[1], 0.45 * emg_rate_hz)
-    return signal.butter(
-        FLOOR_ORDER, [FLOOR_BAND_HZ[0], high], "bandpass", fs=emg_rate_hz, output="sos"
-    )
 
 
 def event_json(event: DetectorEvent, *, session: str, leg: str, start: datetime) -> dict[str, Any]:
@@ -161,22 +149,20 @@ def run_edf(
     reader = EdfReader(edf)
     sig = night_signals(reader)
     n_ch = len(sig.emg_indices)
-    sos = floor_sos(sig.emg_rate_hz)
-    zi = np.zeros((sos.shape[0], n_ch, 2))
+    floor = SosfiltFloor(sig.emg_rate_hz, n_ch)
     det = (
         make_detector(detector, sig.emg_rate_hz, sig.accel_rate_hz, n_ch)
         if (detector in IN_PROCESS)
         else None
     )
     raw: list[DetectorEvent] = []
-    detector_s = floor_s = read_s = 0.0
+    detector_s = read_s = 0.0
     t_read = time.perf_counter()
     for emg, accel in iter_night(reader, sig):
         t0 = time.perf_counter()
         read_s += t0 - t_read
-        _, zi = signal.sosfilt(sos, emg, axis=-1, zi=zi)
+        floor.process(emg)
         t1 = time.perf_counter()
-        floor_s += t1 - t0
         if det is not None:
             raw += det.process(emg, accel)
             detector_s += time.perf_counter() - t1
@@ -208,7 +194,7 @@ def run_edf(
         n_emg_channels=n_ch,
         generation_s=generation_s,
         detector_s=detector_s,
-        floor_s=floor_s,
+        floor_s=floor.seconds,
         read_s=read_s,
         returncode=returncode,
         events=events,
