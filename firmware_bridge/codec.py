@@ -371,15 +371,13 @@ class Decoder:
             out_first = wire
         else:
             delta = (wire - self._next_wire) % INDEX_MODULO
-            if delta == 0:
-                out_first = expected
-            elif delta < self._max_gap:
+            if delta < self._max_gap:
                 out_first = expected + delta
-                # Across the 2**32 wrap the alignment may shift unless the ratio divides 2**32.
-                shift = (wire - out_first) % self._ratio
-                if shift:
+                if (wire - out_first) % self._ratio:
+                    # Across the 2**32 wrap the wire alignment shifts by 2**32 mod R (§2.1):
+                    # a Reset keeps output index ≡ wire index (mod R).
                     out_first = self._reset(expected, wire)
-                else:
+                elif delta:
                     self._gap(expected, out_first)
             elif key in self._recent:
                 self._counts["duplicates"] += 1
