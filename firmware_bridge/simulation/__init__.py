@@ -1,0 +1,29 @@
+"""Night simulator: physiologically grounded synthetic nights with ground truth.
+
+Public API: :func:`plan_night`, :func:`render_chunks`, :func:`write_night`, :class:`NightPlan`,
+``PROFILES``. Constants cite ``shared/notes/physiology.md``. Imports numpy and the rest of
+``firmware_bridge`` only; never ``bedside``, ``detector`` or scipy.
+"""
+
+from __future__ import annotations
+
+from firmware_bridge.simulation.night import (
+    TRUTH_FORMAT,
+    NightPlan,
+    plan_night,
+    render_chunks,
+    truth_path,
+    write_night,
+)
+from firmware_bridge.simulation.schedule import PROFILES, SHORT_CRAMP_S
+
+__all__ = [
+    "PROFILES",
+    "SHORT_CRAMP_S",
+    "TRUTH_FORMAT",
+    "NightPlan",
+    "plan_night",
+    "render_chunks",
+    "truth_path",
+    "write_night",
+]

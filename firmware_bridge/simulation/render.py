@@ -1,0 +1,297 @@
+"""Turn a planned night into samples, one fixed 10-s block at a time.
+
+Block ``k`` of the EMG covers samples ``[k*B, (k+1)*B)`` with ``B = BLOCK_S * emg_rate_hz`` (the
+same for the accelerometer); every random draw is seeded by the night's seed and the block or
+episode, so the output does not depend on how a caller slices it. Pure numpy.
+
+EMG model (physiology.md §6): resting floor (band-limited noise, ``noise_floor_uv`` RMS) +
+muscle activity ``a(t)·n(t)`` with ``n`` Gaussian noise shaped by the Shwedyk PSD [Shw77] +
+motor-unit spikes [Min09] + additive artefacts + mains hum with harmonics drifting within
+±0.5 Hz [Mew04] + ECG QRS crosstalk [BM16]; lead-off spans override with a flat line or the rail.
+Accelerometer: gravity from the posture keyframes (shank elevation and roll, §3) + dynamic
+acceleration + heel-strike impulses + sensor noise, clipped at ±8 g [ADXL].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware_bridge.simulation.episodes import CTRL_HZ, Episode, Realized, realize
+from firmware_bridge.simulation.noise import (
+    NoiseStream,
+    band_psd,
+    design_fir,
+    fir_taps,
+    shwedyk_psd,
+)
+from firmware_bridge.simulation.schedule import RAIL_UV
+from firmware_bridge.simulation.subject import Subject
+
+FloatArray = npt.NDArray[np.float64]
+
+BLOCK_S = 10  # internal block: whole seconds so every integer rate gives whole blocks
+REST_BAND_HZ = (5.0, 450.0)  # ISEK 5–500 Hz [KAAP]: the band the resting floor is defined in
+ACCEL_RANGE_G = 8.0  # ±8 g MEMS range [ADXL]; ±2 g would clip heel strikes (computed)
+QRS_SIGMA_S = 0.012  # QRS ~80–100 ms wide: Ricker σ 12 ms (textbook ECG; size on calf unconfirmed)
+MARGIN_S = 0.5  # spikes and impulses reach this far past their episode
+
+
+@dataclass(frozen=True, slots=True)
+class RenderInput:
+    """What the renderer needs from a plan (kept apart to avoid an import cycle)."""
+
+    seed: int
+    duration_s: float
+    subject: Subject
+    episodes: tuple[Episode, ...]
+    posture: tuple[tuple[float, float, float], ...]
+
+
+def _pulses(
+    x: FloatArray,
+    t_first: float,
+    fs: float,
+    times: FloatArray,
+    amps: FloatArray,
+    width_s: FloatArray,
+    shape: Callable[[FloatArray], FloatArray],
+    half_span: float,
+    left_span: float,
+) -> None:
+    """Add ``amps[i] * shape((t - times[i]) / width_s[i])`` to the 1-D ``x`` (starts at t_first)."""
+    if times.size == 0:
+        return
+    n = x.size
+    span = math.ceil((half_span + left_span) * fs) + 2
+    start = np.floor((times - left_span - t_first) * fs).astype(np.int64)
+    idx = start[:, None] + np.arange(span)[None, :]
+    tau = (idx / fs + t_first - times[:, None]) / width_s[:, None]
+    val = amps[:, None] * shape(tau)
+    ok = (idx >= 0) & (idx < n)
+    np.add.at(x, idx[ok], val[ok])
+
+
+def muap(tau: FloatArray) -> FloatArray:
+    """Unit-peak biphasic surface MUAP (first Hermite-Rodriguez function), τ in σ units."""
+    out: FloatArray = np.where(np.abs(tau) < 5.0, tau * np.exp(0.5 - 0.5 * tau * tau), 0.0)
+    return out
+
+
+def ricker(tau: FloatArray) -> FloatArray:
+    """Unit-peak Ricker wavelet (QRS-like), τ in σ units."""
+    out: FloatArray = np.where(np.abs(tau) < 5.0, (1.0 - tau * tau) * np.exp(-0.5 * tau * tau), 0.0)
+    return out
+
+
+def heel(tau: FloatArray) -> FloatArray:
+    """Heel-strike shock, τ in seconds: 40-ms half-sine, then a 60-ms rebound (pearl < 20 Hz)."""
+    main = np.where((tau >= 0) & (tau < 0.04), np.sin(math.pi * tau / 0.04), 0.0)
+    reb = np.where((tau >= 0.04) & (tau < 0.10), -0.3 * np.sin(math.pi * (tau - 0.04) / 0.06), 0.0)
+    out: FloatArray = main + reb
+    return out
+
+
+class Renderer:
+    """Renders EMG ``(n_ch, B)`` µV and accelerometer ``(3, B_acc)`` g blocks of a night."""
+
+    def __init__(self, night: RenderInput) -> None:
+        self.night = night
+        sub = night.subject
+        self.sub = sub
+        self.fs = sub.emg_rate_hz
+        self.fa = sub.accel_rate_hz
+        self.n_ch = len(sub.emg_labels)
+        self.block_emg = round(BLOCK_S * self.fs)
+        self.block_acc = round(BLOCK_S * self.fa)
+        f = np.asarray(np.fft.rfftfreq(fir_taps(self.fs), 1.0 / self.fs), dtype=np.float64)
+        hi = min(REST_BAND_HZ[1], 0.45 * self.fs)
+        self.rest = NoiseStream(
+            seed=night.seed,
+            stream=1,
+            n_ch=self.n_ch,
+            block_len=self.block_emg,
+            fir=design_fir(band_psd(f, REST_BAND_HZ[0], hi), fir_taps(self.fs)),
+        )
+        psd = shwedyk_psd(f, sub.shwedyk_f_low_hz, sub.shwedyk_f_high_hz)
+        self.muscle = NoiseStream(
+            seed=night.seed,
+            stream=2,
+            n_ch=self.n_ch,
+            block_len=self.block_emg,
+            fir=design_fir(psd, fir_taps(self.fs)),
+        )
+        self.acc_noise = NoiseStream(
+            seed=night.seed, stream=3, n_ch=3, block_len=self.block_acc, fir=None
+        )
+        eps = night.episodes
+        self.starts = np.array([e.start_s for e in eps]) - MARGIN_S
+        self.ends = np.array([e.end_s for e in eps]) + MARGIN_S
+        self.cache: dict[int, Realized] = {}
+        keys = np.array(night.posture, dtype=np.float64).reshape(-1, 3)
+        self.key_t, self.key_elev, self.key_roll = keys[:, 0], keys[:, 1], keys[:, 2]
+        self.beats = self._beats() if sub.ecg_uv > 0 else np.zeros(0)
+        self.harmonics = (1.0, *sub.hum_harmonics)
+        self.harm_phase = tuple(0.7 * k * k for k in range(len(self.harmonics)))
+
+    def _beats(self) -> FloatArray:
+        """Heartbeat times over the night: ~1 Hz with slow and beat-to-beat variability."""
+        rng = np.random.default_rng([self.night.seed, 11])
+        rr = 60.0 / self.sub.heart_rate_bpm
+        n = int(self.night.duration_s / rr * 1.3) + 10
+        slow = np.convolve(rng.standard_normal(n + 30), np.hanning(32)[1:-1], "valid")[:n]
+        rrs = rr * (1.0 + 0.05 * slow / 3.0 + 0.02 * rng.standard_normal(n))
+        out: FloatArray = np.cumsum(np.clip(rrs, 0.4, 2.0))
+        return out[out < self.night.duration_s + 1.0]
+
+    def _active(self, ta: float, tb: float) -> list[tuple[Episode, Realized]]:
+        idx = np.nonzero((self.starts < tb) & (self.ends > ta))[0]
+        for key in [key for key in self.cache if self.ends[key] <= ta]:
+            del self.cache[key]
+        out = []
+        for i in idx.tolist():
+            r = self.cache.get(i)
+            if r is None:
+                r = realize(self.night.episodes[i], self.sub, self.night.seed)
+                self.cache[i] = r
+            out.append((self.night.episodes[i], r))
+        return out
+
+    @staticmethod
+    def _slice(r: Realized, t: FloatArray, fs: float) -> tuple[slice, FloatArray]:
+        """Samples of ``t`` (uniform, rate ``fs``) inside ``r``'s span and their ctrl index."""
+        lo = max(0, math.ceil((r.t0 - t[0]) * fs - 1e-9))
+        hi = min(t.size, math.floor((r.t1 - t[0]) * fs + 1e-9) + 1)
+        if hi <= lo:
+            return slice(0, 0), np.zeros(0)
+        return slice(lo, hi), (t[lo:hi] - r.t0) * CTRL_HZ
+
+    @staticmethod
+    def _interp(u: FloatArray, values: FloatArray) -> FloatArray:
+        grid = np.arange(values.shape[-1], dtype=np.float64)
+        if values.ndim == 1:
+            out: FloatArray = np.interp(u, grid, values)
+            return out
+        return np.vstack([np.interp(u, grid, row) for row in values])
+
+    def emg_block(self, k: int) -> FloatArray:
+        """EMG block ``k``: ``(n_ch, block_emg)`` float64 µV."""
+        sub, fs, nb = self.sub, self.fs, self.block_emg
+        t = (k * nb + np.arange(nb)) / fs
+        ta, tb = t[0], t[-1] + 1.0 / fs
+        env2 = np.zeros((self.n_ch, nb))
+        x = np.zeros((self.n_ch, nb))
+        rest_gain = np.ones(nb)
+        hum_gain = np.ones(nb)
+        overrides: list[tuple[float, float, float]] = []
+        ecg_on = False
+        for ep, r in self._active(ta, tb):
+            if ep.kind == "ecg":
+                ecg_on = True
+            sl, u = self._slice(r, t, fs)
+            if r.spikes is not None:
+                times, amps, chans, sig = r.spikes
+                sel = (times > ta - MARGIN_S) & (times < tb + MARGIN_S)
+                for c in range(self.n_ch):
+                    m = sel & (chans == c)
+                    _pulses(x[c], ta, fs, times[m], amps[m], sig[m], muap, 0.03, 0.03)
+            overrides.extend(r.overrides)
+            if u.size == 0:
+                continue
+            if r.env is not None:
+                env2[:, sl] += self._interp(u, r.env) ** 2
+            if r.emg_add is not None:
+                x[:, sl] += self._interp(u, r.emg_add)
+            if r.rest_gain is not None:
+                rest_gain[sl] *= self._interp(u, r.rest_gain)
+            if r.hum_gain is not None:
+                hum_gain[sl] *= self._interp(u, r.hum_gain)
+        x += self.rest.block(k) * (sub.noise_floor_uv * rest_gain)
+        if env2.any():
+            x += np.sqrt(env2) * self.muscle.block(k)
+        x += self._hum(t) * (sub.hum_uv * hum_gain)
+        if ecg_on:
+            sel = (self.beats > ta - MARGIN_S) & (self.beats < tb + MARGIN_S)
+            bt = self.beats[sel]
+            ecg = np.zeros(nb)
+            _pulses(
+                ecg,
+                ta,
+                fs,
+                bt,
+                np.full(bt.size, sub.ecg_uv),
+                np.full(bt.size, QRS_SIGMA_S),
+                ricker,
+                0.07,
+                0.07,
+            )
+            x += ecg
+        for a, b, value in overrides:
+            lo = max(0, math.ceil((a - ta) * fs))
+            hi = min(nb, math.ceil((b - ta) * fs))
+            if hi > lo:
+                x[:, lo:hi] = value
+        out: FloatArray = np.clip(x, -RAIL_UV, RAIL_UV)
+        return out
+
+    def _hum(self, t: FloatArray) -> FloatArray:
+        """Mains hum with harmonics; frequency wobbles slowly within ±0.5 Hz [Mew04]."""
+        sub = self.sub
+        fc = sub.mains_hz + sub.mains_offset_hz
+        per = sub.mains_wobble_period_s
+        # phase = 2π ∫ f dt with f(t) = fc + A sin(2π t / P): closed form keeps it chunk-free
+        theta = (
+            2
+            * math.pi
+            * (fc * t - sub.mains_wobble_hz * per / (2 * math.pi) * np.cos(2 * math.pi * t / per))
+        )
+        z1 = np.exp(1j * theta)
+        z = np.ones_like(z1)
+        out = np.zeros(t.size)
+        for k, (amp, ph) in enumerate(zip(self.harmonics, self.harm_phase, strict=True), 1):
+            z = z * z1
+            if k * (sub.mains_hz + 0.5) < 0.5 * self.fs and amp > 0:
+                out += amp * (z * complex(math.cos(ph), math.sin(ph))).real
+        return out
+
+    def accel_block(self, k: int) -> FloatArray:
+        """Accelerometer block ``k``: ``(3, block_acc)`` float64 g (x along the shank)."""
+        fa, nb = self.fa, self.block_acc
+        t = (k * nb + np.arange(nb)) / fa
+        ta, tb = t[0], t[-1] + 1.0 / fa
+        tilt = np.zeros(nb)
+        dyn = np.zeros((3, nb))
+        for _ep, r in self._active(ta, tb):
+            if r.impulses is not None:
+                times, vec = r.impulses
+                sel = (times > ta - MARGIN_S) & (times < tb + MARGIN_S)
+                for axis in range(3):
+                    _pulses(
+                        dyn[axis],
+                        ta,
+                        fa,
+                        times[sel],
+                        vec[axis, sel],
+                        np.ones(int(sel.sum())),
+                        heel,
+                        0.12,
+                        0.0,
+                    )
+            sl, u = self._slice(r, t, fa)
+            if u.size == 0:
+                continue
+            if r.tilt_add is not None:
+                tilt[sl] += self._interp(u, r.tilt_add)
+            if r.accel_add is not None:
+                dyn[:, sl] += self._interp(u, r.accel_add)
+        elev = np.radians(np.interp(t, self.key_t, self.key_elev) + tilt)
+        roll = np.radians(np.interp(t, self.key_t, self.key_roll))
+        ce = np.cos(elev)
+        g = np.vstack([np.sin(elev), ce * np.sin(roll), -ce * np.cos(roll)])
+        g += dyn + self.acc_noise.block(k) * self.sub.accel_noise_g
+        out: FloatArray = np.clip(g, -ACCEL_RANGE_G, ACCEL_RANGE_G)
+        return out
