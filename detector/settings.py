@@ -1,6 +1,7 @@
 """Detector settings: every threshold with its meaning, unit in the name, and range.
 
-Defaults are what the benchmarks chose (see BENCHMARKS.md).
+Defaults are what the benchmarks chose (see BENCHMARKS.md, section "Detector"). Ratios are
+multiples of the per-night rest floor (band RMS / rest-floor RMS), so no per-person calibration.
 """
 
 from __future__ import annotations
@@ -8,13 +9,123 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def _f(default: float, doc: str, lo: float, hi: float) -> float:
+    return field(default=default, metadata={"doc": doc, "min": lo, "max": hi})
+
+
+def _i(default: int, doc: str, lo: int, hi: int) -> int:
+    return field(default=default, metadata={"doc": doc, "min": lo, "max": hi})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectorSettings:
-    min_emg_rate_hz: float = field(
-        default=400.0,
-        metadata={
-            "doc": "Refuse EMG sampled slower than this (Hz): the EMG band needs it.",
-            "min": 200.0,
-            "max": 10000.0,
-        },
-    )
+    min_emg_rate_hz: float = _f(
+        400.0, "Refuse EMG sampled slower than this (Hz): the EMG band needs it.", 200.0, 10000.0)
+    # --- frames and spectrum -------------------------------------------------------------------
+    frame_s: float = _f(
+        0.5, "Feature frame length (s), hop = length. 0.5 s gives 2 Hz bins, so every 50/60 Hz "
+        "harmonic falls on a bin.", 0.5, 2.0)
+    emg_band_low_hz: float = _f(
+        20.0, "Lower edge of the EMG band (Hz); below it: motion artefact, baseline wander, "
+        "most ECG (De Luca 2010 [DL10]; SENIAM 10-20 Hz [KAAP]).", 5.0, 60.0)
+    emg_band_high_hz: float = _f(
+        230.0, "Upper edge of the EMG band (Hz). Kept below the 250 Hz Nyquist of 500 Hz EMG so "
+        "every supported rate measures the same band (median frequency 77-104 Hz).", 100.0, 500.0)
+    mains_drift_hz: float = _f(
+        0.5, "Mains frequency tolerance (Hz): harmonic h is excluded over ±(halfwidth + h × this) "
+        "[Mew04: ±0.5 Hz].", 0.0, 2.0)
+    mains_halfwidth_hz: float = _f(
+        4.0, "Half-width (Hz) excluded around each mains harmonic (Hann main lobe = ±2 bins).",
+        1.0, 10.0)
+    mains_evidence: float = _f(
+        30.0, "Accumulated log-ratio evidence (50 vs 60 Hz hum) needed to fix the mains "
+        "frequency; one frame votes at most ±3.", 3.0, 1000.0)
+    mains_visible_ratio: float = _f(
+        2.0, "A frame votes when a family's excess power exceeds this × the EMG floor of its bins.",
+        0.1, 100.0)
+    low_band_hz: float = _f(
+        10.0, "Upper edge (Hz) of the drift / motion-artefact band used by the quality gate.",
+        2.0, 20.0)
+    # --- quality gate --------------------------------------------------------------------------
+    flat_ptp_uv: float = _f(
+        0.5, "Peak-to-peak below this in a frame (µV) = flat line (lead off / shorted input).",
+        0.0, 100.0)
+    rail_min_uv: float = _f(
+        1000.0, "Saturation needs the extreme sample at least this far from 0 (µV).", 10.0, 1e6)
+    rail_fraction: float = _f(
+        0.02, "Share of a frame's samples sitting exactly on its extreme that means saturation.",
+        0.001, 1.0)
+    step_uv: float = _f(
+        500.0, "DC step between consecutive frame means that means a contact change (µV).",
+        10.0, 1e6)
+    hum_min_uv: float = _f(
+        50.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
+    hum_ratio: float = _f(
+        20.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM).", 1.0, 1e4)
+    drift_min_uv: float = _f(
+        500.0, "Low-band (drift) RMS (µV) below which the signal is never called noisy.", 0.0, 1e6)
+    drift_ratio: float = _f(
+        50.0, "Low-band RMS above this × EMG band RMS = drift dominates (quality NOISY).",
+        1.0, 1e5)
+    quality_hold_s: float = _f(
+        3.0, "A channel stays bad this long (s) after its last bad frame.", 0.0, 60.0)
+    # --- accelerometer -------------------------------------------------------------------------
+    shank_axis: int = _i(
+        0, "Accelerometer axis along the shank (0 = x, 1 = y, 2 = z), per the wearable's "
+        "mounting: ≈ 0 g lying, ≈ 1 g upright.", 0, 2)
+    upright_shank_g: float = _f(
+        0.7, "Gravity share along the shank above this = upright (standing or sitting; "
+        "cos 45° ≈ 0.71).", 0.3, 0.99)
+    motion_activity_g: float = _f(
+        0.03, "Accelerometer RMS around the frame mean (g) above this = movement (sensor noise "
+        "is a few mg [ADXL]).", 0.005, 1.0)
+    motion_tilt_deg: float = _f(
+        2.0, "Tilt between consecutive frames (degrees) above this = movement.", 0.2, 45.0)
+    # --- rest floor ----------------------------------------------------------------------------
+    floor_block_s: float = _f(
+        10.0, "Rest-floor block (s): one low-quantile statistic per block.", 2.0, 120.0)
+    floor_history_s: float = _f(
+        1200.0, "Rest-floor history (s): the floor is a low quantile of the blocks in it.",
+        60.0, 7200.0)
+    floor_block_quantile: float = _f(
+        0.2, "Quantile of frame levels within a block.", 0.01, 0.9)
+    floor_history_quantile: float = _f(
+        0.25, "Quantile of block statistics over the history.", 0.01, 0.9)
+    floor_min_s: float = _f(
+        30.0, "Good signal (s) needed before the floor exists; no alarms before.", 10.0, 600.0)
+    # --- events --------------------------------------------------------------------------------
+    smooth_s: float = _f(
+        1.5, "Causal moving average of the log level over this (s) against irregular discharge.",
+        0.5, 10.0)
+    onset_ratio: float = _f(
+        1.7, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
+        1.1, 20.0)
+    end_ratio_min: float = _f(
+        1.3, "A cramp never ends while its level stays above this (× rest floor).", 1.0, 10.0)
+    end_fraction: float = _f(
+        0.5, "A cramp ends below this × its own median level (the ~2× residual [CS] ends it).",
+        0.05, 1.0)
+    confirm_s: float = _f(
+        4.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
+    after_motion_window_s: float = _f(
+        10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
+    after_motion_confirm_s: float = _f(
+        8.0, "… must last this long (s) to be a cramp.", 0.5, 60.0)
+    plm_window_s: float = _f(
+        90.0, "Unconfirmed bursts within this (s) count towards a PLM series (intervals 5-90 s "
+        "[PLMt]).", 10.0, 600.0)
+    plm_min_bursts: int = _i(
+        2, "This many recent bursts make a PLM series context.", 1, 20)
+    plm_confirm_s: float = _f(
+        11.0, "In a PLM series a run must outlast the longest LM (10 s [PLMt]) by this (s).",
+        0.5, 60.0)
+    candidate_dip_s: float = _f(
+        1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
+    end_hold_s: float = _f(
+        5.0, "A cramp ends after its level stayed below the end threshold this long (s); "
+        "shorter dips are one cramp.", 0.5, 60.0)
+    lost_s: float = _f(
+        30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
+        1.0, 600.0)
+    update_interval_s: float = _f(
+        30.0, "Emit cramp_update this often during a cramp (s); 0 = never.", 0.0, 3600.0)

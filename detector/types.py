@@ -49,6 +49,7 @@ class DetectorEvent:
     duration_s: float | None = None
     intensity: float
     peak_intensity: float
+    t: float | None = None  # cramp_update only: stream time of the update (s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +73,8 @@ class PipelineStatistics:
     events: int
     cramps: int
     seconds_bad_quality: float
+    bad_samples: int = 0  # non-finite input samples (their frames count as NO_SIGNAL)
+    mains_hz: float = 0.0  # detected mains frequency, 0.0 while undecided
 
 
 class CrampDetector(Protocol):

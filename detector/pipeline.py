@@ -1,0 +1,257 @@
+"""The production cramp detector: streaming, causal, block-size invariant, rate-generic.
+
+Data flow per batch of complete frames (``frame_s`` of both streams, aligned by sample index)::
+
+    Framer ─► SpectralFeatures ─► MainsDetector ─► band / hum power ─► QualityGate
+                                                       │                   │
+    accel ─► MotionFeatures (activity, tilt, posture)  ▼                   ▼
+                                   log envelope ─► RestFloor ─► level = log(env / floor)
+                                                                        │ (smoothed, best calf ch.)
+                                                                        ▼
+                                                                 CrampMachine ─► events
+
+Everything up to the state machine is vectorised over frames and channels; the machine's Python
+loop only visits elevated frames and frames inside a cramp. No I/O, no clock: time is
+``frame index × frame_s``. Never imports ``firmware_bridge`` or ``bedside``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from detector.floor import RestFloor
+from detector.framing import Framer, Frames
+from detector.mains import MainsDetector, band_and_hum_power
+from detector.motion import MotionFeatures
+from detector.quality import CODES, GOOD, QualityGate, QualityThresholds
+from detector.settings import DetectorSettings
+from detector.spectrum import SpectralFeatures, plan_bins
+from detector.state_machine import CrampMachine, FrameInputs, MachineParams, State
+from detector.types import (
+    DetectorEvent,
+    FloatArray,
+    PipelineStatistics,
+    PipelineStatus,
+    Quality,
+)
+
+SHIN_WORDS = ("shin", "tibialis", " ta")  # label words marking a tibialis-anterior channel
+_GAP_CHUNK_S = 60.0  # gaps are fed as NaN in chunks of this length: memory stays flat
+
+
+def _frames(seconds: float, frame_s: float) -> int:
+    return max(1, round(seconds / frame_s))
+
+
+class Pipeline:
+    """Implements :class:`detector.types.CrampDetector`.
+
+    ``emg_labels`` (optional) name the channels; a label containing "shin" or "tibialis" marks a
+    tibialis-anterior channel, used only to recognise leg movements (PLM), never to alarm.
+    Without labels every channel is a calf channel.
+    """
+
+    def __init__(self, settings: DetectorSettings, *, emg_rate_hz: float, accel_rate_hz: float,
+                 n_emg_channels: int, emg_labels: Sequence[str] | None = None) -> None:
+        s = settings
+        if not math.isfinite(emg_rate_hz) or emg_rate_hz < s.min_emg_rate_hz:
+            raise ValueError(
+                f"EMG rate {emg_rate_hz} Hz is below the minimum {s.min_emg_rate_hz} Hz")
+        if not math.isfinite(accel_rate_hz) or accel_rate_hz * s.frame_s < 4:
+            raise ValueError(f"accelerometer rate {accel_rate_hz} Hz is too low (need >= "
+                             f"{4 / s.frame_s:g} Hz)")
+        if n_emg_channels < 1:
+            raise ValueError(f"need at least one EMG channel, got {n_emg_channels}")
+        labels = list(emg_labels) if emg_labels is not None else []
+        if labels and len(labels) != n_emg_channels:
+            raise ValueError(f"emg_labels has {len(labels)} names for {n_emg_channels} channels")
+        shin = np.array([any(w in f" {lab.lower()}" for w in SHIN_WORDS) for lab in labels],
+                        dtype=bool) if labels else np.zeros(n_emg_channels, dtype=bool)
+        if shin.all():
+            shin[:] = False  # a lone shin channel is still the only EMG we have
+        self._calf = ~shin
+        self._shin = shin
+        self.settings = s
+        self.emg_rate_hz = float(emg_rate_hz)
+        self.accel_rate_hz = float(accel_rate_hz)
+        self.n_emg_channels = n_emg_channels
+        self._frame_len = round(s.frame_s * emg_rate_hz)
+        self.frame_s = self._frame_len / self.emg_rate_hz
+        fs = self.frame_s
+        self._framer = Framer(n_emg_channels=n_emg_channels, emg_frame_len=self._frame_len,
+                              emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz)
+        self._plan = plan_bins(frame_len=self._frame_len, rate_hz=emg_rate_hz,
+                               band_low_hz=s.emg_band_low_hz, band_high_hz=s.emg_band_high_hz,
+                               mains_drift_hz=s.mains_drift_hz,
+                               mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz)
+        self._spectral = SpectralFeatures(self._plan, self._frame_len)
+        self._mains = MainsDetector(self._plan, evidence_needed=s.mains_evidence,
+                                    visible_ratio=s.mains_visible_ratio)
+        self._quality = QualityGate(n_emg_channels, QualityThresholds(
+            flat_ptp_uv=s.flat_ptp_uv, rail_min_uv=s.rail_min_uv, rail_fraction=s.rail_fraction,
+            step_uv=s.step_uv, hum_min_uv=s.hum_min_uv, hum_ratio=s.hum_ratio,
+            drift_min_uv=s.drift_min_uv, drift_ratio=s.drift_ratio,
+            hold_frames=round(s.quality_hold_s / fs)))
+        self._motion = MotionFeatures(shank_axis=s.shank_axis)
+        block = _frames(s.floor_block_s, fs)
+        self._floor = RestFloor(
+            n_channels=n_emg_channels, block_frames=block,
+            history_blocks=max(1, round(s.floor_history_s / (block * fs))),
+            block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
+            min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+        self._smooth = _frames(s.smooth_s, fs)
+        self._machine = CrampMachine(MachineParams(
+            frame_s=fs,
+            onset_log=math.log(s.onset_ratio),
+            end_log_min=math.log(s.end_ratio_min),
+            end_log_fraction=math.log(s.end_fraction),
+            confirm_frames=_frames(s.confirm_s, fs),
+            after_motion_frames=round(s.after_motion_window_s / fs),
+            after_motion_confirm_frames=_frames(s.after_motion_confirm_s, fs),
+            plm_window_frames=_frames(s.plm_window_s, fs),
+            plm_min_bursts=s.plm_min_bursts,
+            plm_confirm_frames=_frames(s.plm_confirm_s, fs),
+            candidate_dip_frames=round(s.candidate_dip_s / fs),
+            end_hold_frames=_frames(s.end_hold_s, fs),
+            lost_frames=_frames(s.lost_s, fs),
+            update_frames=round(s.update_interval_s / fs),
+            onset_lookback_frames=self._smooth,
+            smooth_delay_s=(self._smooth - 1) * fs / 2,
+        ))
+        self._reset_counters()
+
+    # -- state ----------------------------------------------------------------------------------
+    def _reset_counters(self) -> None:
+        self._smooth_tail: FloatArray = np.full((self.n_emg_channels, self._smooth - 1), np.nan)
+        self._last_motion = -(10**9)
+        self._emg_samples = 0
+        self._accel_samples = 0
+        self._bad_samples = 0
+        self._gaps = 0
+        self._gap_samples = 0
+        self._events = 0
+        self._bad_frames = 0
+        self._status = PipelineStatus(t=0.0, quality=Quality.NO_SIGNAL, envelope_uv=0.0,
+                                      rest_floor_uv=0.0, cramp_active=False, posture="unknown")
+
+    # -- CrampDetector ------------------------------------------------------------------------
+    def process(self, emg: FloatArray, accel: FloatArray) -> list[DetectorEvent]:
+        """Feed ``emg (n_emg_channels, n)`` µV and ``accel (3, m)`` g (any n, m ≥ 0)."""
+        emg = np.asarray(emg, dtype=np.float64)
+        accel = np.asarray(accel, dtype=np.float64)
+        if emg.ndim != 2 or emg.shape[0] != self.n_emg_channels:
+            raise ValueError(f"emg must have shape ({self.n_emg_channels}, n), got {emg.shape}")
+        if accel.ndim != 2 or accel.shape[0] != 3:
+            raise ValueError(f"accel must have shape (3, m), got {accel.shape}")
+        self._emg_samples += emg.shape[1]
+        self._accel_samples += accel.shape[1]
+        bad = emg.size - int(np.count_nonzero(np.isfinite(emg)))
+        bad += accel.size - int(np.count_nonzero(np.isfinite(accel)))
+        self._bad_samples += bad  # non-finite samples make their frame NO_SIGNAL
+        return self._run(self._framer.push(emg, accel))
+
+    def gap(self, emg_samples: int, accel_samples: int) -> list[DetectorEvent]:
+        """Declare lost samples: they are framed as missing (quality NO_SIGNAL), never as data."""
+        if emg_samples < 0 or accel_samples < 0:
+            raise ValueError(f"gap sizes must be >= 0, got {emg_samples}, {accel_samples}")
+        if emg_samples == 0 and accel_samples == 0:
+            return []
+        self._gaps += 1
+        self._gap_samples += emg_samples
+        events: list[DetectorEvent] = []
+        ce = max(1, int(_GAP_CHUNK_S * self.emg_rate_hz))
+        ca = max(1, int(_GAP_CHUNK_S * self.accel_rate_hz))
+        re, ra = emg_samples, accel_samples
+        while re > 0 or ra > 0:
+            ne, na = min(re, ce), min(ra, ca)
+            events += self._run(self._framer.push(np.full((self.n_emg_channels, ne), np.nan),
+                                                  np.full((3, na), np.nan)))
+            re -= ne
+            ra -= na
+        return events
+
+    def finish(self) -> list[DetectorEvent]:
+        """End of stream: close an open cramp. Samples short of a whole frame are dropped."""
+        events = self._machine.finish(self._framer.next_frame)
+        self._events += len(events)
+        return events
+
+    def status(self) -> PipelineStatus:
+        return self._status
+
+    def statistics(self) -> PipelineStatistics:
+        return PipelineStatistics(
+            emg_samples=self._emg_samples, accel_samples=self._accel_samples, gaps=self._gaps,
+            gap_samples=self._gap_samples, events=self._events, cramps=self._machine.cramps,
+            seconds_bad_quality=round(self._bad_frames * self.frame_s, 3),
+            bad_samples=self._bad_samples, mains_hz=self._mains.decided_hz)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _run(self, fr: Frames) -> list[DetectorEvent]:
+        n = fr.count
+        if n == 0:
+            return []
+        s = self.settings
+        spectra = self._spectral.compute(fr.emg)
+        mains = self._mains.update(spectra, fr.first)
+        band_pow, hum_pow = band_and_hum_power(spectra, self._plan, mains)
+        code = self._quality.classify(spectra, band_pow, hum_pow, fr.first)
+        ok = code == GOOD
+        motion = self._motion.compute(fr.accel, fr.accel_bounds)
+        log_env = 0.5 * np.log(np.maximum(band_pow, 1e-12))
+        floor = self._floor.update(log_env, ok)
+        raw = np.where(ok, log_env - floor, np.nan)  # NaN while the floor warms up
+        # causal NaN-aware moving average over self._smooth frames
+        ext = np.concatenate((self._smooth_tail, raw), axis=1)
+        win = sliding_window_view(ext, self._smooth, axis=1)  # (n_ch, n, smooth)
+        fin = np.isfinite(win)
+        cnt = fin.sum(axis=-1)
+        smooth = np.where(cnt > 0, np.where(fin, win, 0.0).sum(axis=-1) / np.maximum(cnt, 1),
+                          np.nan)
+        smooth = np.where(np.isfinite(raw), smooth, np.nan)
+        self._smooth_tail = ext[:, ext.shape[1] - (self._smooth - 1):].copy()
+        calf_level = _nanmax(smooth[self._calf])
+        calf_raw = _nanmax(raw[self._calf])
+        good = np.isfinite(calf_level) & motion.valid
+        moving = motion.valid & ((motion.activity_g > s.motion_activity_g)
+                                 | (motion.tilt_deg > s.motion_tilt_deg))
+        if self._shin.any():
+            shin_level = _nanmax(smooth[self._shin])
+            # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]
+            moving |= (np.isfinite(shin_level) & (shin_level >= math.log(s.onset_ratio))
+                       & ~(calf_level > shin_level))
+        upright = motion.valid & (motion.shank_g > s.upright_shank_g)
+        idx = fr.first + np.arange(n)
+        last_motion = np.maximum.accumulate(np.where(moving, idx, self._last_motion))
+        last_motion = np.maximum(last_motion, self._last_motion)
+        self._last_motion = int(last_motion[-1])
+        level = np.where(good, calf_level, np.nan)
+        events = self._machine.run(FrameInputs(
+            first=fr.first, good=good, upright=upright, moving=moving, level=level,
+            raw_level=np.where(good, calf_raw, np.nan), last_motion=last_motion))
+        self._events += len(events)
+        # status and statistics
+        frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))
+        self._bad_frames += int(np.count_nonzero(frame_code != GOOD))
+        best = int(np.nanargmax(np.where(self._calf, log_env[:, -1], -np.inf)))
+        fl = float(self._floor.current[best])
+        self._status = PipelineStatus(
+            t=round((fr.first + n) * self.frame_s, 3),
+            quality=CODES[int(frame_code[-1])],
+            envelope_uv=round(float(np.exp(log_env[best, -1])), 3),
+            rest_floor_uv=round(math.exp(fl), 3) if math.isfinite(fl) else 0.0,
+            cramp_active=self._machine.state in (State.CRAMP, State.CRAMP_DIP),
+            posture=("unknown" if not motion.valid[-1]
+                     else "upright" if upright[-1] else "lying"),
+        )
+        return events
+
+
+def _nanmax(a: FloatArray) -> FloatArray:
+    """Max over axis 0 ignoring NaN; NaN where every row is NaN. ``(k, n) -> (n,)``."""
+    out: FloatArray = np.fmax.reduce(a, axis=0)
+    return out

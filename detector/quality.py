@@ -1,0 +1,94 @@
+"""Signal-quality gate per EMG channel and frame.
+
+A frame is bad for a channel when (checked in this order, first match wins):
+
+* ``NO_SIGNAL`` — a sample was missing (gap) or not finite;
+* ``LEAD_OFF`` — flat line (peak-to-peak below ``flat_ptp_uv``: a disconnected or shorted input),
+  rail saturation (a share of samples sitting exactly on an extreme of at least
+  ``rail_min_uv``: lead-off comparators drive the input to the rails [TI92]), or a DC step
+  larger than ``step_uv`` between consecutive frames (electrode contact change);
+* ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS
+  (a lifted electrode picks up mains first [Mew04]);
+* ``NOISY`` — drift / motion artefact: RMS below ``low_band_hz`` above both ``drift_min_uv`` and
+  ``drift_ratio`` × band RMS [DL10, vB01].
+
+A bad frame keeps the channel bad for ``hold_frames`` more frames, so the gate does not flicker.
+Stateful (previous frame mean, last bad frame); no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.spectrum import FrameSpectra
+from detector.types import FloatArray, Quality
+
+# integer codes, worst last so ``max`` over channels picks the most informative reason
+CODES = (Quality.GOOD, Quality.NOISY, Quality.HUM, Quality.LEAD_OFF, Quality.NO_SIGNAL)
+GOOD, NOISY, HUM, LEAD_OFF, NO_SIGNAL = range(5)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QualityThresholds:
+    flat_ptp_uv: float
+    rail_min_uv: float
+    rail_fraction: float
+    step_uv: float
+    hum_min_uv: float
+    hum_ratio: float
+    drift_min_uv: float
+    drift_ratio: float
+    hold_frames: int
+
+
+class QualityGate:
+    def __init__(self, n_channels: int, thresholds: QualityThresholds) -> None:
+        self._n_ch = n_channels
+        self._t = thresholds
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev_mean = np.full(self._n_ch, np.nan)
+        self._last_bad = np.full(self._n_ch, -(10**12), dtype=np.int64)
+        self._last_code = np.full(self._n_ch, NO_SIGNAL, dtype=np.int64)
+
+    def classify(self, spectra: FrameSpectra, band_pow: FloatArray, hum_pow: FloatArray,
+                 first_frame: int) -> np.ndarray:
+        """Quality code per channel and frame ``(n_ch, n_frames)`` (0 = good), holds applied."""
+        t = self._t
+        n = band_pow.shape[1]
+        if n == 0:
+            return np.zeros((self._n_ch, 0), dtype=np.int64)
+        band_rms = np.sqrt(band_pow)
+        prev = np.concatenate((self._prev_mean[:, None], spectra.mean_uv[:, :-1]), axis=1)
+        step = np.abs(spectra.mean_uv - prev) > t.step_uv  # NaN prev -> False
+        lead_off = (
+            (spectra.max_uv - spectra.min_uv < t.flat_ptp_uv)
+            | ((spectra.at_rail >= t.rail_fraction)
+               & (np.maximum(np.abs(spectra.max_uv), np.abs(spectra.min_uv)) >= t.rail_min_uv))
+            | step
+        )
+        hum = np.sqrt(hum_pow) > np.maximum(t.hum_min_uv, t.hum_ratio * band_rms)
+        noisy = np.sqrt(spectra.low_pow) > np.maximum(t.drift_min_uv, t.drift_ratio * band_rms)
+        code = np.where(noisy, NOISY, GOOD)
+        code = np.where(hum, HUM, code)
+        code = np.where(lead_off, LEAD_OFF, code)
+        code = np.where(spectra.valid, code, NO_SIGNAL)
+        # the mean of an invalid frame is meaningless: do not compare the next frame with it
+        means = np.where(spectra.valid, spectra.mean_uv, np.nan)
+        self._prev_mean = means[:, -1].copy()
+        # hold: a channel stays bad for hold_frames after its last bad frame, with that reason
+        idx = first_frame + np.arange(n)
+        bad_idx = np.where(code > GOOD, idx[None, :], -(10**12))
+        bad_idx[:, 0] = np.maximum(bad_idx[:, 0], self._last_bad)
+        last_bad = np.maximum.accumulate(bad_idx, axis=1)
+        src = np.clip(last_bad - first_frame, 0, n - 1)
+        last_code = np.take_along_axis(code, src, axis=1)
+        last_code = np.where(last_bad < first_frame, self._last_code[:, None], last_code)
+        held = (code == GOOD) & (idx[None, :] - last_bad <= t.hold_frames)
+        out = np.where(held, last_code, code)
+        self._last_bad = last_bad[:, -1].copy()
+        self._last_code = last_code[:, -1].copy()
+        return out

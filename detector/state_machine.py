@@ -1,0 +1,316 @@
+"""The cramp event state machine: one ``(state, trigger) -> state`` table (house-style §3).
+
+It runs over frames (``frame_s`` each) whose features were computed vectorised. Per frame it
+classifies one trigger, looks the transition up in :data:`TABLE`, and performs the action tied to
+that transition (emit ``cramp_started`` / ``cramp_update`` / ``cramp_ended``, remember a burst).
+Frames in which nothing can happen (IDLE and not elevated) are skipped in bulk, so the Python
+loop only visits elevated frames and frames inside a cramp.
+
+Physiology behind the triggers (``shared/notes/physiology.md``):
+
+* a cramp is a sustained (tens of s to minutes [Hal17]) involuntary calf discharge, +100..800 % over
+  rest [CS], *without movement* for ~41 s before the sleeper wakes [CS] → confirm a still, lying,
+  elevated run of ``confirm_s``;
+* PLM: 0.5–10 s bursts every 5–90 s [PLMt, WASM16] → after recent unconfirmed bursts the run must
+  outlast the longest LM (``plm_confirm_s``); a shin (tibialis anterior) channel louder than the
+  calf marks a leg movement;
+* turning over, stretches, gait: movement / tilt / upright posture veto a candidate, and a run that
+  starts right after movement needs ``after_motion_confirm_s``;
+* a stretch during a cramp raises the EMG [RT95] and waking moves the leg: inside a cramp motion
+  never ends or restarts it; dips shorter than ``end_hold_s`` are bridged;
+* the cramp ends when the level falls below its end threshold (relative to the cramp's own median
+  level, so the ~2× residual [CS] ends it) for ``end_hold_s``; ``t_end`` is where that fall began.
+
+Stateful; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from detector.types import DetectorEvent, EventKind, FloatArray
+
+
+class State(IntEnum):
+    IDLE = 0
+    CANDIDATE = 1
+    CRAMP = 2
+    CRAMP_DIP = 3
+
+
+class Trigger(IntEnum):
+    BAD = 0  # no usable signal (quality gate, gap, floor still warming up)
+    UPRIGHT = 1  # standing / sitting up
+    MOVE = 2  # accelerometer movement or tilt, or shin louder than calf
+    HIGH = 3  # level above the (state's) threshold
+    LOW = 4  # level below it
+    CONFIRM = 5  # HIGH long enough, still, lying: it is a cramp
+    DROP = 6  # a candidate's dip lasted too long
+    END = 7  # a cramp's dip lasted end_hold_s
+    LOST = 8  # a cramp's signal has been bad for too long
+
+
+S, T = State, Trigger
+TABLE: dict[tuple[State, Trigger], State] = {
+    (S.IDLE, T.BAD): S.IDLE,
+    (S.IDLE, T.UPRIGHT): S.IDLE,
+    (S.IDLE, T.MOVE): S.IDLE,
+    (S.IDLE, T.LOW): S.IDLE,
+    (S.IDLE, T.HIGH): S.CANDIDATE,
+    (S.CANDIDATE, T.HIGH): S.CANDIDATE,
+    (S.CANDIDATE, T.LOW): S.CANDIDATE,  # a dip shorter than candidate_dip_s
+    (S.CANDIDATE, T.CONFIRM): S.CRAMP,
+    (S.CANDIDATE, T.DROP): S.IDLE,
+    (S.CANDIDATE, T.MOVE): S.IDLE,
+    (S.CANDIDATE, T.UPRIGHT): S.IDLE,
+    (S.CANDIDATE, T.BAD): S.IDLE,
+    (S.CRAMP, T.HIGH): S.CRAMP,
+    (S.CRAMP, T.LOW): S.CRAMP_DIP,
+    (S.CRAMP, T.BAD): S.CRAMP,  # hold through short quality losses / gaps
+    (S.CRAMP, T.LOST): S.IDLE,
+    (S.CRAMP_DIP, T.HIGH): S.CRAMP,
+    (S.CRAMP_DIP, T.LOW): S.CRAMP_DIP,
+    (S.CRAMP_DIP, T.BAD): S.CRAMP_DIP,
+    (S.CRAMP_DIP, T.END): S.IDLE,
+    (S.CRAMP_DIP, T.LOST): S.IDLE,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineParams:
+    """Thresholds in frames and natural-log ratios (converted from DetectorSettings)."""
+
+    frame_s: float
+    onset_log: float
+    end_log_min: float
+    end_log_fraction: float  # end threshold = max(end_log_min, median_log + this (≤ 0))
+    confirm_frames: int
+    after_motion_frames: int  # a run starting within this of movement …
+    after_motion_confirm_frames: int  # … needs this long
+    plm_window_frames: int
+    plm_min_bursts: int
+    plm_confirm_frames: int
+    candidate_dip_frames: int
+    end_hold_frames: int
+    lost_frames: int
+    update_frames: int  # 0 = no cramp_update
+    onset_lookback_frames: int
+    smooth_delay_s: float  # delay of the smoothed level behind the raw one (s)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInputs:
+    """Per-frame features, each ``(n,)``; ``level`` = log(envelope / rest floor), smoothed,
+    ``raw_level`` unsmoothed; ``last_motion`` = absolute index of the latest moving frame."""
+
+    first: int
+    good: np.ndarray
+    upright: np.ndarray
+    moving: np.ndarray
+    level: FloatArray
+    raw_level: FloatArray
+    last_motion: np.ndarray
+
+
+class CrampMachine:
+    def __init__(self, params: MachineParams) -> None:
+        self.p = params
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = State.IDLE
+        self.cramps = 0
+        self._k0 = 0  # candidate / cramp onset frame
+        self._t_onset = 0.0
+        self._t_detect = 0.0
+        self._low_since = -1  # first frame of the current dip (candidate or cramp)
+        self._bad_since = -1
+        self._last_good = 0
+        self._levels: list[float] = []  # log levels of the candidate's / cramp's good frames
+        self._levels_at_dip = 0
+        self._peak = 0.0
+        self._next_update = 0
+        self._bursts: list[int] = []  # onset frames of recent unconfirmed runs
+        self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
+        self._end_log = 0.0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _t(self, frame: int) -> float:
+        """Stream time of the *start* of ``frame`` (s)."""
+        return frame * self.p.frame_s
+
+    def _intensity(self) -> tuple[float, float]:
+        mean = float(np.mean(np.exp(self._levels))) if self._levels else 1.0
+        return mean, self._peak
+
+    def _event(self, kind: EventKind, frame: int, **kw: float) -> DetectorEvent:
+        mean, peak = self._intensity()
+        current = math.exp(self._levels[-1]) if self._levels else 1.0
+        intensity = mean if kind is EventKind.CRAMP_ENDED else current
+        return DetectorEvent(kind=kind, cramp_number=self.cramps, t_onset=self._t_onset,
+                             t_detect=self._t_detect, intensity=round(intensity, 3),
+                             peak_intensity=round(peak, 3), **kw)
+
+    # -- main loop ---------------------------------------------------------------------------
+    def run(self, f: FrameInputs) -> list[DetectorEvent]:
+        p = self.p
+        n = f.good.shape[0]
+        events: list[DetectorEvent] = []
+        if n == 0:
+            return events
+        # frames that can leave IDLE: usable, lying, still, elevated
+        wake = np.flatnonzero(f.good & ~f.upright & ~f.moving & (f.level >= p.onset_log))
+        w = 0
+        i = 0
+        while i < n:
+            if self.state is State.IDLE:
+                w = int(np.searchsorted(wake, i, side="left"))
+                if w >= wake.size:
+                    break
+                i = int(wake[w])
+            k = f.first + i
+            trig = self._trigger(f, i, k)
+            new = TABLE[(self.state, trig)]
+            self._act(self.state, trig, new, f, i, k, events)
+            self.state = new
+            i += 1
+        # keep the raw tail for onset look-back across batches
+        look = p.onset_lookback_frames
+        self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
+        return events
+
+    def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
+        p = self.p
+        good = bool(f.good[i])
+        level = float(f.level[i])
+        if self.state in (State.CRAMP, State.CRAMP_DIP):
+            if not good:
+                since = self._bad_since if self._bad_since >= 0 else k
+                return Trigger.LOST if k - since + 1 >= p.lost_frames else Trigger.BAD
+            if level >= self._end_log:
+                return Trigger.HIGH
+            if self.state is State.CRAMP_DIP and k - self._low_since + 1 >= p.end_hold_frames:
+                return Trigger.END
+            return Trigger.LOW
+        if not good:
+            return Trigger.BAD
+        if f.upright[i]:
+            return Trigger.UPRIGHT
+        if f.moving[i]:
+            return Trigger.MOVE
+        if self.state is State.IDLE:
+            return Trigger.HIGH if level >= p.onset_log else Trigger.LOW
+        # CANDIDATE
+        if level < p.onset_log:
+            low_since = self._low_since if self._low_since >= 0 else k
+            return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
+        need = p.confirm_frames
+        if self._k0 - int(f.last_motion[i]) <= p.after_motion_frames:
+            need = max(need, p.after_motion_confirm_frames)
+        recent = [b for b in self._bursts if self._k0 - b <= p.plm_window_frames]
+        if len(recent) >= p.plm_min_bursts:
+            need = max(need, p.plm_confirm_frames)
+        return Trigger.CONFIRM if k - self._k0 + 1 >= need else Trigger.HIGH
+
+    def _act(self, old: State, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
+             events: list[DetectorEvent]) -> None:
+        p = self.p
+        level = float(f.level[i])
+        if old is State.IDLE and new is State.CANDIDATE:
+            self._k0 = k
+            self._low_since = -1
+            self._levels = [level]
+            self._bursts = [b for b in self._bursts if k - b <= p.plm_window_frames]
+            self._t_onset = self._onset(f, i, k)
+            return
+        if old is State.CANDIDATE:
+            if trig in (Trigger.LOW, Trigger.HIGH, Trigger.CONFIRM):
+                self._levels.append(level)
+            if trig is Trigger.LOW:
+                if self._low_since < 0:
+                    self._low_since = k
+            elif trig is Trigger.HIGH:
+                self._low_since = -1
+            elif new is State.IDLE:
+                self._bursts.append(self._k0)
+                self._levels = []
+            elif new is State.CRAMP:
+                self._start(k, events)
+            return
+        if old in (State.CRAMP, State.CRAMP_DIP):
+            if trig is Trigger.BAD:
+                if self._bad_since < 0:
+                    self._bad_since = k
+                return
+            if trig is Trigger.LOST:
+                self._end(self._t(self._last_good + 1), events)
+                return
+            self._bad_since = -1
+            self._last_good = k
+            self._levels.append(level)
+            self._peak = max(self._peak, math.exp(level))
+            if trig is Trigger.HIGH:
+                self._low_since = -1
+            elif trig is Trigger.LOW and old is State.CRAMP:
+                self._low_since = k
+                self._levels_at_dip = len(self._levels) - 1
+            elif trig is Trigger.END:
+                # the dip began at _low_since; the smoothing delayed the fall by smooth_delay_s
+                del self._levels[self._levels_at_dip:]
+                self._end(self._t(self._low_since) - p.smooth_delay_s, events)
+                return
+            if new is State.CRAMP and p.update_frames and k >= self._next_update:
+                self._next_update = k + p.update_frames
+                events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
+            med = float(np.median(self._levels))
+            self._end_log = max(p.end_log_min, med + p.end_log_fraction)
+
+    def _onset(self, f: FrameInputs, i: int, k: int) -> float:
+        """Onset estimate at candidate start ``k``: the earliest frame of the contiguous raw run
+        above threshold that leads into it (up to ``onset_lookback_frames`` back)."""
+        p = self.p
+        look = p.onset_lookback_frames
+        head = self._raw_tail if i < look else []
+        raw = head + [float(v) for v in f.raw_level[max(0, i - look): i + 1]]
+        j = len(raw) - 1
+        limit = max(0, j - p.onset_lookback_frames)
+        while j - 1 >= limit and raw[j - 1] >= p.onset_log:
+            j -= 1
+        return round(self._t(k - (len(raw) - 1 - j)), 3)
+
+    def _start(self, k: int, events: list[DetectorEvent]) -> None:
+        p = self.p
+        self.cramps += 1
+        self._t_detect = round(self._t(k + 1), 3)
+        self._peak = float(np.exp(max(self._levels)))
+        self._low_since = -1
+        self._bad_since = -1
+        self._last_good = k
+        self._next_update = k + p.update_frames
+        med = float(np.median(self._levels))
+        self._end_log = max(p.end_log_min, med + p.end_log_fraction)
+        events.append(self._event(EventKind.CRAMP_STARTED, k))
+
+    def _end(self, t_end: float, events: list[DetectorEvent]) -> None:
+        t_end = round(max(t_end, self._t_onset), 3)
+        events.append(self._event(EventKind.CRAMP_ENDED, 0, t_end=t_end,
+                                  duration_s=round(t_end - self._t_onset, 3)))
+        self._levels = []
+        self._peak = 0.0
+        self._bursts = []
+        self._low_since = -1
+        self._bad_since = -1
+
+    def finish(self, next_frame: int) -> list[DetectorEvent]:
+        """End an open cramp at the end of the stream (``next_frame`` = frames processed)."""
+        events: list[DetectorEvent] = []
+        if self.state in (State.CRAMP, State.CRAMP_DIP):
+            t_end = self._t(self._low_since) if self.state is State.CRAMP_DIP else self._t(
+                next_frame)
+            self._end(t_end, events)
+        self.state = State.IDLE
+        return events
