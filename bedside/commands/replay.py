@@ -1,0 +1,255 @@
+"""``crampwatch replay INPUT... [--config F] [--events OUT] [--truth TRUTH] [--plot OUT.png]``.
+
+Streams EDF/EDF+/BDF/BDF+ files through the detector a minute at a time and writes one event JSON
+per line to stdout (or ``--events``); logs and the per-file summary go to stderr. Several INPUT
+files are replayed one after the other, each as its own session (its own ``event_id`` stem).
+With ``--truth`` (one per INPUT, in order) the scorer's table is printed: on stdout when the
+events go to a file, else on stderr so stdout stays pure JSONL. All inputs (headers, channels,
+rates, truth durations) are checked before the first one is replayed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+
+from bedside.events import dumps
+from bedside.replay import (
+    DetectorFactory,
+    ReplayResult,
+    plot_replay,
+    replay_file,
+    select_channels,
+)
+from bedside.settings import load_settings
+from detector.settings import DetectorSettings
+from detector.types import CrampDetector
+from firmware_bridge.edf import EdfReader
+from firmware_bridge.errors import ConfigError, CrampwatchError, InputError
+
+log = logging.getLogger(__name__)
+
+HELP = "replay EDF/BDF recordings through the detector; events as JSON lines"
+DEFAULT_DETECTOR = "detector.pipeline:Pipeline"
+DEFAULT_LEG = "left"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="EDF, EDF+, BDF or BDF+ file")
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--events", metavar="OUT.jsonl", help="write events here, not to stdout")
+    parser.add_argument(
+        "--truth",
+        metavar="TRUTH.json",
+        action="append",
+        help="simulator truth for scoring; give it once per INPUT, in the same order",
+    )
+    parser.add_argument("--plot", metavar="OUT.png", help="envelope/events figure (matplotlib)")
+    parser.add_argument(
+        "--emg", metavar="LABEL", nargs="+", help="EMG channel label(s) (default: labels 'EMG…')"
+    )
+    parser.add_argument(
+        "--accel",
+        metavar="LABEL",
+        nargs=3,
+        help="accelerometer X Y Z labels (default: 'Acc…X/Y/Z'; none found: EMG only)",
+    )
+    parser.add_argument(
+        "--leg",
+        choices=("left", "right"),
+        help=f"leg for the events (default: the truth's subject.leg, else {DEFAULT_LEG})",
+    )
+    parser.add_argument(
+        "--detector",
+        metavar="MODULE:CALLABLE",
+        default=DEFAULT_DETECTOR,
+        help="detector class, called as C(detector_settings, emg_rate_hz=, accel_rate_hz=, "
+        f"n_emg_channels=) (default: {DEFAULT_DETECTOR})",
+    )
+
+
+def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
+    """Resolve ``module:callable`` and bind the detector settings to it."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--detector {spec!r}: expected MODULE:CALLABLE")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--detector {spec!r}: cannot import {exc.name}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"--detector {spec!r}: {module_name} has no callable {attr!r}")
+    built: Callable[..., CrampDetector] = factory
+    bound: DetectorFactory = partial(built, settings)
+    return bound
+
+
+def _read_truth(path: Path) -> dict[str, Any]:
+    from bedside.commands.score import read_truth  # the scorer's reader: same messages
+
+    return read_truth(path)
+
+
+def _check_truth(truth: dict[str, Any], truth_path: Path, reader: EdfReader) -> None:
+    """Refuse a bad truth file, or one whose night is not this recording's length (± a record)."""
+    from detector.scoring import parse_truth
+
+    try:
+        parse_truth(truth)
+    except ValueError as exc:
+        raise InputError(f"{truth_path}: {exc}", path=str(truth_path)) from exc
+    duration = truth.get("duration_s")
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        raise InputError(f"{truth_path}: no numeric 'duration_s'", path=str(truth_path))
+    slack = reader.record_duration_s + 1e-6
+    too_long = reader.duration_s > duration + slack
+    too_short = reader.duration_s < duration - slack and not reader.is_discontinuous
+    if too_long or too_short:
+        raise InputError(
+            f"mismatched durations: {reader.path} holds {reader.duration_s:g} s but "
+            f"{truth_path} describes {duration:g} s",
+            path=str(truth_path),
+        )
+
+
+class _Progress:
+    """A one-line bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, name: str, stream: IO[str]) -> None:
+        self._name, self._stream, self._last = name, stream, -1
+
+    def __call__(self, fraction: float) -> None:
+        pct = int(fraction * 100)
+        if pct == self._last:
+            return
+        self._last = pct
+        bar = "#" * (pct // 4)
+        self._stream.write(f"\r{self._name} [{bar:<25}] {pct:3d}%")
+        self._stream.flush()
+
+    def done(self) -> None:
+        if self._last >= 0:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def _plot_path(plot: Path, input_path: Path, several: bool) -> Path:
+    if not several:
+        return plot
+    return plot.with_name(f"{plot.stem}-{input_path.name.split('.')[0]}{plot.suffix}")
+
+
+def _summary(result: ReplayResult) -> str:
+    stats = result.statistics
+    kinds = [e["event"] for e in result.events]
+    return (
+        f"{result.path}: session {result.session_id}: {result.duration_s / 3600:.2f} h in "
+        f"{result.wall_s:.2f} s ({result.speed:,.0f}× real time); "
+        f"{kinds.count('cramp_started')} cramps, {len(kinds)} events; "
+        f"{result.gaps} gaps in the file; detector: {stats.gaps} gaps, "
+        f"{stats.seconds_bad_quality:.0f} s bad signal"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    inputs = [Path(p) for p in args.inputs]
+    truths = [Path(p) for p in args.truth or []]
+    if truths and len(truths) != len(inputs):
+        raise InputError(
+            f"--truth given {len(truths)} times for {len(inputs)} INPUT files; give one per INPUT"
+        )
+    # Check every input before replaying the first: a typo in file 3 should not cost an hour.
+    truth_data: list[dict[str, Any] | None] = []
+    for i, path in enumerate(inputs):
+        reader = EdfReader(path)
+        select_channels(
+            reader,
+            emg_labels=args.emg,
+            accel_labels=args.accel,
+            min_emg_rate_hz=settings.detector.min_emg_rate_hz,
+        )
+        if truths:
+            truth_json = _read_truth(truths[i])
+            _check_truth(truth_json, truths[i], reader)
+            truth_data.append(truth_json)
+        else:
+            truth_data.append(None)
+    make_detector = load_detector(args.detector, settings.detector)
+
+    results: list[ReplayResult] = []
+    with ExitStack() as stack:
+        out: IO[str] = sys.stdout
+        if args.events:
+            try:
+                out = stack.enter_context(Path(args.events).open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise InputError(f"{args.events}: cannot write: {exc.strerror}") from exc
+
+        def on_event(record: dict[str, Any]) -> None:
+            out.write(dumps(record) + "\n")
+            out.flush()
+
+        for path, truth in zip(inputs, truth_data, strict=True):
+            leg = args.leg or _truth_leg(truth) or DEFAULT_LEG
+            bar = _Progress(path.name, sys.stderr) if sys.stderr.isatty() else None
+            try:
+                result = replay_file(
+                    path,
+                    make_detector=make_detector,
+                    leg=leg,
+                    min_emg_rate_hz=settings.detector.min_emg_rate_hz,
+                    emg_labels=args.emg,
+                    accel_labels=args.accel,
+                    on_event=on_event,
+                    progress=bar,
+                    overview=bool(args.plot),
+                )
+            finally:
+                if bar is not None:
+                    bar.done()
+            log.info("%s", _summary(result))
+            results.append(result)
+            if args.plot:
+                target = _plot_path(Path(args.plot), path, len(inputs) > 1)
+                plot_replay(result, target, truth)
+                log.info("%s: plot written to %s", path, target)
+    if truths:
+        table = _score(results, truth_data, truths)
+        print(table, file=sys.stdout if args.events else sys.stderr)
+    return 0
+
+
+def _truth_leg(truth: dict[str, Any] | None) -> str | None:
+    if truth is None:
+        return None
+    subject = truth.get("subject")
+    leg = subject.get("leg") if isinstance(subject, dict) else None
+    return leg if leg in ("left", "right") else None
+
+
+def _score(
+    results: list[ReplayResult], truths: list[dict[str, Any] | None], paths: list[Path]
+) -> str:
+    try:
+        from detector.scoring import aggregate, format_table, score_night
+    except ImportError as exc:  # pragma: no cover - the scorer is part of the project
+        raise CrampwatchError(f"--truth needs detector.scoring: {exc}") from exc
+    from bedside.commands.score import night_name
+
+    scores = []
+    for result, truth, path in zip(results, truths, paths, strict=True):
+        assert truth is not None
+        try:
+            scores.append(score_night(truth, result.events, name=night_name(path)))
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}", path=str(path)) from exc
+    return format_table(aggregate(scores))

@@ -1,0 +1,438 @@
+"""Offline replay: stream an EDF/EDF+/BDF file through a cramp detector, a minute at a time.
+
+What it does with a file:
+
+* picks channels by label (EMG: labels starting ``EMG``; accelerometer: ``Acc…``/``Accel…`` ending
+  in X, Y, Z) or by the labels the caller names, and converts units to what the detector takes
+  (EMG µV from µV/mV/V/nV, acceleration g from g/mg/m·s⁻² ÷ 9.80665);
+* feeds blocks of about :data:`BLOCK_S` seconds to the detector (memory is one block, whatever the
+  file's length), declares EDF+D discontinuities with ``detector.gap(emg_n, accel_n)``;
+* turns each :class:`~detector.types.DetectorEvent` into event JSON (:mod:`bedside.events`) and
+  hands it to ``on_event`` as soon as it appears.
+
+**EMG-only files** (no accelerometer channels) are accepted with a warning. Feeding zeros would
+tell the detector "the leg is perfectly still", which is a claim the file does not make; instead
+the accelerometer samples of every block are declared lost with ``detector.gap(0, m)`` at a
+nominal :data:`NOMINAL_ACCEL_RATE_HZ`, so both streams stay aligned by sample index and the
+detector knows posture and movement are unknown.
+
+Bad input raises :class:`~firmware_bridge.errors.InputError` (exit 65) naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bedside.events import event_record
+from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
+from firmware_bridge.edf import EdfReader, EdfSignalInfo
+from firmware_bridge.errors import InputError
+
+log = logging.getLogger(__name__)
+
+BLOCK_S = 60.0  # house-style.md §2: offline replay runs the pipeline a minute at a time
+STANDARD_GRAVITY = 9.80665  # m/s² per g (CGPM 1901, ISO 80000-3)
+NOMINAL_ACCEL_RATE_HZ = 50.0  # EMG-only files: accel clock declared lost at this rate (contracts)
+# A 1-s overview of the night for --plot: 8 h = 28 800 points, 0.5 MB; the signal is not kept.
+OVERVIEW_S = 1.0
+
+EMG_UNITS_TO_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+ACCEL_UNITS_TO_G = {
+    "g": 1.0,
+    "mg": 1e-3,
+    "m/s2": 1 / STANDARD_GRAVITY,
+    "m/s^2": 1 / STANDARD_GRAVITY,
+    "m/s²": 1 / STANDARD_GRAVITY,
+    "m/s/s": 1 / STANDARD_GRAVITY,
+    "ms-2": 1 / STANDARD_GRAVITY,
+    "ms^-2": 1 / STANDARD_GRAVITY,
+    "m.s-2": 1 / STANDARD_GRAVITY,
+    "m·s-2": 1 / STANDARD_GRAVITY,
+    "m·s⁻²": 1 / STANDARD_GRAVITY,
+}
+_ACCEL_LABEL = re.compile(r"^acc[a-z]*[\s_.\-]*([xyz])$", re.IGNORECASE)
+
+
+class DetectorFactory(Protocol):
+    """Builds a detector for one file: ``detector.pipeline.Pipeline`` fits (settings bound)."""
+
+    def __call__(
+        self, *, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int
+    ) -> CrampDetector: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelSelection:
+    """Which signals of a file feed the detector and how to scale them to µV and g."""
+
+    emg: tuple[int, ...]
+    emg_labels: tuple[str, ...]
+    emg_to_uv: tuple[float, ...]
+    emg_rate_hz: float
+    accel: tuple[int, int, int] | None  # X, Y, Z; None for an EMG-only file
+    accel_labels: tuple[str, ...]
+    accel_to_g: tuple[float, ...]
+    accel_rate_hz: float  # NOMINAL_ACCEL_RATE_HZ when accel is None
+
+
+def _unit_scale(
+    path: Path, sig: EdfSignalInfo, table: dict[str, float], default: str, kind: str
+) -> float:
+    unit = sig.unit.strip().lower().replace(" ", "")
+    if not unit:
+        log.warning("%s: %s channel %r has no unit; assuming %s", path, kind, sig.label, default)
+        return table[default.lower()]
+    if unit not in table:
+        raise InputError(
+            f"{path}: {kind} channel {sig.label!r} has unit {sig.unit!r}; "
+            f"expected one of {', '.join(sorted(set(table)))}",
+            path=str(path),
+        )
+    return table[unit]
+
+
+def _by_label(path: Path, signals: Sequence[EdfSignalInfo], label: str, kind: str) -> int:
+    for i, s in enumerate(signals):
+        if s.label == label:
+            return i
+    have = ", ".join(repr(s.label) for s in signals)
+    raise InputError(f"{path}: no {kind} channel labelled {label!r} (have: {have})", path=str(path))
+
+
+def select_channels(
+    reader: EdfReader,
+    *,
+    emg_labels: Sequence[str] | None = None,
+    accel_labels: Sequence[str] | None = None,
+    min_emg_rate_hz: float = 400.0,
+) -> ChannelSelection:
+    """Pick EMG and accelerometer signals by label and check rates and units.
+
+    Without ``emg_labels`` every signal whose label starts with ``EMG`` (any case) is used; without
+    ``accel_labels`` the first ``Acc…X``, ``Acc…Y``, ``Acc…Z`` signals. All EMG channels must share
+    one rate ≥ ``min_emg_rate_hz`` and the three axes one rate.
+    """
+    path, signals = reader.path, reader.signals
+    if emg_labels:
+        emg = [_by_label(path, signals, lab, "EMG") for lab in emg_labels]
+    else:
+        emg = [i for i, s in enumerate(signals) if s.label.upper().startswith("EMG")]
+    if not emg:
+        have = ", ".join(repr(s.label) for s in signals) or "none"
+        raise InputError(
+            f"{path}: no EMG channel (labels starting with 'EMG'; have: {have}); "
+            "name one with --emg",
+            path=str(path),
+        )
+    rates = {signals[i].rate_hz for i in emg}
+    if len(rates) > 1:
+        raise InputError(
+            f"{path}: EMG channels have different rates ({', '.join(f'{r:g}' for r in rates)} Hz); "
+            "pick channels of one rate with --emg",
+            path=str(path),
+        )
+    emg_rate = rates.pop()
+    if emg_rate < min_emg_rate_hz:
+        raise InputError(
+            f"{path}: EMG sampled at {emg_rate:g} Hz, below the {min_emg_rate_hz:g} Hz "
+            "the detector needs ([detector] min_emg_rate_hz)",
+            path=str(path),
+        )
+    emg_scale = tuple(_unit_scale(path, signals[i], EMG_UNITS_TO_UV, "uV", "EMG") for i in emg)
+
+    accel: tuple[int, int, int] | None
+    if accel_labels:
+        if len(accel_labels) != 3:
+            raise InputError(f"{path}: give three accelerometer labels (X Y Z)", path=str(path))
+        x, y, z = (_by_label(path, signals, lab, "accelerometer") for lab in accel_labels)
+        accel = (x, y, z)
+    else:
+        axes: dict[str, int] = {}
+        for i, s in enumerate(signals):
+            m = _ACCEL_LABEL.match(s.label.strip())
+            if m and m.group(1).upper() not in axes:
+                axes[m.group(1).upper()] = i
+        if len(axes) == 3:
+            accel = (axes["X"], axes["Y"], axes["Z"])
+        else:
+            if axes:
+                log.warning("%s: only accelerometer axes %s found", path, "".join(sorted(axes)))
+            accel = None
+    if accel is None:
+        log.warning(
+            "%s: no accelerometer X/Y/Z channels: replaying EMG only; the accelerometer stream is "
+            "declared lost (detector.gap), posture and movement are unknown",
+            path,
+        )
+        return ChannelSelection(
+            emg=tuple(emg),
+            emg_labels=tuple(signals[i].label for i in emg),
+            emg_to_uv=emg_scale,
+            emg_rate_hz=emg_rate,
+            accel=None,
+            accel_labels=(),
+            accel_to_g=(),
+            accel_rate_hz=NOMINAL_ACCEL_RATE_HZ,
+        )
+    accel_rates = {signals[i].rate_hz for i in accel}
+    if len(accel_rates) > 1:
+        raise InputError(
+            f"{path}: accelerometer axes have different rates "
+            f"({', '.join(f'{r:g}' for r in accel_rates)} Hz)",
+            path=str(path),
+        )
+    return ChannelSelection(
+        emg=tuple(emg),
+        emg_labels=tuple(signals[i].label for i in emg),
+        emg_to_uv=emg_scale,
+        emg_rate_hz=emg_rate,
+        accel=accel,
+        accel_labels=tuple(signals[i].label for i in accel),
+        accel_to_g=tuple(
+            _unit_scale(path, signals[i], ACCEL_UNITS_TO_G, "g", "accelerometer") for i in accel
+        ),
+        accel_rate_hz=accel_rates.pop(),
+    )
+
+
+def session_id_for(path: Path, start: datetime) -> str:
+    """A stable session id from the file name and start time: ``night-7-20261126T223000``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name.split(".")[0]) or "session"
+    return f"{stem}-{start:%Y%m%dT%H%M%S}"
+
+
+@dataclass(slots=True)
+class Overview:
+    """Per-second summary for the plot: EMG RMS (µV, mean removed per second) and accel SD (g)."""
+
+    emg_rms_uv: list[float] = field(default_factory=list)
+    accel_sd_g: list[float] = field(default_factory=list)
+    t_s: list[float] = field(default_factory=list)
+
+    def add(
+        self,
+        onset_s: float,
+        emg: FloatArray,
+        emg_rate_hz: float,
+        accel: FloatArray | None,
+        accel_rate_hz: float,
+    ) -> None:
+        n_e = max(1, round(OVERVIEW_S * emg_rate_hz))
+        k = emg.shape[1] // n_e
+        if k == 0:
+            return
+        e = emg[0, : k * n_e].reshape(k, n_e)
+        rms = np.sqrt(np.mean((e - e.mean(axis=1, keepdims=True)) ** 2, axis=1))
+        self.emg_rms_uv.extend(rms.tolist())
+        self.t_s.extend((onset_s + OVERVIEW_S * np.arange(k)).tolist())
+        if accel is None:
+            self.accel_sd_g.extend([math.nan] * k)
+            return
+        n_a = max(1, round(OVERVIEW_S * accel_rate_hz))
+        ka = min(k, accel.shape[1] // n_a)
+        a = accel[:, : ka * n_a].reshape(3, ka, n_a)
+        sd = np.sqrt(np.sum(a.var(axis=2), axis=0))
+        self.accel_sd_g.extend(sd.tolist() + [math.nan] * (k - ka))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayResult:
+    """What replaying one file gave: its events (event JSON), statistics and timings."""
+
+    path: Path
+    session_id: str
+    start: datetime
+    duration_s: float  # stream time covered, gaps included
+    recorded_s: float  # seconds of samples actually in the file
+    channels: ChannelSelection
+    events: list[dict[str, Any]]
+    statistics: PipelineStatistics
+    gaps: int
+    wall_s: float
+    overview: Overview | None
+
+    @property
+    def speed(self) -> float:
+        """Stream seconds replayed per wall-clock second (× real time)."""
+        return self.duration_s / self.wall_s if self.wall_s > 0 else math.inf
+
+
+def replay_file(
+    path: str | Path,
+    *,
+    make_detector: DetectorFactory,
+    leg: str,
+    min_emg_rate_hz: float = 400.0,
+    emg_labels: Sequence[str] | None = None,
+    accel_labels: Sequence[str] | None = None,
+    session_id: str | None = None,
+    block_s: float = BLOCK_S,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[float], None] | None = None,
+    overview: bool = False,
+) -> ReplayResult:
+    """Replay one EDF/BDF file through a fresh detector from ``make_detector``.
+
+    ``on_event`` receives each event JSON object as it is produced; ``progress`` the fraction of
+    the file done (0..1) after every block. Raises :class:`InputError` for unusable files.
+    """
+    t0 = time.perf_counter()
+    reader = EdfReader(path)
+    channels = select_channels(
+        reader, emg_labels=emg_labels, accel_labels=accel_labels, min_emg_rate_hz=min_emg_rate_hz
+    )
+    sid = session_id or session_id_for(reader.path, reader.start)
+    detector = make_detector(
+        emg_rate_hz=channels.emg_rate_hz,
+        accel_rate_hz=channels.accel_rate_hz,
+        n_emg_channels=len(channels.emg),
+    )
+    log.info(
+        "%s: %s, %.1f s, EMG %s at %g Hz, accelerometer %s",
+        reader.path,
+        "EDF+D" if reader.is_discontinuous else ("BDF" if reader.is_bdf else "EDF"),
+        reader.duration_s,
+        ", ".join(channels.emg_labels),
+        channels.emg_rate_hz,
+        f"{', '.join(channels.accel_labels)} at {channels.accel_rate_hz:g} Hz"
+        if channels.accel
+        else "none",
+    )
+    records = max(1, round(block_s / reader.record_duration_s))
+    picks = list(channels.emg) + list(channels.accel or ())
+    n_emg = len(channels.emg)
+    emg_scale = np.asarray(channels.emg_to_uv)[:, None]
+    accel_scale = np.asarray(channels.accel_to_g)[:, None] if channels.accel else None
+    events: list[dict[str, Any]] = []
+    view = Overview() if overview else None
+    emg_done = 0  # samples of each stream given to the detector (fed or declared lost)
+    accel_done = 0
+    gaps = 0
+
+    def emit(found: list[DetectorEvent]) -> None:
+        for ev in found:
+            rec = event_record(ev, session_id=sid, leg=leg, session_start=reader.start)
+            events.append(rec)
+            if on_event is not None:
+                on_event(rec)
+
+    for chunk in reader.iter_chunks(picks, records_per_block=records):
+        emg_at = round(chunk.onset_s * channels.emg_rate_hz)
+        accel_at = round(chunk.onset_s * channels.accel_rate_hz)
+        if emg_at < emg_done:
+            raise InputError(
+                f"{reader.path}: data record {chunk.first_record} starts at {chunk.onset_s:.3f} s, "
+                "before the end of the previous one (EDF+D records must not overlap)",
+                path=str(reader.path),
+            )
+        if emg_at > emg_done:  # EDF+D discontinuity: samples that were never recorded
+            gaps += 1
+            log.info(
+                "%s: gap of %.3f s before %.3f s",
+                reader.path,
+                (emg_at - emg_done) / channels.emg_rate_hz,
+                chunk.onset_s,
+            )
+            emit(detector.gap(emg_at - emg_done, max(0, accel_at - accel_done)))
+            emg_done, accel_done = emg_at, max(accel_at, accel_done)
+        emg = np.vstack(chunk.samples[:n_emg]) * emg_scale
+        if accel_scale is not None:
+            accel = np.vstack(chunk.samples[n_emg:]) * accel_scale
+            emit(detector.process(emg, accel))
+            accel_done += accel.shape[1]
+        else:
+            accel = None
+            emit(detector.process(emg, np.zeros((3, 0))))
+            accel_end = round(
+                (emg_done + emg.shape[1]) / channels.emg_rate_hz * channels.accel_rate_hz
+            )
+            if accel_end > accel_done:
+                emit(detector.gap(0, accel_end - accel_done))
+                accel_done = accel_end
+        if view is not None:
+            view.add(chunk.onset_s, emg, channels.emg_rate_hz, accel, channels.accel_rate_hz)
+        emg_done += emg.shape[1]
+        if progress is not None:
+            progress((chunk.first_record + chunk.n_records) / reader.n_records)
+    emit(detector.finish())
+    return ReplayResult(
+        path=reader.path,
+        session_id=sid,
+        start=reader.start,
+        duration_s=emg_done / channels.emg_rate_hz,
+        recorded_s=reader.duration_s,
+        channels=channels,
+        events=events,
+        statistics=detector.statistics(),
+        gaps=gaps,
+        wall_s=time.perf_counter() - t0,
+        overview=view,
+    )
+
+
+def plot_replay(result: ReplayResult, out: Path, truth: dict[str, Any] | None = None) -> None:
+    """Write a PNG: EMG RMS per second (log µV) with detected cramps (and truth), accel SD.
+
+    Needs matplotlib (the ``plot`` extra); uses the non-interactive Agg backend.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dev/plot extra
+        raise InputError("--plot needs matplotlib: pip install 'crampwatch[plot]'") from exc
+    view = result.overview
+    if view is None:
+        raise ValueError("replay_file(..., overview=True) is needed for a plot")
+    t_h = np.asarray(view.t_s) / 3600.0
+    fig, (ax_e, ax_a) = plt.subplots(2, 1, sharex=True, figsize=(12, 5), height_ratios=(3, 1))
+    try:
+        ax_e.semilogy(t_h, np.maximum(view.emg_rms_uv, 1e-3), lw=0.5, color="0.2")
+        ax_e.set_ylabel(f"EMG RMS 1 s (µV)\n{result.channels.emg_labels[0]}")
+        if truth is not None:
+            for i, c in enumerate(truth.get("cramps", [])):
+                ax_e.axvspan(
+                    c["onset_s"] / 3600,
+                    c["end_s"] / 3600,
+                    color="tab:green",
+                    alpha=0.25,
+                    label="truth cramp" if i == 0 else None,
+                )
+        starts = [e for e in result.events if e.get("event") == "cramp_started"]
+        ends = {
+            e["event_id"].rsplit(":", 1)[0]: e
+            for e in result.events
+            if e.get("event") == "cramp_ended"
+        }
+        for i, s in enumerate(starts):
+            end = ends.get(s["event_id"].rsplit(":", 1)[0])
+            t1 = end["t_end"] if end else s["t_detect"]
+            ax_e.axvspan(
+                s["t_onset"] / 3600,
+                t1 / 3600,
+                color="tab:red",
+                alpha=0.3,
+                label="detected cramp" if i == 0 else None,
+            )
+            ax_e.axvline(s["t_detect"] / 3600, color="tab:red", lw=0.8)
+        if starts or truth:
+            ax_e.legend(loc="upper right", fontsize="small")
+        ax_e.set_title(f"{result.path.name}: {len(starts)} cramps detected")
+        ax_a.plot(t_h, view.accel_sd_g, lw=0.5, color="tab:blue")
+        ax_a.set_ylabel("accel SD (g)")
+        ax_a.set_xlabel("hours since start")
+        fig.tight_layout()
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,495 @@
+"""``crampwatch replay``: channel picking, units, gaps, EMG-only, scoring, CLI end to end.
+
+A tiny threshold detector (below) stands in for ``detector.pipeline.Pipeline`` so these tests
+check the replay plumbing, not the detector's quality. It implements the ``CrampDetector``
+protocol with windows on the absolute sample index, so its events do not depend on block size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bedside.replay import (
+    STANDARD_GRAVITY,
+    ReplayResult,
+    plot_replay,
+    replay_file,
+    select_channels,
+)
+from detector.settings import DetectorSettings
+from detector.types import (
+    DetectorEvent,
+    EventKind,
+    FloatArray,
+    PipelineStatistics,
+    PipelineStatus,
+    Quality,
+)
+from firmware_bridge.edf import EdfReader, EdfSignalSpec, EdfWriter
+from firmware_bridge.errors import InputError
+from tests.conftest import ROOT
+
+START = datetime(2026, 11, 26, 22, 30, 0)
+EMG_HZ, ACC_HZ = 500.0, 25.0
+CRAMPS = [(60.0, 95.0), (180.0, 200.0)]  # (onset_s, end_s) of the bursts in the test nights
+NIGHT_S = 300.0
+
+
+# --- a tiny detector -----------------------------------------------------------------------
+
+
+class TinyDetector:
+    """RMS of EMG channel 0 per 1-s window (absolute index); cramp = 3 windows above 50 µV.
+
+    Ends after 2 windows below. Records what it was fed so tests can look.
+    """
+
+    def __init__(
+        self,
+        settings: DetectorSettings,
+        *,
+        emg_rate_hz: float,
+        accel_rate_hz: float,
+        n_emg_channels: int,
+    ) -> None:
+        self.settings, self.emg_rate_hz = settings, emg_rate_hz
+        self.accel_rate_hz, self.n_emg_channels = accel_rate_hz, n_emg_channels
+        self.threshold_uv = 50.0
+        self.emg_index = 0
+        self.accel_index = 0
+        self.gap_calls: list[tuple[int, int]] = []
+        self.emg_blocks: list[int] = []
+        self.accel_sum_g = 0.0
+        self._buf: list[float] = []
+        self._above = self._below = 0
+        self._active = False
+        self._onset = self._peak = 0.0
+        self._number = self._events = 0
+        INSTANCES.append(self)
+
+    def _window(self) -> int:
+        return round(self.emg_rate_hz)
+
+    def process(self, emg: FloatArray, accel: FloatArray) -> list[DetectorEvent]:
+        assert emg.ndim == 2 and emg.shape[0] == self.n_emg_channels, emg.shape
+        assert accel.ndim == 2 and accel.shape[0] == 3, accel.shape
+        self.emg_blocks.append(emg.shape[1])
+        self.accel_index += accel.shape[1]
+        self.accel_sum_g += float(accel.sum())
+        out: list[DetectorEvent] = []
+        n = self._window()
+        for x in emg[0]:
+            self._buf.append(float(x))
+            self.emg_index += 1
+            if len(self._buf) == n:
+                rms = float(np.sqrt(np.mean(np.square(self._buf))))
+                self._buf.clear()
+                out += self._step(rms, self.emg_index / self.emg_rate_hz)
+        return out
+
+    def _step(self, rms: float, t_end_of_window: float) -> list[DetectorEvent]:
+        ratio = rms / self.threshold_uv
+        if not self._active:
+            self._above = self._above + 1 if rms > self.threshold_uv else 0
+            if self._above == 3:
+                self._active, self._number, self._peak = True, self._number + 1, ratio
+                self._onset, self._below = t_end_of_window - 3.0, 0
+                self._events += 1
+                return [
+                    DetectorEvent(
+                        kind=EventKind.CRAMP_STARTED,
+                        cramp_number=self._number,
+                        t_onset=self._onset,
+                        t_detect=t_end_of_window,
+                        intensity=ratio,
+                        peak_intensity=ratio,
+                    )
+                ]
+            return []
+        self._peak = max(self._peak, ratio)
+        self._below = self._below + 1 if rms <= self.threshold_uv else 0
+        if self._below < 2:
+            return []
+        return self._end(t_end_of_window - 2.0, ratio)
+
+    def _end(self, t_end: float, ratio: float) -> list[DetectorEvent]:
+        self._active, self._above = False, 0
+        self._events += 1
+        return [
+            DetectorEvent(
+                kind=EventKind.CRAMP_ENDED,
+                cramp_number=self._number,
+                t_onset=self._onset,
+                t_detect=t_end,
+                t_end=t_end,
+                duration_s=t_end - self._onset,
+                intensity=ratio,
+                peak_intensity=self._peak,
+            )
+        ]
+
+    def gap(self, emg_samples: int, accel_samples: int) -> list[DetectorEvent]:
+        self.gap_calls.append((emg_samples, accel_samples))
+        self.emg_index += emg_samples
+        self.accel_index += accel_samples
+        self._buf.clear()
+        self._above = 0
+        return []
+
+    def finish(self) -> list[DetectorEvent]:
+        return self._end(self.emg_index / self.emg_rate_hz, 0.0) if self._active else []
+
+    def status(self) -> PipelineStatus:
+        return PipelineStatus(
+            t=self.emg_index / self.emg_rate_hz,
+            quality=Quality.GOOD,
+            envelope_uv=0.0,
+            rest_floor_uv=0.0,
+            cramp_active=self._active,
+            posture="unknown",
+        )
+
+    def statistics(self) -> PipelineStatistics:
+        return PipelineStatistics(
+            emg_samples=self.emg_index,
+            accel_samples=self.accel_index,
+            gaps=len(self.gap_calls),
+            gap_samples=sum(e for e, _ in self.gap_calls),
+            events=self._events,
+            cramps=self._number,
+            seconds_bad_quality=0.0,
+        )
+
+
+INSTANCES: list[TinyDetector] = []
+
+
+def tiny(*, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int) -> TinyDetector:
+    return TinyDetector(
+        DetectorSettings(),
+        emg_rate_hz=emg_rate_hz,
+        accel_rate_hz=accel_rate_hz,
+        n_emg_channels=n_emg_channels,
+    )
+
+
+# --- test nights ---------------------------------------------------------------------------
+
+
+def _emg(seconds: float, rate: float, seed: int) -> FloatArray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    x = rng.normal(0.0, 5.0, t.size)  # µV rest noise
+    for on, off in CRAMPS:
+        inside = (t >= on) & (t < off)
+        x[inside] += rng.normal(0.0, 200.0, int(inside.sum()))
+    return x
+
+
+def write_night(
+    path: Path,
+    *,
+    seconds: float = NIGHT_S,
+    emg_unit: str = "uV",
+    accel_unit: str = "g",
+    emg_rate: float = EMG_HZ,
+    accel: bool = True,
+    n_emg: int = 1,
+    gap_after_s: float | None = None,
+    bdf: bool = False,
+) -> None:
+    emg_scale = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}[emg_unit]
+    acc_scale = {"g": 1.0, "m/s2": STANDARD_GRAVITY}[accel_unit]
+    emg_range = 5000.0 * emg_scale
+    specs = [
+        EdfSignalSpec(f"EMG calf {k}", emg_unit, emg_rate, -emg_range, emg_range)
+        for k in range(n_emg)
+    ]
+    if accel:
+        specs += [
+            EdfSignalSpec(f"Accel {a}", accel_unit, ACC_HZ, -8 * acc_scale, 8 * acc_scale)
+            for a in "XYZ"
+        ]
+    emgs = [_emg(seconds, emg_rate, seed=k) * emg_scale for k in range(n_emg)]
+    g = np.zeros(round(seconds * ACC_HZ))
+    accs = [g + 0.1 * acc_scale, g, g + 1.0 * acc_scale]  # lying still, gravity on Z
+    with EdfWriter(path, specs, start=START, bdf=bdf) as w:
+        if gap_after_s is None:
+            w.write(emgs + (accs if accel else []))
+        else:
+            ke, ka = round(gap_after_s * emg_rate), round(gap_after_s * ACC_HZ)
+            w.write([e[:ke] for e in emgs] + ([a[:ka] for a in accs] if accel else []))
+            w.skip(30.0)
+            w.write([e[ke:] for e in emgs] + ([a[ka:] for a in accs] if accel else []))
+
+
+def write_truth(path: Path, seconds: float = NIGHT_S, leg: str = "right") -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "format": "crampwatch-truth/1",
+                "seed": 1,
+                "profile": "test",
+                "duration_s": seconds,
+                "start": START.isoformat(),
+                "subject": {"leg": leg},
+                "cramps": [{"onset_s": a, "end_s": b, "level": 3.0} for a, b in CRAMPS],
+                "short_cramps": [],
+                "confounders": [],
+                "bad_signal": [],
+            }
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "night.edf"
+    write_night(path)
+    return path
+
+
+def _starts(result: ReplayResult) -> list[tuple[float, float]]:
+    return [(e["t_onset"], e["t_detect"]) for e in result.events if e["event"] == "cramp_started"]
+
+
+# --- library -------------------------------------------------------------------------------
+
+
+def test_replay_finds_the_bursts(night: Path) -> None:
+    seen: list[dict[str, Any]] = []
+    result = replay_file(night, make_detector=tiny, leg="left", on_event=seen.append)
+    assert seen == result.events
+    assert _starts(result) == [(60.0, 63.0), (180.0, 183.0)]
+    ends = [(e["t_end"], e["duration_s"]) for e in result.events if e["event"] == "cramp_ended"]
+    assert ends == [(95.0, 35.0), (200.0, 20.0)]
+    assert result.session_id == "night-20261126T223000"
+    assert result.events[0]["event_id"] == "night-20261126T223000:left:1:started"
+    assert result.events[0]["time"] == "2026-11-26T22:31:03.000+00:00"
+    assert result.duration_s == NIGHT_S and result.gaps == 0
+    det = INSTANCES[-1]
+    assert det.emg_blocks == [30_000] * 5  # 60-s blocks at 500 Hz
+    assert det.accel_index == NIGHT_S * ACC_HZ
+    assert det.accel_sum_g == pytest.approx(1.1 * NIGHT_S * ACC_HZ, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("emg_unit", "accel_unit", "bdf"),
+    [("mV", "m/s2", False), ("V", "g", True), ("uV", "m/s2", True)],
+)
+def test_units_are_honoured(
+    tmp_path: Path, night: Path, emg_unit: str, accel_unit: str, bdf: bool
+) -> None:
+    path = tmp_path / ("scaled.bdf" if bdf else "scaled.edf")
+    write_night(path, emg_unit=emg_unit, accel_unit=accel_unit, bdf=bdf)
+    scaled = replay_file(path, make_detector=tiny, leg="left")
+    det = INSTANCES[-1]
+    base = replay_file(night, make_detector=tiny, leg="left")
+    assert _starts(scaled) == _starts(base)
+    assert det.accel_sum_g == pytest.approx(1.1 * NIGHT_S * ACC_HZ, rel=1e-3)
+
+
+def test_block_size_does_not_change_events(night: Path) -> None:
+    a = replay_file(night, make_detector=tiny, leg="left", block_s=7.0)
+    b = replay_file(night, make_detector=tiny, leg="left", block_s=3600.0)
+    assert a.events == b.events and _starts(a) == [(60.0, 63.0), (180.0, 183.0)]
+
+
+def test_edf_plus_d_gap_goes_to_detector(tmp_path: Path) -> None:
+    path = tmp_path / "gappy.edf"
+    write_night(path, gap_after_s=120.0)  # 30 s of nothing after 120 s of data
+    result = replay_file(path, make_detector=tiny, leg="left")
+    det = INSTANCES[-1]
+    assert det.gap_calls == [(30 * 500, 30 * 25)]
+    assert result.gaps == 1 and result.duration_s == NIGHT_S + 30.0
+    # the second burst was recorded at 180 s of data, i.e. 210 s of stream time
+    assert _starts(result) == [(60.0, 63.0), (210.0, 213.0)]
+
+
+def test_emg_only_declares_accel_lost(tmp_path: Path) -> None:
+    path = tmp_path / "emg_only.edf"
+    write_night(path, accel=False)
+    result = replay_file(path, make_detector=tiny, leg="left")
+    det = INSTANCES[-1]
+    assert _starts(result) == [(60.0, 63.0), (180.0, 183.0)]
+    assert det.accel_sum_g == 0.0  # no zeros were fed: every accel block was empty
+    assert all(e == 0 for e, _ in det.gap_calls)
+    assert sum(a for _, a in det.gap_calls) == NIGHT_S * 50  # nominal 50 Hz, declared lost
+    assert result.channels.accel is None
+
+
+def test_channel_selection_by_label(tmp_path: Path) -> None:
+    path = tmp_path / "two.edf"
+    write_night(path, n_emg=2)
+    reader = EdfReader(path)
+    both = select_channels(reader)
+    assert both.emg_labels == ("EMG calf 0", "EMG calf 1")
+    assert both.accel_labels == ("Accel X", "Accel Y", "Accel Z")
+    one = select_channels(
+        reader, emg_labels=["EMG calf 1"], accel_labels=["Accel Z", "Accel Y", "Accel X"]
+    )
+    assert one.emg == (1,) and one.accel == (4, 3, 2)
+    with pytest.raises(InputError, match="no EMG channel labelled 'EMG shin'"):
+        select_channels(reader, emg_labels=["EMG shin"])
+
+
+def test_slow_emg_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "slow.edf"
+    write_night(path, emg_rate=250.0, seconds=20.0)
+    with pytest.raises(InputError, match="250 Hz, below the 400 Hz"):
+        replay_file(path, make_detector=tiny, leg="left")
+
+
+def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
+    short, long = tmp_path / "short.edf", tmp_path / "long.edf"
+    write_night(short, seconds=300.0)
+    write_night(long, seconds=1200.0)
+    peaks = []
+    for path in (short, long):
+        tracemalloc.start()
+        replay_file(path, make_detector=_quiet, leg="left")
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 1.2 * peaks[0], peaks  # 4× the file, about the same peak (one block)
+
+
+class _Quiet(TinyDetector):
+    def process(self, emg: FloatArray, accel: FloatArray) -> list[DetectorEvent]:
+        return []  # no per-sample Python loop: this test measures replay's own memory
+
+
+def _quiet(*, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int) -> TinyDetector:
+    return _Quiet(
+        DetectorSettings(),
+        emg_rate_hz=emg_rate_hz,
+        accel_rate_hz=accel_rate_hz,
+        n_emg_channels=n_emg_channels,
+    )
+
+
+def test_plot(tmp_path: Path, night: Path) -> None:
+    truth = tmp_path / "t.json"
+    write_truth(truth)
+    result = replay_file(night, make_detector=tiny, leg="left", overview=True)
+    assert result.overview is not None and len(result.overview.emg_rms_uv) == NIGHT_S
+    out = tmp_path / "n.png"
+    plot_replay(result, out, json.loads(truth.read_text()))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+# --- the command line, in a subprocess -----------------------------------------------------
+
+DETECTOR = "tests.bedside.test_replay:TinyDetector"
+
+
+def crampwatch(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_events_to_stdout_and_table(tmp_path: Path, night: Path) -> None:
+    truth = tmp_path / "night.truth.json"
+    write_truth(truth, leg="right")
+    proc = crampwatch(night, "--truth", truth)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["cramp_started", "cramp_ended"] * 2
+    assert events[0]["leg"] == "right"  # from the truth's subject
+    assert "sens" in proc.stderr and "100.0%" in proc.stderr  # the scorer's table, on stderr
+    assert "2 cramps, 4 events" in proc.stderr
+
+
+def test_cli_several_inputs_events_file_and_plot(tmp_path: Path, night: Path) -> None:
+    other = tmp_path / "other.edf"
+    write_night(other, emg_unit="mV")
+    t1, t2 = tmp_path / "a.truth.json", tmp_path / "b.truth.json"
+    write_truth(t1)
+    write_truth(t2)
+    out, plot = tmp_path / "ev.jsonl", tmp_path / "p.png"
+    proc = crampwatch(
+        night, other, "--events", out, "--truth", t1, "--truth", t2, "--plot", plot, "--leg", "left"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "all (2)" in proc.stdout  # table on stdout: the events went to a file
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    sessions = {e["event_id"].split(":")[0] for e in events}
+    assert sessions == {"night-20261126T223000", "other-20261126T223000"}
+    assert (tmp_path / "p-night.png").exists() and (tmp_path / "p-other.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b"garbage" * 10), "not an EDF/BDF file"),
+        (lambda p: write_night(p, emg_rate=200.0, seconds=10.0), "below the 400 Hz"),
+        (lambda p: p.write_bytes(b""), "shorter than the 256-byte header"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_65(tmp_path: Path, make: Any, message: str) -> None:
+    path = tmp_path / "bad.edf"
+    make(path)
+    proc = crampwatch(path)
+    assert proc.returncode == 65
+    assert proc.stdout == ""
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_no_emg_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "noemg.edf"
+    specs = [EdfSignalSpec("Accel X", "g", 25.0, -8, 8)]
+    with EdfWriter(path, specs, start=START) as w:
+        w.write([np.zeros(250)])
+    proc = crampwatch(path)
+    assert proc.returncode == 65 and "no EMG channel" in proc.stderr
+    proc = crampwatch(tmp_path / "missing.edf")
+    assert proc.returncode == 65 and "no such file" in proc.stderr
+
+
+def test_cli_truncated_file_warns_and_replays(tmp_path: Path, night: Path) -> None:
+    cut = tmp_path / "cut.edf"
+    raw = night.read_bytes()
+    cut.write_bytes(raw[: len(raw) * 3 // 4])
+    proc = crampwatch(cut)
+    assert proc.returncode == 0, proc.stderr
+    assert "truncated" in proc.stderr
+    assert len(proc.stdout.splitlines()) == 4  # both bursts lie in the first 3/4
+
+
+def test_cli_mismatched_truth_duration_is_checked_first(tmp_path: Path, night: Path) -> None:
+    truth = tmp_path / "long.truth.json"
+    write_truth(truth, seconds=28800.0)
+    proc = crampwatch(night, "--truth", truth)
+    assert proc.returncode == 65 and proc.stdout == ""
+    assert "mismatched durations" in proc.stderr
+    proc = crampwatch(night, night, "--truth", truth)
+    assert proc.returncode == 65 and "give one per INPUT" in proc.stderr
+
+
+def test_cli_unknown_detector_is_a_config_error(night: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bedside.cli", "replay", "--detector", "nope.mod:X", str(night)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 78 and "cannot import nope" in proc.stderr
