@@ -185,7 +185,8 @@ class PromptSequencer:
         """Utterances that have become due by ``now``; call it a few times per second."""
         if self.phase is Phase.ENDING and now >= self._ending_until:
             self.phase = Phase.IDLE
-            self._last_end = now
+            if not self.muted:  # the cooldown follows the last sequence the person heard
+                self._last_end = now
             if self.s.closing_line and not self._short_before_end:
                 return self._say("closing", now, wall)
             return []
@@ -234,7 +235,7 @@ class PromptSequencer:
         self._next_hold = now + self.s.hold_interval_s
         self._short_before_end = False
         self.muted = False
-        short = self._last_end is not None and now - self._last_end < self.s.cooldown_s
+        short = self._last_end is not None and 0.0 <= now - self._last_end < self.s.cooldown_s
         self.phase = Phase.SHORT if short else Phase.ACTIVE
         while self._starts and now - self._starts[0] >= 3600.0:
             self._starts.popleft()
