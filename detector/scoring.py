@@ -36,6 +36,9 @@ LATE_MARGIN_S = 2.0  # contracts.md scoring rule: ... and up to 2 s after the cr
 # seconds of it: a detector confirms a burst a few seconds after it starts (hold time), and may
 # confirm just after a short burst (a PLM lasts 0.5–10 s, physiology.md §2) has ended.
 CAUSE_MARGIN_S = 5.0
+# The truth lists a PLM series and each leg movement in it; an alarm on a movement of a series is
+# reported as the series, the event the AASM/WASM rules score (physiology.md §2 [PLMt, WASM16]).
+CAUSE_PRIORITY = {"plm_series": 0}
 NIGHT_S = 8 * 3600.0  # false alarms are reported per 8-h night
 NONE_CAUSE = "none"
 
@@ -361,8 +364,15 @@ def score_night(
         else:
             t0 = start.t_detect if start.t_onset is None else min(start.t_onset, start.t_detect)
             near = [s for s in candidates if s.distance_s(t0, start.t_detect) <= CAUSE_MARGIN_S]
-            # nearest to the moment of the alarm first; the later-starting span wins ties
-            near.sort(key=lambda s: (s.distance_s(start.t_detect, start.t_detect), -s.start_s))
+            # nearest to the moment of the alarm first; among equals a PLM series before its
+            # own leg movements, then the later-starting span
+            near.sort(
+                key=lambda s: (
+                    s.distance_s(start.t_detect, start.t_detect),
+                    CAUSE_PRIORITY.get(s.kind, 1),
+                    -s.start_s,
+                )
+            )
             false_alarms.append(
                 FalseAlarm(t_detect=start.t_detect, t_onset=start.t_onset, spans=tuple(near))
             )

@@ -101,13 +101,18 @@ def test_fragments_count_once() -> None:
 
 
 def test_false_alarm_on_plm_series_is_labelled() -> None:
-    t = truth(confounders=[("plm_series", 5000.0, 5300.0), ("turn", 9000.0, 9010.0)])
-    score = score_night(t, [started(5122.0, t_onset=5119.0)])
-    assert score.metrics.false_alarms == 1
-    fa = score.false_alarms[0]
-    assert fa.cause == "plm_series"
-    assert [s.kind for s in fa.spans] == ["plm_series"]
-    assert score.metrics.false_alarms_by_cause == {"plm_series": 1}
+    # as the simulator writes it: the series and each leg movement in it
+    lms = [("plm", 5000.0 + 30.0 * k, 5003.0 + 30.0 * k) for k in range(10)]
+    t = truth(confounders=[("plm_series", 5000.0, 5273.0), *lms, ("turn", 9000.0, 9010.0)])
+    on_lm = score_night(t, [started(5122.0, t_onset=5120.0)])  # LM 5120–5123
+    between = score_night(t, [started(5140.0, t_onset=5139.0)])
+    for score in (on_lm, between):
+        assert score.metrics.false_alarms == 1
+        assert score.false_alarms[0].cause == "plm_series"
+        assert score.metrics.false_alarms_by_cause == {"plm_series": 1}
+    assert [s.kind for s in on_lm.false_alarms[0].spans] == ["plm_series", "plm"]
+    lone = truth(confounders=[("plm", 7000.0, 7004.0)])
+    assert score_night(lone, [started(7003.0)]).false_alarms[0].cause == "plm"
 
 
 def test_false_alarm_just_after_a_confounder_is_still_attributed() -> None:
