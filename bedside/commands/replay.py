@@ -53,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--plot", metavar="OUT.png", help="envelope/events figure (matplotlib)")
     parser.add_argument(
-        "--emg", metavar="LABEL", nargs="+", help="EMG channel label(s) (default: labels 'EMG…')"
+        "--emg",
+        metavar="LABEL",
+        action="append",
+        help="EMG channel label; repeat for several (default: every label starting 'EMG')",
     )
     parser.add_argument(
         "--accel",

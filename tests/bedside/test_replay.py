@@ -493,3 +493,15 @@ def test_cli_unknown_detector_is_a_config_error(night: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 78 and "cannot import nope" in proc.stderr
+
+
+def test_cli_emg_named_by_option(tmp_path: Path) -> None:
+    path = tmp_path / "named.edf"
+    specs = [EdfSignalSpec("Gastroc L", "uV", EMG_HZ, -5000, 5000)]
+    with EdfWriter(path, specs, start=START) as w:
+        w.write([_emg(NIGHT_S, EMG_HZ, seed=0)])
+    assert "no EMG channel" in crampwatch(path).stderr
+    proc = crampwatch("--emg", "Gastroc L", path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 4
+    assert "replaying EMG only" in proc.stderr
