@@ -50,6 +50,7 @@ from bedside.outbox import Outbox
 from firmware_bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
+paho_log = logging.getLogger(f"{__name__}.paho")
 
 PAYLOAD_NONE = "None"  # HA MQTT sensors read the payload "None" as 'unknown' (mqtt/const.py)
 INFLIGHT_WINDOW = 20  # outbox rows handed to paho before their PUBACK; paho's own default is 20
@@ -217,7 +218,7 @@ class MqttPublisher:
             clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
             protocol=paho.MQTTv311,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.on_log = self._paho_log
         client.max_inflight_messages_set(INFLIGHT_WINDOW)
         # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
         client.reconnect_delay_set(
@@ -404,7 +405,7 @@ class MqttPublisher:
             log.log(
                 level,
                 "MQTT: broker %s:%d refused the connection: %s (check username and "
-                "password_file/password_env); retrying with backoff up to %.0f s",
+                "password_file/password_env); retrying with backoff up to %g s",
                 s.host, s.port, reason, s.reconnect_max_delay_s,
             )
             return
@@ -431,7 +432,7 @@ class MqttPublisher:
         s = self._settings
         log.log(
             level,
-            "MQTT: broker %s:%d unreachable; retrying with backoff up to %.0f s "
+            "MQTT: broker %s:%d unreachable; retrying with backoff up to %g s "
             "(events wait in the outbox)",
             s.host, s.port, s.reconnect_max_delay_s,
         )
@@ -562,6 +563,12 @@ class MqttPublisher:
 
     def _paho_message(self, _client: paho.Client, _userdata: object, msg: Any) -> None:
         self._to_loop(self._on_message, str(msg.topic), bytes(msg.payload), bool(msg.retain))
+
+    def _paho_log(self, _client: paho.Client, _userdata: object, level: int, text: str) -> None:
+        # paho logs every failed reconnect at ERROR ("Client is not connected"); our own lines
+        # already say it once per reason, so paho's go to DEBUG, except a crashed callback.
+        paho_log.log(logging.ERROR if text.startswith("Caught exception") else logging.DEBUG,
+                     "%s", text)
 
     def _count(self, name: str) -> None:
         self._counts[name] += 1

@@ -52,9 +52,9 @@ def check_component(component: dict[str, Any], base: str, *, legacy_platform: st
         assert "platform" not in component
         platform = legacy_platform
     else:
-        platform = component.get("platform")
+        platform = str(component.get("platform"))
     assert platform in PLATFORM_KEYS, component
-    required, optional = PLATFORM_KEYS[str(platform)]
+    required, optional = PLATFORM_KEYS[platform]
     assert required <= component.keys(), (platform, required - component.keys())
     unknown = component.keys() - required - optional - COMMON
     assert not unknown, f"keys HA does not know for {platform}: {unknown}"
