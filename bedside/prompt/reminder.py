@@ -100,6 +100,9 @@ class AdherenceLog:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            log.warning("prompt: cannot read %s: %s", self.path, exc.strerror)
+            return []
         out: list[dict[str, str]] = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():

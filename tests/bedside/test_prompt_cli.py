@@ -1,0 +1,107 @@
+"""``crampwatch prompt …`` end to end, in a subprocess like a user at bedtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bedside.prompt.engine import rehearsal
+from bedside.prompt.speech import wav_stats
+from bedside.prompt_settings import PromptSettings
+from tests.bedside.prompt_fixtures import require_tool
+from tests.conftest import ROOT
+
+
+def crampwatch(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bedside.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(env_home)},
+    )
+
+
+def test_prompt_test_to_wav_writes_the_whole_sequence(tmp_path: Path) -> None:
+    require_tool("espeak-ng", "espeak-ng")
+    out = tmp_path / "out"
+    result = crampwatch(
+        "prompt", "test", "--cache", str(tmp_path / "cache"), "--to-wav", str(out),
+        env_home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = [u.key for u in rehearsal(PromptSettings())]
+    files = sorted(out.glob("*.wav"))
+    assert [f.stem.split("-", 1)[1] for f in files] == expected
+    assert [f.name[:3] for f in files] == [f"{i:03d}" for i in range(1, len(files) + 1)]
+    stats = [wav_stats(f) for f in files]
+    assert all(s.duration_s > 1.5 and s.rms > 0.01 for s in stats)
+    assert stats[0].peak < 0.5 * max(s.peak for s in stats)  # the volume ramp starts soft
+    assert f"wrote the sequence to {out}" in result.stdout
+    assert "Straighten your leg" in result.stdout
+
+
+def test_prompt_test_plays_through_aplay_and_reports_a_missing_device(tmp_path: Path) -> None:
+    require_tool("aplay", "alsa-utils")
+    config = tmp_path / "c.toml"
+    config.write_text('[prompt]\naudio_device = "null"\n')
+    common = ["--config", str(config), "--cache", str(tmp_path / "cache")]
+    played = crampwatch("prompt", "test", *common, "--cramp-s", "20", env_home=tmp_path)
+    assert played.returncode == 0, played.stderr
+    assert "hold.0" in played.stdout and "closing" in played.stdout
+    config.write_text('[prompt]\naudio_device = "crampwatch_no_such_device"\n')
+    missing = crampwatch("prompt", "test", *common, env_home=tmp_path)
+    assert missing.returncode == 1
+    errors = [line for line in missing.stderr.splitlines() if line.startswith("crampwatch:")]
+    assert len(errors) == 1 and "cannot open ALSA device" in errors[0]
+    assert "Traceback" not in missing.stderr
+
+
+def test_prompt_done_and_adherence(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    log = tmp_path / "state" / "adherence.jsonl"
+    config.write_text(f'[prompt]\nadherence_log = "{log}"\n')
+    done = crampwatch("prompt", "done", "--config", str(config), env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "bedtime stretch logged for the night of" in done.stdout
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["event"] == "done"
+    summary = crampwatch(
+        "prompt", "adherence", "--config", str(config), "--nights", "3", "--json",
+        env_home=tmp_path,
+    )  # fmt: skip
+    assert summary.returncode == 0, summary.stderr
+    data = json.loads(summary.stdout)
+    assert data["stretched"] == 1 and data["nights"] == 3 and data["streak"] == 1
+    text = crampwatch("prompt", "adherence", "--config", str(config), env_home=tmp_path)
+    assert "stretched 1 of the last 14 nights" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [('[prompt]\nvoice = "xx-nope"\n', "key 'voice'"), ("[prompt]\nspeed_wpm = 5\n", "speed_wpm")],
+)
+def test_bad_prompt_config_exits_78(tmp_path: Path, toml: str, message: str) -> None:
+    require_tool("espeak-ng", "espeak-ng")
+    config = tmp_path / "c.toml"
+    config.write_text(toml)
+    result = crampwatch(
+        "prompt", "render", "--config", str(config), "--cache", str(tmp_path / "c"),
+        env_home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 78, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_prompt_render_fills_the_cache(tmp_path: Path) -> None:
+    require_tool("espeak-ng", "espeak-ng")
+    result = crampwatch("prompt", "render", "--cache", str(tmp_path / "c"), env_home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    n = len(list((tmp_path / "c").glob("*.wav")))
+    assert n >= 10 and f"{n} phrases" in result.stdout
