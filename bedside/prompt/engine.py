@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import time
@@ -34,10 +35,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any, Literal
 
-from bedside.prompt.player import Player, PlayerTimeoutError, PlayerUnavailableError
-from bedside.prompt.speech import Clip, with_gain
+from bedside.prompt.player import (
+    Player,
+    PlayerTimeoutError,
+    PlayerUnavailableError,
+    build_player,
+)
+from bedside.prompt.speech import Clip, render_phrases, with_gain
 from bedside.prompt_settings import PromptSettings, parse_hhmm
 from firmware_bridge.errors import PromptError
 
@@ -504,3 +511,32 @@ def rehearsal(settings: PromptSettings, *, cramp_s: float | None = None) -> list
         t += step
         out += seq.poll(t, wall0 + timedelta(seconds=t))
     return out
+
+
+async def build_engine(
+    settings: PromptSettings,
+    *,
+    wav_dir: Path | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = local_now,
+) -> PromptEngine:
+    """Render the phrases (in a worker thread) and build the engine the settings ask for.
+
+    The daemon's and the demo's entry point. Speech that cannot be rendered (espeak-ng missing,
+    cache unwritable) degrades to the chime, then to no prompt, with one WARNING line each:
+    a bedside unit without a voice must still detect and publish. A wrong voice or chime file
+    is a ``ConfigError`` (exit 78). ``wav_dir`` writes the prompts as WAVs instead of playing.
+    """
+    attempts = [settings]
+    if settings.backend == "espeak":
+        attempts.append(dataclasses.replace(settings, backend="chime"))
+    attempts.append(dataclasses.replace(settings, backend="none"))
+    for attempt in attempts:
+        try:
+            clips = await asyncio.to_thread(render_phrases, attempt)
+        except PromptError as exc:
+            log.warning("prompt: %s; falling back from %s", exc, attempt.backend)
+            continue
+        player = build_player(attempt, wav_dir=wav_dir)
+        return PromptEngine(attempt, player, clips=clips, clock=clock, wall_clock=wall_clock)
+    raise AssertionError("backend none needs no rendering")  # pragma: no cover

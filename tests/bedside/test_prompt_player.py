@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bedside.prompt.engine import PromptEngine
+from bedside.prompt.engine import PromptEngine, build_engine
 from bedside.prompt.player import (
     AplayPlayer,
     NullPlayer,
@@ -316,3 +316,28 @@ def test_build_player_follows_the_settings(tmp_path: Path) -> None:
     assert player.argv(Clip("k", "t", tmp_path / "a.wav", 1.0)) == [
         "aplay", "-q", "-D", "plughw:1,0", str(tmp_path / "a.wav"),
     ]  # fmt: skip
+
+
+async def test_build_engine_degrades_to_chime_then_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = PromptSettings(cache_dir=str(tmp_path / "cache"))
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))  # no espeak-ng here
+        engine = await build_engine(settings, wav_dir=tmp_path / "out")
+    assert engine.settings.backend == "chime"
+    assert "espeak-ng not found" in caplog.text
+    await engine.on_event(started())
+    await engine.drain()
+    await engine.aclose()
+    (written,) = (tmp_path / "out").glob("*.wav")
+    assert written.name == "001-opening.wav"
+    assert wav_stats(written).duration_s == pytest.approx(CHIME_S, abs=0.01)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    engine = await build_engine(PromptSettings(cache_dir=str(blocked / "cache")))
+    assert engine.settings.backend == "none" and isinstance(engine.player, NullPlayer)
+    await engine.on_event(started())  # the engine still follows cramps, silently
+    await engine.drain()
+    assert engine.statistics().sequences == 1
+    await engine.aclose()
