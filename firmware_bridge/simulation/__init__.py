@@ -1,8 +1,9 @@
 """Night simulator: physiologically grounded synthetic nights with ground truth.
 
-Public API: :func:`plan_night`, :func:`render_chunks`, :func:`write_night`, :class:`NightPlan`,
-``PROFILES``. Constants cite ``shared/notes/physiology.md``. Imports numpy and the rest of
-``firmware_bridge`` only; never ``bedside``, ``detector`` or scipy.
+Public API: :func:`plan_night`, :func:`render_chunks`, :func:`render_window`,
+:func:`write_night`, :class:`NightPlan`, ``PROFILES``. Constants cite
+``shared/notes/physiology.md``. Imports numpy and the rest of ``firmware_bridge`` only;
+never ``bedside``, ``detector`` or scipy.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from firmware_bridge.simulation.night import (
     NightPlan,
     plan_night,
     render_chunks,
+    render_window,
     truth_path,
     write_night,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "NightPlan",
     "plan_night",
     "render_chunks",
+    "render_window",
     "truth_path",
     "write_night",
 ]

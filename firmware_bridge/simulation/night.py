@@ -142,7 +142,7 @@ class _BlockReader:
             parts.append(b[:, i - k * self._len : j - k * self._len])
             i = j
         if not parts:
-            return np.zeros((self._get(0).shape[0], 0))
+            return np.zeros((self._get(max(0, i0 // self._len)).shape[0], 0))
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0].copy()
 
 
@@ -157,15 +157,7 @@ def render_chunks(
     """
     if not (math.isfinite(chunk_s) and chunk_s > 0):
         raise ValueError(f"chunk_s must be > 0, got {chunk_s}")
-    r = Renderer(
-        RenderInput(
-            seed=plan.seed,
-            duration_s=plan.duration_s,
-            subject=plan.subject,
-            episodes=plan.episodes,
-            posture=plan.posture,
-        )
-    )
+    r = _renderer(plan)
     emg = _BlockReader(r.emg_block, r.block_emg)
     acc = _BlockReader(r.accel_block, r.block_acc)
     n_e, n_a = plan.n_emg_samples, plan.n_accel_samples
@@ -178,6 +170,32 @@ def render_chunks(
         if c == n_chunks - 1:
             e1, a1 = n_e, n_a
         yield emg.read(e0, e1), acc.read(a0, a1)
+
+
+def render_window(plan: NightPlan, start_s: float, end_s: float) -> tuple[FloatArray, FloatArray]:
+    """Render only ``[start_s, end_s)`` of the night: the same samples as that slice of
+    :func:`render_chunks` (EMG ``[round(start_s·fs), round(end_s·fs))``, likewise accel)."""
+    if not 0 <= start_s <= end_s <= plan.duration_s:
+        raise ValueError(f"window [{start_s}, {end_s}) not inside the night [0, {plan.duration_s}]")
+    r = _renderer(plan)
+    emg = _BlockReader(r.emg_block, r.block_emg)
+    acc = _BlockReader(r.accel_block, r.block_acc)
+    return (
+        emg.read(round(start_s * plan.emg_rate_hz), round(end_s * plan.emg_rate_hz)),
+        acc.read(round(start_s * plan.accel_rate_hz), round(end_s * plan.accel_rate_hz)),
+    )
+
+
+def _renderer(plan: NightPlan) -> Renderer:
+    return Renderer(
+        RenderInput(
+            seed=plan.seed,
+            duration_s=plan.duration_s,
+            subject=plan.subject,
+            episodes=plan.episodes,
+            posture=plan.posture,
+        )
+    )
 
 
 def truth_path(path: Path) -> Path:

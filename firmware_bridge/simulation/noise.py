@@ -56,7 +56,8 @@ class NoiseStream:
     """White Gaussian noise shaped by ``fir`` for ``n_ch`` channels, addressed by block.
 
     ``block(k)`` returns the shaped samples ``[k*block_len, (k+1)*block_len)`` as
-    ``(n_ch, block_len)`` float64 with unit variance (before any gain).
+    ``(n_ch, block_len)`` float64 with unit variance (before any gain). Block -1 exists too, so
+    the filter is already settled at sample 0 (``fir.size <= block_len`` required).
     """
 
     def __init__(
@@ -66,6 +67,8 @@ class NoiseStream:
         self._fir = fir
         self._white: dict[int, FloatArray] = {}
         if fir is not None:
+            if fir.size > block_len:
+                raise ValueError(f"FIR of {fir.size} taps longer than the {block_len}-sample block")
             n_fft = 1 << math.ceil(math.log2(block_len + fir.size - 1))
             self._n_fft = n_fft
             self._h = np.fft.rfft(fir, n_fft)
@@ -74,7 +77,7 @@ class NoiseStream:
         """The unshaped block ``k``: ``(n_ch, block_len)`` standard normal; keeps two in cache."""
         got = self._white.get(k)
         if got is None:
-            gen = np.random.default_rng([self._seed, self._stream, k])
+            gen = np.random.default_rng([self._seed, self._stream, k + 1])  # k = -1 primes the FIR
             got = gen.standard_normal((self._n_ch, self._len))
             self._white[k] = got
             while len(self._white) > 3:  # sequential rendering needs blocks k-1 and k only
@@ -86,7 +89,7 @@ class NoiseStream:
         if self._fir is None:
             return x
         tail = self._fir.size - 1
-        prev = self.white(k - 1)[:, self._len - tail :] if k > 0 else np.zeros((self._n_ch, tail))
+        prev = self.white(k - 1)[:, self._len - tail :]
         ext = np.concatenate([prev, x], axis=1)
         y = np.fft.irfft(np.fft.rfft(ext, self._n_fft, axis=1) * self._h, self._n_fft, axis=1)
         out: FloatArray = y[:, tail : tail + self._len]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.simulation.episodes import STRIDE_S, Episode
+from firmware_bridge.simulation.episodes import GAIT_BURST_PEAK_UV, STRIDE_S, Episode
 from firmware_bridge.simulation.subject import Subject
 
 EDGE_S = 5.0  # keep episodes this far from the night's ends
@@ -295,7 +295,7 @@ class _Builder:
         """Get up, walk, stand a while (toilet), walk back, lie down; ``kind`` gait/walk_off."""
         rng = self.rng
         stride = STRIDE_S * float(rng.uniform(0.9, 1.12))
-        burst = float(rng.uniform(110.0, 230.0))  # GAIT_BURST_PEAK_UV
+        burst = float(rng.uniform(*GAIT_BURST_PEAK_UV))
         sit = 3.0
         total = b - a - 2 * sit
         if kind == "gait":
