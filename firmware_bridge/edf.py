@@ -382,7 +382,8 @@ class EdfWriter:
             self._write_records(k)
 
     def _take(self, i: int, count: int) -> FloatArray:
-        joined = np.concatenate(self._buffers[i]) if self._buffers[i] else np.zeros(0)
+        parts = self._buffers[i]
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts or [np.zeros(0)])
         if joined.size < count:  # only at close: pad the last record
             joined = np.concatenate([joined, np.zeros(count - joined.size)])
         head, rest = joined[:count], joined[count:]
@@ -390,23 +391,30 @@ class EdfWriter:
         self._buffered[i] = rest.size
         return head
 
-    def _digital(self, i: int, x: FloatArray) -> npt.NDArray[np.int32]:
+    def _digital(self, i: int, x: FloatArray) -> FloatArray:
+        """Physical → digital values (still float64, whole numbers within the digital range)."""
         gain, pmin, dmin, dmax = self._scale[i]
-        d = np.rint((x - pmin) / gain + dmin)
-        bad = (d < dmin) | (d > dmax) | ~np.isfinite(d)
-        if bad.any():
+        d = x - pmin
+        d *= 1.0 / gain
+        d += dmin
+        np.rint(d, out=d)
+        if d.size and not (dmin <= d.min() and d.max() <= dmax):  # False for NaN too
+            bad = ~((d >= dmin) & (d <= dmax))
             self.clipped += int(bad.sum())
             d = np.clip(np.nan_to_num(d, nan=float(dmin + dmax) / 2), dmin, dmax)
-        return d.astype(np.int32)
+        return d
 
     def _write_records(self, k: int) -> None:
         bps = self._bytes_per_sample
         out = np.zeros((k, self._record_bytes), dtype=np.uint8)
         col = 0
         for i, n in enumerate(self._n_per_record):
-            d = self._digital(i, self._take(i, k * n)).reshape(k, n)
-            le = d.astype("<i4").view(np.uint8).reshape(k, n, 4)[:, :, :bps]
-            out[:, col : col + n * bps] = le.reshape(k, n * bps)
+            d = self._digital(i, self._take(i, k * n))
+            if bps == 2:  # EDF spec: little-endian 2's-complement int16
+                le = d.astype("<i2").view(np.uint8).reshape(k, 2 * n)
+            else:  # BDF spec: little-endian 2's-complement int24, the low 3 bytes of an int32
+                le = d.astype("<i4").view(np.uint8).reshape(k, n, 4)[:, :, :3].reshape(k, 3 * n)
+            out[:, col : col + n * bps] = le
             col += n * bps
         for r in range(k):
             ann = self._annotation_bytes(self._n_records + r)
@@ -551,8 +559,8 @@ def _float(raw: bytes, path: Path, what: str) -> float:
 
 def _parse_tals(data: bytes) -> Iterator[tuple[float, float | None, list[str]] | None]:
     """Yield ``(onset, duration, texts)`` per TAL of one record's annotation bytes (None if bad)."""
-    for raw in data.split(TAL_END):
-        if not raw.strip(b"\x00"):
+    for raw in data.rstrip(TAL_END).split(TAL_END):  # unused bytes are 0 (EDF+ §2.2.2)
+        if not raw:
             continue
         parts = raw.split(TAL_FIELD_END)
         head, texts = parts[0], parts[1:]
@@ -862,16 +870,18 @@ class EdfReader:
         info = sig.info
         n = info.samples_per_record
         rec = np.frombuffer(block, dtype=np.uint8).reshape(k, self._record_bytes)
-        if self.is_bdf:
-            b = rec[:, sig.byte_offset : sig.byte_offset + 3 * n].reshape(k * n, 3).astype(np.int32)
-            d = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-            d = np.where(d >= 1 << 23, d - (1 << 24), d)
+        if self.is_bdf:  # int24: widen to int32, the top byte repeating the sign bit
+            wide = np.empty((k * n, 4), dtype=np.uint8)
+            wide[:, :3] = rec[:, sig.byte_offset : sig.byte_offset + 3 * n].reshape(k * n, 3)
+            wide[:, 3] = np.where(wide[:, 2] >= 0x80, 0xFF, 0)
+            out = wide.view("<i4").reshape(k * n).astype(np.float64)
         else:
             raw = np.ascontiguousarray(rec[:, sig.byte_offset : sig.byte_offset + 2 * n])
-            d = raw.view("<i2").reshape(k * n).astype(np.int32)
+            out = raw.view("<i2").reshape(k * n).astype(np.float64)
         gain = (info.physical_max - info.physical_min) / (info.digital_max - info.digital_min)
-        out = (d - info.digital_min) * gain + info.physical_min
-        return np.asarray(out, dtype=np.float64)
+        out *= gain
+        out += info.physical_min - info.digital_min * gain
+        return out
 
     def _check_indices(self, signal_indices: Sequence[int]) -> list[_RawSignal]:
         picked: list[_RawSignal] = []
