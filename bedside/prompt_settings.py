@@ -291,6 +291,24 @@ class PromptSettings:
             "empty = $STATE_DIRECTORY/adherence.jsonl (or ~/.local/state)."
         },
     )
+    gpio_led_pin: int = field(
+        default=0,
+        metadata={
+            "doc": "BCM pin of an LED that blinks with every prompt line (0 = none; needs\n"
+            "gpiozero >= 2 and /dev/gpiochip*).",
+            "min": 0,
+            "max": 27,
+        },
+    )
+    gpio_buzzer_pin: int = field(
+        default=0,
+        metadata={
+            "doc": "BCM pin of a buzzer that beeps twice before the first line of a sequence\n"
+            "(0 = none).",
+            "min": 0,
+            "max": 27,
+        },
+    )
     texts: PromptTexts = field(
         default_factory=PromptTexts,
         metadata={"doc": "What is said (section [prompt.texts])."},

@@ -20,6 +20,7 @@ import signal
 from pathlib import Path
 from typing import Protocol
 
+from bedside.prompt.gpio import with_gpio
 from bedside.prompt.speech import Clip, copy_clip
 from bedside.prompt_settings import PromptSettings
 from firmware_bridge.errors import PromptError
@@ -193,13 +194,20 @@ class AplayPlayer(SubprocessPlayer):
 
 
 def build_player(settings: PromptSettings, *, wav_dir: Path | None = None) -> Player:
-    """The player ``settings`` ask for; ``wav_dir`` overrides it with a WAV-directory sink."""
+    """The player ``settings`` ask for; ``wav_dir`` overrides it with a WAV-directory sink.
+
+    With ``gpio_led_pin``/``gpio_buzzer_pin`` set, the audio player is wrapped in a
+    :class:`~bedside.prompt.gpio.GpioSignal` (if gpiozero and a GPIO chip are there).
+    """
+    player: Player
     if wav_dir is not None:
         return WavDirPlayer(wav_dir)
     if settings.backend == "none":
-        return NullPlayer()
-    if settings.output == "wav_dir":
-        return WavDirPlayer(Path(settings.wav_dir))
-    if settings.output == "command":
-        return SubprocessPlayer(settings.command, device=settings.audio_device)
-    return AplayPlayer(settings.audio_device)
+        player = NullPlayer()
+    elif settings.output == "wav_dir":
+        player = WavDirPlayer(Path(settings.wav_dir))
+    elif settings.output == "command":
+        player = SubprocessPlayer(settings.command, device=settings.audio_device)
+    else:
+        player = AplayPlayer(settings.audio_device)
+    return with_gpio(player, settings)
