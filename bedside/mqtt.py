@@ -44,6 +44,7 @@ from bedside.ha_discovery import (
     SCHEMA_VERSION,
     Topics,
     discovery_messages,
+    removal_messages,
 )
 from bedside.mqtt_settings import MqttSettings
 from bedside.outbox import Outbox
@@ -366,6 +367,25 @@ class MqttPublisher:
         for name, payload in self._states.items():
             self._client.publish(self.topics.state(name), payload, qos=1, retain=True)
             self._counts["states_published"] += 1
+
+    def purge_discovery(self) -> int:
+        """Clear every discovery topic of this node (both modes) with an empty retained payload,
+        which makes Home Assistant delete the device and its entities. Returns the topic count;
+        0 when not connected."""
+        client = self._client
+        if client is None or not self._connected:
+            return 0
+        topics = [
+            topic
+            for legacy in (False, True)
+            for topic in removal_messages(
+                node=self.node, base_topic=self.topics.base,
+                prefix=self._settings.discovery_prefix, legacy=legacy,
+            )
+        ]
+        for topic in topics:
+            client.publish(topic, b"", qos=1, retain=True)
+        return len(topics)
 
     def statistics(self) -> PublisherStatistics:
         outbox = self._outbox.statistics()

@@ -166,20 +166,52 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         h.pub.label_last("false_alarm")
         seen = await sub.until(lambda ms: b"false_alarm" in last(ms, f"{base}/cramp/last").payload)
 
+        h.pub.publish_summary({"night": "2026-11-26", "cramps": 1, "total_cramp_s": 60.0})
+        seen = await sub.until(lambda ms: any(m.topic == f"{base}/summary/night" for m in ms))
+        summary = last(seen, f"{base}/summary/night")
+        assert json.loads(summary.payload) == {"night": "2026-11-26", "cramps": 1,
+                                               "total_cramp_s": 60.0, "schema": 1,
+                                               "event_id": "summary:2026-11-26"}
+
         await eventually(lambda: len(h.outbox) == 0)  # removed on PUBACK
         stats = h.pub.statistics()
-        assert (stats.events_stored, stats.messages_sent, stats.messages_acked) == (2, 2, 2)
+        assert (stats.events_stored, stats.messages_sent, stats.messages_acked) == (3, 3, 3)
         assert stats.connects == 1 and stats.outbox_pending == 0
 
         await h.pub.stop()
         seen = await sub.until(lambda ms: last(ms, f"{base}/status").text == "offline")
     finally:
         sub.close()
-    # ... and it stays retained for whoever comes next.
-    late = Subscriber(broker, [f"{base}/status"])
+    # ... and it stays retained for whoever comes next, as does the summary.
+    late = Subscriber(broker, [f"{base}/status", f"{base}/summary/night"])
     try:
-        [msg] = late.wait_for(lambda ms: len(ms) == 1)
-        assert (msg.text, msg.retain) == ("offline", True)
+        got = late.wait_for(lambda ms: len(ms) == 2)
+        assert {(m.topic, m.retain) for m in got} == {(f"{base}/status", True),
+                                                      (f"{base}/summary/night", True)}
+        assert last(got, f"{base}/status").text == "offline"
+    finally:
+        late.close()
+
+
+async def test_purge_discovery_clears_the_retained_config(
+    broker: Broker, harness_factory: Callable[..., Harness]
+) -> None:
+    h = harness_factory(settings_for(broker, "t9"))
+    h.pub.start()
+    await eventually(lambda: h.pub.connected)
+    topic = f"{PREFIX}/device/crampwatch_t9/config"
+    sub = Subscriber(broker, [topic])
+    try:
+        await sub.until(lambda ms: len(ms) == 1 and ms[0].retain and len(ms[0].payload) > 100)
+        assert h.pub.purge_discovery() == 12  # 1 device topic + 11 legacy entity topics
+        await sub.until(lambda ms: len(ms) == 2 and ms[1].payload == b"")
+    finally:
+        sub.close()
+    await h.pub.stop()
+    late = Subscriber(broker, [topic])  # nothing retained any more
+    try:
+        await asyncio.sleep(0.3)
+        assert late.messages == []
     finally:
         late.close()
 
