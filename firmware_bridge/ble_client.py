@@ -313,6 +313,7 @@ class BleClient:
             return
         now = self._monotonic()
         self._last_rx = now
+        self._failures = 0  # data flows: the recovery ladder starts over
         if self._queue.qsize() >= self.settings.queue_packets:
             self._queue_drops += 1  # the consumer is behind; never block here
             return
@@ -358,7 +359,7 @@ class BleClient:
             finally:
                 await self._release()
             if streamed:
-                self._failures, power_cycled = 0, False
+                power_cycled = False  # _on_notify already reset the failure count
             else:
                 self._failures += 1
             self._log_statistics()

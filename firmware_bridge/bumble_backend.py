@@ -86,6 +86,11 @@ class BumbleDeviceDetails:
     advertisement: Advertisement
 
 
+def new_link() -> LocalLink:
+    """A fresh virtual air for bumble controllers (typed wrapper: bumble's is untyped)."""
+    return LocalLink()  # type: ignore[no-untyped-call]
+
+
 class BumbleCentral:
     """One bumble ``Device`` on a software controller, playing the Pi's adapter (``hci0``).
 

@@ -178,7 +178,9 @@ class VirtualWearable:
     ``async with VirtualWearable(link, info, payloads) as wearable:`` powers it on, advertises
     (after ``faults.advertise_after_s``) and starts its sensor clock; ``finished`` is set when the
     payload source ends. ``speed`` is stream seconds per wall second (``None`` = as fast as the
-    link takes them, pausing while nobody streams). ``sleep``/``monotonic`` pace it.
+    link takes them, pausing while nobody streams). ``sleep``/``monotonic`` pace it. With
+    ``hold_until_start`` the sensor clock starts at the first START write, so the first
+    connection sees the stream from index 0; after that it runs whether or not anyone listens.
     """
 
     def __init__(
@@ -192,6 +194,7 @@ class VirtualWearable:
         speed: float | None = 1.0,
         faults: WearableFaults | None = None,
         battery_percent: int = 87,
+        hold_until_start: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -203,6 +206,7 @@ class VirtualWearable:
         self.faults = faults or WearableFaults()
         self._payloads = payloads
         self._speed = speed
+        self._hold_until_start = hold_until_start
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = random.Random(self.faults.seed)
@@ -372,6 +376,8 @@ class VirtualWearable:
         return MAX_VALUE_SIZE
 
     async def _run(self) -> None:
+        if self._hold_until_start:  # the sensor starts sampling at the first START (§4)
+            await self._streaming.wait()
         t0 = self._monotonic()
         while True:
             if self._speed is None and not self._streaming.is_set():
@@ -385,16 +391,16 @@ class VirtualWearable:
                 if delay > 0:
                     await self._sleep(delay)
             await asyncio.sleep(0)  # let the link and the central run even at speed=None
-            self._stream_s += duration_s
-            await self._emit(data, duration_s)
+            start_s, self._stream_s = self._stream_s, self._stream_s + duration_s
+            await self._emit(data, start_s, duration_s)
         self.finished.set()
 
-    async def _emit(self, data: bytes, duration_s: float) -> None:
+    async def _emit(self, data: bytes, start_s: float, duration_s: float) -> None:
         connection = self._connection
         if connection is None or not self._started:
             self._lost_unconnected += 1
             return
-        if self._stall_times and self._stream_s >= self._stall_times[0]:
+        if self._stall_times and start_s >= self._stall_times[0]:
             self._stall_times.pop(0)
             self._stalled = True
             self._stalls += 1
