@@ -537,6 +537,10 @@ async def build_engine(
         except PromptError as exc:
             log.warning("prompt: %s; falling back from %s", exc, attempt.backend)
             continue
+        # the opening lines at the ramp's start loudness, so the first cramp does not wait on it
+        for key in ("opening", "repeat_short"):
+            if key in clips:
+                await asyncio.to_thread(with_gain, clips[key], attempt.volume_start_pct)
         player = build_player(attempt, wav_dir=wav_dir)
         return PromptEngine(attempt, player, clips=clips, clock=clock, wall_clock=wall_clock)
     raise AssertionError("backend none needs no rendering")  # pragma: no cover
