@@ -29,7 +29,6 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware_bridge.protocol import (
-    ACCEL_SAMPLE_SIZE,
     CRC_SIZE,
     EMG_SAMPLE_SIZE,
     HEADER,
@@ -153,6 +152,31 @@ class DecoderStatistics:
     resets: int = 0
     bad_frames: int = 0
     bad_by_reason: Mapping[str, int] = field(default_factory=dict)
+
+
+def emg_to_counts(info: DeviceInfo, emg_uv: FloatArray) -> npt.NDArray[np.int16]:
+    """Quantise EMG as the wearable's ADC would: (n_channels, n) µV -> int16 counts.
+
+    Rounds to the nearest count (``emg_uv_per_lsb``) and clips to int16, as a saturating ADC
+    does. For the virtual wearable, which plays simulated or recorded µV.
+    """
+    x = np.asarray(emg_uv, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != info.n_emg_channels:
+        raise ValueError(f"emg_uv must have shape ({info.n_emg_channels}, n), got {x.shape}")
+    return _quantise(x, float(info.emg_uv_per_lsb))
+
+
+def accel_to_counts(info: DeviceInfo, accel_g: FloatArray) -> npt.NDArray[np.int16]:
+    """Quantise acceleration: (3, m) g -> int16 counts of ``accel_g_per_lsb``, clipped."""
+    x = np.asarray(accel_g, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != 3:
+        raise ValueError(f"accel_g must have shape (3, m), got {x.shape}")
+    return _quantise(x, float(info.accel_g_per_lsb))
+
+
+def _quantise(x: FloatArray, per_lsb: float) -> npt.NDArray[np.int16]:
+    counts = np.rint(np.nan_to_num(x / per_lsb, nan=0.0))
+    return np.clip(counts, _INT16_MIN, _INT16_MAX).astype(np.int16)
 
 
 class Encoder:
@@ -321,7 +345,6 @@ class Decoder:
         acc_g = acc.reshape(m, 3).T * self._g
         emg_uv.flags.writeable = False
         acc_g.flags.writeable = False
-        assert emg_end + ACCEL_SAMPLE_SIZE * m + CRC_SIZE == size
         self._counts["frames"] += 1
         self._counts["emg_samples"] += n
         self._counts["accel_samples"] += m
@@ -402,7 +425,6 @@ class Decoder:
 
     def _reset(self, at: int, wire: int) -> int:
         self._counts["resets"] += 1
-        self._recent.clear()
         logger.debug("index reset to device index %d at output index %d", wire, at)
         self._pending.append(Reset(at, wire))
         return at + (wire - at) % self._ratio

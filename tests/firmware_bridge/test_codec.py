@@ -12,7 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import protocol
-from firmware_bridge.codec import BadFrame, Decoder, Encoder, Event, Frame, Gap, Reset
+from firmware_bridge.codec import (
+    BadFrame,
+    Decoder,
+    Encoder,
+    Event,
+    Frame,
+    Gap,
+    Reset,
+    accel_to_counts,
+    emg_to_counts,
+)
 from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError, Site
 
 
@@ -351,3 +361,29 @@ def test_device_info_from_garbage_raises_only_invalid_device_info(
         parsed += 1
         assert DeviceInfo.from_bytes(info.to_bytes()) == info
     assert parsed > 100
+
+
+def test_quantising_physical_units_round_trips_within_half_a_count(
+    rng: np.random.Generator,
+) -> None:
+    info = make_info()  # 0.25 µV and 1/4096 g per count
+    emg_uv = rng.uniform(-8000.0, 8000.0, size=(2, 40))
+    accel_g = rng.uniform(-7.9, 7.9, size=(3, 2))
+    dec = Decoder(info)
+    dec.feed(Encoder(info).encode(emg_to_counts(info, emg_uv), accel_to_counts(info, accel_g), 0))
+    (frame,) = frames(list(dec.events()))
+    np.testing.assert_allclose(frame.emg, emg_uv, rtol=0, atol=0.125)
+    np.testing.assert_allclose(frame.accel, accel_g, rtol=0, atol=0.5 / 4096)
+
+
+def test_quantising_saturates_like_an_adc() -> None:
+    info = make_info()
+    counts = emg_to_counts(
+        info, np.array([[1e9, -1e9, np.inf, np.nan], [8191.9, -8192.0, 0.1, 0.13]])
+    )
+    assert counts.dtype == np.int16
+    np.testing.assert_array_equal(counts, [[32767, -32768, 32767, 0], [32767, -32768, 0, 1]])
+    with pytest.raises(ValueError, match=r"shape \(2, n\)"):
+        emg_to_counts(info, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"shape \(3, m\)"):
+        accel_to_counts(info, np.zeros((2, 4)))
