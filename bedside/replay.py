@@ -67,7 +67,12 @@ class DetectorFactory(Protocol):
     """Builds a detector for one file: ``detector.pipeline.Pipeline`` fits (settings bound)."""
 
     def __call__(
-        self, *, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int
+        self,
+        *,
+        emg_rate_hz: float,
+        accel_rate_hz: float,
+        n_emg_channels: int,
+        emg_labels: Sequence[str],
     ) -> CrampDetector: ...
 
 
@@ -292,11 +297,15 @@ def replay_file(
         reader, emg_labels=emg_labels, accel_labels=accel_labels, min_emg_rate_hz=min_emg_rate_hz
     )
     sid = session_id or session_id_for(reader.path, reader.start)
-    detector = make_detector(
-        emg_rate_hz=channels.emg_rate_hz,
-        accel_rate_hz=channels.accel_rate_hz,
-        n_emg_channels=len(channels.emg),
-    )
+    try:
+        detector = make_detector(
+            emg_rate_hz=channels.emg_rate_hz,
+            accel_rate_hz=channels.accel_rate_hz,
+            n_emg_channels=len(channels.emg),
+            emg_labels=channels.emg_labels,
+        )
+    except ValueError as exc:  # detector/ raises ValueError for rates it cannot work with
+        raise InputError(f"{reader.path}: the detector refuses it: {exc}", path=str(path)) from exc
     log.info(
         "%s: %s, %.1f s, EMG %s at %g Hz, accelerometer %s",
         reader.path,

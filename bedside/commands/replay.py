@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,8 +91,33 @@ def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
     if not callable(factory):
         raise ConfigError(f"--detector {spec!r}: {module_name} has no callable {attr!r}")
     built: Callable[..., CrampDetector] = factory
-    bound: DetectorFactory = partial(built, settings)
-    return bound
+    try:
+        params = inspect.signature(built).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = {}  # type: ignore[assignment]
+    takes_labels = "emg_labels" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+    def make(
+        *,
+        emg_rate_hz: float,
+        accel_rate_hz: float,
+        n_emg_channels: int,
+        emg_labels: Sequence[str],
+    ) -> CrampDetector:
+        # emg_labels let the pipeline tell a shin channel from calf ones; older detectors
+        # (e.g. benchmark baselines) do not take them.
+        extra = {"emg_labels": tuple(emg_labels)} if takes_labels else {}
+        return built(
+            settings,
+            emg_rate_hz=emg_rate_hz,
+            accel_rate_hz=accel_rate_hz,
+            n_emg_channels=n_emg_channels,
+            **extra,
+        )
+
+    return make
 
 
 def _read_truth(path: Path) -> dict[str, Any]:

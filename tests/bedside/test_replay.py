@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bedside.commands.replay import load_detector
 from bedside.replay import (
     STANDARD_GRAVITY,
     ReplayResult,
@@ -174,7 +176,9 @@ class TinyDetector:
 INSTANCES: list[TinyDetector] = []
 
 
-def tiny(*, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int) -> TinyDetector:
+def tiny(
+    *, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int, emg_labels: Sequence[str]
+) -> TinyDetector:
     return TinyDetector(
         DetectorSettings(),
         emg_rate_hz=emg_rate_hz,
@@ -368,7 +372,9 @@ class _Quiet(TinyDetector):
         return []  # no per-sample Python loop: this test measures replay's own memory
 
 
-def _quiet(*, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int) -> TinyDetector:
+def _quiet(
+    *, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int, emg_labels: Sequence[str]
+) -> TinyDetector:
     return _Quiet(
         DetectorSettings(),
         emg_rate_hz=emg_rate_hz,
@@ -505,3 +511,50 @@ def test_cli_emg_named_by_option(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 4
     assert "replaying EMG only" in proc.stderr
+
+
+class _LabelledDetector(TinyDetector):
+    def __init__(
+        self,
+        settings: DetectorSettings,
+        *,
+        emg_rate_hz: float,
+        accel_rate_hz: float,
+        n_emg_channels: int,
+        emg_labels: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            settings,
+            emg_rate_hz=emg_rate_hz,
+            accel_rate_hz=accel_rate_hz,
+            n_emg_channels=n_emg_channels,
+        )
+        self.labels = emg_labels
+        if accel_rate_hz < 10:
+            raise ValueError(f"accel rate {accel_rate_hz} Hz is too low")
+
+
+def test_load_detector_passes_labels_only_to_those_that_take_them(tmp_path: Path) -> None:
+    path = tmp_path / "two.edf"
+    write_night(path, n_emg=2, seconds=10.0)
+    settings = DetectorSettings(min_emg_rate_hz=450.0)
+    labelled = load_detector("tests.bedside.test_replay:_LabelledDetector", settings)
+    replay_file(path, make_detector=labelled, leg="left")
+    det = INSTANCES[-1]
+    assert isinstance(det, _LabelledDetector) and det.labels == ("EMG calf 0", "EMG calf 1")
+    assert det.settings is settings
+    plain = load_detector("tests.bedside.test_replay:TinyDetector", settings)
+    replay_file(path, make_detector=plain, leg="left")
+    assert type(INSTANCES[-1]) is TinyDetector
+
+
+def test_detector_value_error_becomes_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "slow_accel.edf"
+    specs = [EdfSignalSpec("EMG", "uV", EMG_HZ, -5000, 5000)] + [
+        EdfSignalSpec(f"Acc {a}", "g", 5.0, -8, 8) for a in "XYZ"
+    ]
+    with EdfWriter(path, specs, start=START) as w:
+        w.write([np.zeros(5000), np.zeros(50), np.zeros(50), np.zeros(50)])
+    make = load_detector("tests.bedside.test_replay:_LabelledDetector", DetectorSettings())
+    with pytest.raises(InputError, match=r"the detector refuses it: accel rate 5\.0 Hz is too low"):
+        replay_file(path, make_detector=make, leg="left")
