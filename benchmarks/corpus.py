@@ -90,13 +90,17 @@ def night_dir(cache_dir: Path = DEFAULT_CACHE) -> Path:
     return cache_dir / simulator_fingerprint()
 
 
-def ensure_night(spec: NightSpec, cache_dir: Path = DEFAULT_CACHE) -> Night:
-    """Return the cached night, generating it first if absent (atomic: temp dir, then rename)."""
-    from firmware_bridge.simulation import plan_night, write_night
+def ensure_night(spec: NightSpec, directory: Path) -> Night:
+    """Return the night from ``directory`` (a :func:`night_dir`), generating it if absent.
 
-    directory = night_dir(cache_dir)
+    Generation is atomic (temporary directory, then rename), so parallel runs and interrupted
+    runs never leave half a night behind. Callers compute ``directory`` once per run, so every
+    night of a run lands under the same simulator fingerprint.
+    """
+    from firmware_bridge.simulation import plan_night, truth_path, write_night
+
     edf = directory / f"{spec.name}.edf"
-    truth = edf.with_suffix(".truth.json")
+    truth = truth_path(edf)
     if edf.is_file() and truth.is_file():
         return Night(spec, edf, truth, None)
     tmp = directory / f".tmp-{spec.name}-{os.getpid()}"
@@ -164,12 +168,12 @@ def iter_night(reader: EdfReader, sig: NightSignals) -> Iterator[tuple[FloatArra
         yield np.vstack(block[:n_emg]), np.vstack(block[n_emg:])
 
 
-def generate(specs: Sequence[NightSpec], cache_dir: Path, jobs: int) -> list[Night]:
-    """Make sure every night exists; ``jobs`` > 1 generates in parallel processes."""
+def generate(specs: Sequence[NightSpec], directory: Path, jobs: int) -> list[Night]:
+    """Make sure every night exists in ``directory``; ``jobs`` > 1 uses parallel processes."""
     if jobs <= 1:
-        return [ensure_night(s, cache_dir) for s in specs]
+        return [ensure_night(s, directory) for s in specs]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(ensure_night, specs, [cache_dir] * len(specs)))
+        return list(pool.map(ensure_night, specs, [directory] * len(specs)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,8 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache: Path = args.cache
     if args.fresh:
         cache = cache / f".fresh-{os.getpid()}"
+    directory = night_dir(cache)
     try:
-        nights = generate(specs, cache, args.jobs)
+        nights = generate(specs, directory, args.jobs)
         rows = [
             {
                 "night": n.spec.name,
@@ -201,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(cache, ignore_errors=True)
     for row in rows:
         print(json.dumps(row))
-    print(f"cache: {night_dir(args.cache)}", file=sys.stderr)
+    print(f"cache: {directory}", file=sys.stderr)
     return 0
 
 

@@ -41,6 +41,7 @@ from benchmarks.corpus import (
     NightSpec,
     ensure_night,
     iter_night,
+    night_dir,
     night_signals,
 )
 from benchmarks.sosfilt_floor import SosfiltFloor
@@ -127,9 +128,9 @@ class NightRun:
         return self.detector_s / self.floor_s if self.floor_s > 0 else float("inf")
 
 
-def run_night(spec: NightSpec, detector: str, cache_dir: Path) -> NightRun:
-    """Generate (if needed), then time ``detector`` and the sosfilt floor over one night."""
-    night = ensure_night(spec, cache_dir)
+def run_night(spec: NightSpec, detector: str, directory: Path) -> NightRun:
+    """Generate into ``directory`` if needed, then time ``detector`` and the floor on the night."""
+    night = ensure_night(spec, directory)
     return run_edf(
         night.edf, night.truth, detector, name=spec.name, generation_s=night.generation_s
     )
@@ -224,6 +225,7 @@ class BenchResult:
     nights: list[NightRun]
     score: CorpusScore
     wall_s: float
+    corpus: str  # simulator fingerprint: the cache subdirectory the nights came from
 
 
 def run_corpus(
@@ -231,18 +233,25 @@ def run_corpus(
 ) -> BenchResult:
     """Run ``detector`` over ``specs`` (``jobs`` processes) and score every night."""
     t0 = time.perf_counter()
+    directory = night_dir(cache_dir)
     if jobs <= 1:
-        runs = [run_night(s, detector, cache_dir) for s in specs]
+        runs = [run_night(s, detector, directory) for s in specs]
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             runs = list(
-                pool.map(run_night, specs, [detector] * len(specs), [cache_dir] * len(specs))
+                pool.map(run_night, specs, [detector] * len(specs), [directory] * len(specs))
             )
     try:
         score = aggregate(score_night(r.truth, r.events, name=r.name) for r in runs)
     except ValueError as exc:
         raise InputError(f"detector {detector!r}: {exc}") from exc
-    return BenchResult(detector=detector, nights=runs, score=score, wall_s=time.perf_counter() - t0)
+    return BenchResult(
+        detector=detector,
+        nights=runs,
+        score=score,
+        wall_s=time.perf_counter() - t0,
+        corpus=directory.name,
+    )
 
 
 def _gen(value: float | None) -> str:
@@ -286,6 +295,7 @@ def result_dict(result: BenchResult) -> dict[str, Any]:
     return {
         "detector": result.detector,
         "wall_s": result.wall_s,
+        "corpus": result.corpus,
         "speed": nights,
         "score": to_dict(result.score),
     }
@@ -312,7 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"benchmarks.run: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"detector: {args.detector}   nights: {len(specs)}   wall: {result.wall_s:.1f} s")
+    except ModuleNotFoundError as exc:
+        print(f"benchmarks.run: --detector {args.detector}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"detector: {args.detector}   nights: {len(specs)}   wall: {result.wall_s:.1f} s   "
+        f"corpus: {result.corpus} (simulator fingerprint)"
+    )
     print(format_speed(result))
     print()
     print(format_table(result.score))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.corpus import CORPUS, QUICK, NightSpec, ensure_night
+from benchmarks.corpus import CORPUS, QUICK, NightSpec, ensure_night, simulator_fingerprint
 from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
 from detector.scoring import score_night
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
@@ -104,7 +104,8 @@ def test_tiny_simulated_corpus_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     specs = [NightSpec("dense", 11, 0.05), NightSpec("quiet", 12, 0.05)]  # 3 min each
     first = run_corpus(specs, "naive", tmp_path)
     assert [r.generation_s is not None for r in first.nights] == [True, True]
-    again = ensure_night(specs[0], tmp_path)
+    assert first.corpus == simulator_fingerprint()
+    again = ensure_night(specs[0], tmp_path / first.corpus)
     assert again.generation_s is None  # cached
     m = first.score.metrics
     assert m.nights == 2 and m.duration_s == pytest.approx(2 * 180.0, abs=2.0)
@@ -121,3 +122,12 @@ def test_tiny_simulated_corpus_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     doc = json.loads(json.dumps(result_dict(first)))
     assert doc["score"]["aggregate"]["nights"] == 2
     assert doc["speed"][0]["floor_s"] > 0
+
+
+def test_pipeline_runs_through_the_same_protocol(tmp_path: Path, rng: np.random.Generator) -> None:
+    pytest.importorskip("detector.pipeline", reason="the production pipeline is not built yet")
+    edf, truth = handmade_night(tmp_path, rng)
+    result = run_edf(edf, truth, "pipeline", name="hand")
+    assert result.detector_s > 0
+    score = score_night(json.loads(truth.read_text()), result.events)  # valid event JSON
+    assert score.metrics.nights == 1
