@@ -14,6 +14,7 @@ import argparse
 import importlib
 import inspect
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -187,7 +188,20 @@ def _summary(result: ReplayResult) -> str:
     )
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `replay ... | head`
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # the reader of stdout went away: stop quietly, and keep Python's exit-time flush quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     inputs = [Path(p) for p in args.inputs]
     truths = [Path(p) for p in args.truth or []]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 import tracemalloc
@@ -558,3 +559,39 @@ def test_detector_value_error_becomes_input_error(tmp_path: Path) -> None:
     make = load_detector("tests.bedside.test_replay:_LabelledDetector", DetectorSettings())
     with pytest.raises(InputError, match=r"the detector refuses it: accel rate 5\.0 Hz is too low"):
         replay_file(path, make_detector=make, leg="left")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path, night: Path) -> None:
+    plain = crampwatch(night)
+    assert plain.returncode == 0 and "\r" not in plain.stderr and "%" not in plain.stderr
+    main, sub = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
+    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=sub) as proc:
+        os.close(sub)
+        out, _ = proc.communicate(timeout=120)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO once the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.returncode == 0 and len(out.splitlines()) == 4
+    assert b"\rnight.edf [" in seen and b"100%" in seen
+
+
+def test_broken_pipe_is_quiet(night: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # like `| head -0`
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+    assert proc.returncode == 141 and "Traceback" not in err
