@@ -311,8 +311,6 @@ class PromptEngine:
         self._queue: asyncio.Queue[tuple[Utterance, int, float]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._generation = 0  # bumped by silence(): queued lines of older generations are dropped
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._counts: dict[str, int] = dict.fromkeys(
             ("spoken", "stale_commands", "dropped_stale", "dropped_silenced", "failures",
              "timeouts", "unavailable"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bedside.cli import main
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.speech import wav_stats
 from bedside.prompt_settings import PromptSettings
@@ -63,45 +64,49 @@ def test_prompt_test_plays_through_aplay_and_reports_a_missing_device(tmp_path: 
     assert "Traceback" not in missing.stderr
 
 
-def test_prompt_done_and_adherence(tmp_path: Path) -> None:
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``crampwatch ARGS`` in this process (fast); returns exit code, stdout, stderr."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_prompt_done_and_adherence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.toml"
     log = tmp_path / "state" / "adherence.jsonl"
     config.write_text(f'[prompt]\nadherence_log = "{log}"\n')
-    done = crampwatch("prompt", "done", "--config", str(config), env_home=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "bedtime stretch logged for the night of" in done.stdout
+    code, out, _ = in_process(capsys, "prompt", "done", "--config", str(config))
+    assert code == 0 and "bedtime stretch logged for the night of" in out
     (record,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert record["event"] == "done"
-    summary = crampwatch(
-        "prompt", "adherence", "--config", str(config), "--nights", "3", "--json",
-        env_home=tmp_path,
-    )  # fmt: skip
-    assert summary.returncode == 0, summary.stderr
-    data = json.loads(summary.stdout)
+    args = ("prompt", "adherence", "--config", str(config))
+    code, out, _ = in_process(capsys, *args, "--nights", "3", "--json")
+    assert code == 0
+    data = json.loads(out)
     assert data["stretched"] == 1 and data["nights"] == 3 and data["streak"] == 1
-    text = crampwatch("prompt", "adherence", "--config", str(config), env_home=tmp_path)
-    assert "stretched 1 of the last 14 nights" in text.stdout
+    code, out, _ = in_process(capsys, *args)
+    assert code == 0 and "stretched 1 of the last 14 nights" in out
 
 
 @pytest.mark.parametrize(
     ("toml", "message"),
     [('[prompt]\nvoice = "xx-nope"\n', "key 'voice'"), ("[prompt]\nspeed_wpm = 5\n", "speed_wpm")],
 )
-def test_bad_prompt_config_exits_78(tmp_path: Path, toml: str, message: str) -> None:
+def test_bad_prompt_config_exits_78(
+    tmp_path: Path, toml: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     require_tool("espeak-ng", "espeak-ng")
     config = tmp_path / "c.toml"
     config.write_text(toml)
-    result = crampwatch(
-        "prompt", "render", "--config", str(config), "--cache", str(tmp_path / "c"),
-        env_home=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 78, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+    code, _, err = in_process(
+        capsys, "prompt", "render", "--config", str(config), "--cache", str(tmp_path / "c")
+    )
+    assert code == 78 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_prompt_render_fills_the_cache(tmp_path: Path) -> None:
+def test_prompt_render_fills_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require_tool("espeak-ng", "espeak-ng")
-    result = crampwatch("prompt", "render", "--cache", str(tmp_path / "c"), env_home=tmp_path)
-    assert result.returncode == 0, result.stderr
+    code, out, _ = in_process(capsys, "prompt", "render", "--cache", str(tmp_path / "c"))
+    assert code == 0
     n = len(list((tmp_path / "c").glob("*.wav")))
-    assert n >= 10 and f"{n} phrases" in result.stdout
+    assert n >= 10 and f"{n} phrases" in out
