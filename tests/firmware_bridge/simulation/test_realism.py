@@ -1,0 +1,189 @@
+"""Simulated signals against the real clips in ``shared/data/real`` (physiology.md §5).
+
+Each statistic is computed the same way on the real and the simulated signal: resting RMS with
+mains bins removed, median frequency in 20–450 Hz, per-stride 200-ms RMS peaks of gait bursts,
+per-stride peaks of the accelerometer magnitude.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from firmware_bridge.simulation import NightPlan, plan_night, render_window
+from tests.conftest import REAL_DATA
+
+FloatArray = npt.NDArray[np.float64]
+G = 9.80665  # m/s² per g
+
+
+def median_frequency(x: FloatArray, fs: float) -> float:
+    """Median frequency (Hz) of ``x`` within 20–450 Hz."""
+    f = np.fft.rfftfreq(x.size, 1.0 / fs)
+    p = np.abs(np.fft.rfft(x - x.mean())) ** 2
+    band = (f >= 20.0) & (f <= min(450.0, fs / 2))
+    c = np.cumsum(p[band])
+    return float(f[band][np.searchsorted(c, c[-1] / 2)])
+
+
+def rms_without_mains(x: FloatArray, fs: float, mains_hz: float) -> float:
+    """RMS after zeroing < 5 Hz and ±1.5 Hz around mains harmonics (spectrum interpolation-like)."""
+    spec = np.fft.rfft(x - x.mean())
+    f = np.fft.rfftfreq(x.size, 1.0 / fs)
+    for k in range(1, 9):
+        spec[np.abs(f - k * mains_hz) < 1.5] = 0
+    spec[f < 5.0] = 0
+    return float(np.sqrt(np.mean(np.fft.irfft(spec, x.size) ** 2)))
+
+
+def stride_peaks_200ms(x: FloatArray, fs: float, bounds: list[tuple[float, float]]) -> FloatArray:
+    """Largest 200-ms moving RMS in each stride ``[t0, t1)`` (seconds from the start of ``x``)."""
+    w = round(0.2 * fs)
+    r = np.sqrt(np.convolve((x - x.mean()) ** 2, np.ones(w) / w, "same"))
+    return np.array([r[round(a * fs) : round(b * fs)].max() for a, b in bounds])
+
+
+# --- real clips --------------------------------------------------------------------------------
+SANTUZ_NAMES = ("time", "ME", "MA", "FL", "RF", "VM", "VL", "ST", "BF", "TA", "PL", "GM", "GL",
+                "SO")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real_dir() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.fail(
+            f"real recordings not found at {REAL_DATA} (the shared/ folder beside the repo)"
+        )
+    return REAL_DATA
+
+
+@pytest.fixture(scope="module")
+def santuz(real_dir: Path) -> dict[str, Any]:
+    folder = real_dir / "santuz-gait-13muscles"
+    a = np.loadtxt(folder / "ID0012_TW_01_emg.csv", delimiter=",", skiprows=1)
+    cycles = np.loadtxt(folder / "ID0012_TW_01_cycles.csv", delimiter=",", skiprows=1)
+    touch = cycles[:, 0] - a[0, 0]
+    bounds = list(itertools.pairwise(touch))
+    out: dict[str, Any] = {"mf": {}, "peaks": {}}
+    for m in ("TA", "GM", "GL", "SO"):
+        x = a[:, SANTUZ_NAMES.index(m)]
+        out["mf"][m] = median_frequency(x, 1000.0)
+        out["peaks"][m] = float(np.median(stride_peaks_200ms(x, 1000.0, bounds)))
+    return out
+
+
+def test_real_clips_are_what_the_notes_say(santuz: dict[str, Any]) -> None:
+    mfs = santuz["mf"].values()
+    assert min(mfs) >= 75 and max(mfs) <= 110  # notes: 77–104 Hz (computed)
+    peaks = santuz["peaks"].values()
+    assert min(peaks) >= 60 and max(peaks) <= 190  # notes: 90–190 µV 200-ms RMS peaks
+
+
+# --- simulated windows -------------------------------------------------------------------------
+def _plans(profile: str, n: int) -> list[NightPlan]:
+    return [plan_night(seed=s, hours=8.0, profile=profile) for s in range(n)]
+
+
+DENSE = _plans("dense", 8)
+
+
+def _unit_scale(plan: NightPlan) -> NightPlan:
+    return dataclasses.replace(plan, subject=dataclasses.replace(plan.subject, amplitude_scale=1.0))
+
+
+def _busy(plan: NightPlan) -> list[tuple[float, float]]:
+    t = plan.truth
+    spans = [(c["onset_s"], c["end_s"]) for c in t["cramps"] + t["short_cramps"]]
+    spans += [(s["start_s"], s["end_s"]) for s in t["confounders"] + t["bad_signal"]]
+    return [s for s in spans if s[1] - s[0] < plan.duration_s * 0.9]  # ECG gates the whole night
+
+
+def test_rest_floor_matches_the_subject_and_the_1_to_7_uv_range() -> None:
+    for plan in DENSE[:6]:
+        busy = _busy(plan)
+        fs = plan.emg_rate_hz
+        values = []
+        for t0 in np.arange(60.0, plan.duration_s - 60.0, 1111.0):
+            if all(t0 + 2 <= a - 3 or t0 >= b + 3 for a, b in busy):
+                emg, acc = render_window(plan, float(t0), float(t0) + 2.0)
+                sub = plan.subject
+                values.append(rms_without_mains(emg[0], fs, sub.mains_hz + sub.mains_offset_hz))
+                assert np.abs(acc[0]).max() < 0.4  # lying: shank axis ≈ 0 g (§3)
+        assert values, plan.seed
+        med = float(np.median(values))
+        assert 1.0 * 0.85 <= med <= 7.0 * 1.15
+        assert med == pytest.approx(plan.subject.noise_floor_uv, rel=0.2)
+
+
+def _first(plan: NightPlan, kind: str) -> dict[str, Any] | None:
+    return next((c for c in plan.truth["confounders"] if c["kind"] == kind), None)
+
+
+def test_gait_bursts_spectrum_and_heel_strikes_like_santuz_and_pearl(
+    santuz: dict[str, Any], real_dir: Path
+) -> None:
+    d = np.genfromtxt(
+        real_dir / "pearl-shank-imu" / "Sub01_EMGBaseline_Accel.trc", skip_header=5, delimiter="\t"
+    )[:, :26]
+    mag = np.linalg.norm(d[:, 8:11], axis=1) / G  # tibia_r
+    # per-stride peaks in the real tibia: strides ~1.03 s at 100 Hz
+    real_peak = float(np.median([mag[i : i + 103].max() for i in range(0, mag.size - 103, 103)]))
+    assert 1.5 <= real_peak <= 3.0
+    found = 0
+    lo_mf = min(santuz["mf"].values()) - 10.0
+    hi_mf = max(santuz["mf"].values()) + 10.0
+    lo_pk = 0.7 * min(santuz["peaks"].values())
+    hi_pk = 1.3 * max(santuz["peaks"].values())
+    for plan in DENSE:
+        gait = _first(plan, "gait")
+        if gait is None:
+            continue
+        plan1 = _unit_scale(plan)
+        t0 = gait["start_s"] + 5.0
+        stride = gait["stride_s"]
+        emg, acc = render_window(plan1, t0, t0 + 12 * stride)
+        fs, fa = plan.emg_rate_hz, plan.accel_rate_hz
+        bounds = [(k * stride, (k + 1) * stride) for k in range(11)]
+        peaks = stride_peaks_200ms(emg[0], fs, bounds)
+        assert lo_pk <= float(np.median(peaks)) <= hi_pk, (plan.seed, peaks)
+        assert lo_mf <= median_frequency(emg[0], fs) <= hi_mf
+        amag = np.linalg.norm(acc, axis=0)
+        sim_peak = float(np.median([amag[round(a * fa) : round(b * fa)].max() for a, b in bounds]))
+        assert 1.5 <= sim_peak <= 3.0 and sim_peak == pytest.approx(real_peak, rel=0.35)
+        assert float(np.mean(acc[0])) > 0.8  # upright: ≈ 1 g along the shank (§3)
+        found += 1
+    assert found >= 3
+
+
+def test_cramps_reach_their_level_with_a_plausible_spectrum(santuz: dict[str, Any]) -> None:
+    lo_mf = min(santuz["mf"].values()) - 15.0
+    hi_mf = max(santuz["mf"].values()) + 15.0
+    checked = 0
+    for plan in DENSE:
+        sub = plan.subject
+        mains = sub.mains_hz + sub.mains_offset_hz
+        for c in plan.truth["cramps"]:
+            a = c["onset_s"] + c["ramp_s"] + 1.0
+            b = (c["wake_s"] - 0.5) if c["wake_s"] is not None else c["end_s"] - 30.0
+            b = min(b, a + 15.0)  # keeps the test fast
+            if b - a < 3.0:
+                continue
+            emg, acc = render_window(plan, a, b)
+            ratio = rms_without_mains(emg[0], plan.emg_rate_hz, mains) / sub.noise_floor_uv
+            assert 0.6 * c["level"] <= ratio <= 1.6 * c["level"], (plan.seed, c, ratio)
+            assert lo_mf <= median_frequency(emg[0], plan.emg_rate_hz) <= hi_mf
+            # [CS]: the rise happens without movement
+            assert float(np.std(np.linalg.norm(acc, axis=0))) < 0.02
+            if c["stretch_s"] is not None:
+                s_emg, _ = render_window(plan, c["stretch_s"] + 0.6, c["stretch_end_s"] - 1.0)
+                if s_emg.shape[1] > plan.emg_rate_hz:
+                    surge = rms_without_mains(s_emg[0], plan.emg_rate_hz, mains)
+                    assert surge > rms_without_mains(emg[0], plan.emg_rate_hz, mains)  # [RT95]
+            checked += 1
+    assert checked >= 5
