@@ -380,12 +380,16 @@ class PromptEngine:
         log.info("prompt: silenced (%s)", scope)
         return True
 
-    def say(self, key: str) -> bool:
-        """Queue one phrase outside any cramp sequence (bedtime reminder, test button).
+    def say(self, key: str, *, force: bool = False) -> bool:
+        """Queue one phrase outside any cramp sequence (bedtime reminder, MQTT test button).
 
-        Skipped (``False``) while a cramp sequence is running, or if the key is unknown.
+        Skipped (``False``) if the key is unknown, while a cramp sequence is running, or
+        (unless ``force``, for an explicit test press) during a silence for the night.
         """
         if key not in self.clips or self.sequencer.phase is not Phase.IDLE:
+            return False
+        until = self.sequencer.silenced_until()
+        if not force and until is not None and self._wall() < until:
             return False
         now = self._clock()
         self._enqueue([Utterance(key, now, self.settings.volume_full_pct, 0)], received=now)
@@ -415,6 +419,9 @@ class PromptEngine:
         for task in list(self._stop_tasks):
             with contextlib.suppress(Exception):
                 await task
+        close = getattr(self.player, "close", None)  # GpioSignal releases its pins
+        if callable(close):
+            close()
 
     # ---- worker ----
     def _enqueue(self, utterances: list[Utterance], *, received: float) -> None:

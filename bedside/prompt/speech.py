@@ -173,11 +173,11 @@ def phrase_texts(settings: PromptSettings) -> dict[str, str]:
 
 def _cache_name(settings: PromptSettings, key: str, text: str) -> str:
     chime = ""
-    if settings.chime and (key in FIRST_KEYS or settings.backend == "chime"):
+    if settings.backend == "chime" or (settings.chime and key in FIRST_KEYS):
         chime = settings.chime_file or "built-in"
         if settings.chime_file:
-            try:
-                chime += f"@{Path(settings.chime_file).stat().st_mtime_ns}"
+            try:  # by content: a replaced file renders anew even within one mtime tick
+                chime += "@" + hashlib.sha256(Path(settings.chime_file).read_bytes()).hexdigest()
             except OSError as exc:
                 raise ConfigError(
                     f"[prompt]: key 'chime_file': cannot read {settings.chime_file}: "

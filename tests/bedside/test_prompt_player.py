@@ -265,7 +265,14 @@ async def test_say_is_for_idle_times_only(clips: dict[str, Clip]) -> None:
         await engine.on_event(started())
         assert not engine.say("bedtime")  # a cramp prompt is running
         await engine.drain()
-    assert [k for k, _, _ in player.played] == ["bedtime", "opening"]
+        await engine.on_event(ended())
+        clock.advance(60.0)
+        await engine.tick()  # closing; the sequence is over
+        engine.silence("night")
+        assert not engine.say("bedtime")  # silenced for the night
+        assert engine.say("opening", force=True)  # an explicit test press still plays
+        await engine.drain()
+    assert [k for k, _, _ in player.played] == ["bedtime", "opening", "opening"]
 
 
 async def test_run_ticks_with_an_injected_sleep(clips: dict[str, Clip]) -> None:

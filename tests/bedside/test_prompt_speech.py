@@ -165,3 +165,14 @@ def test_read_wav_refuses_garbage(tmp_path: Path) -> None:
     bad.write_bytes(b"RIFF....not a wav")
     with pytest.raises(PromptError, match="cannot read WAV"):
         read_wav(bad)
+
+
+def test_chime_backend_renders_anew_when_the_chime_file_changes(tmp_path: Path) -> None:
+    bell = tmp_path / "bell.wav"
+    write_wav(bell, 0.3 * np.ones(2205), 22050)
+    settings = PromptSettings(backend="chime", chime=False, chime_file=str(bell))
+    first = render_phrases(settings, tmp_path / "cache")["opening"]
+    write_wav(bell, 0.3 * np.ones(4410), 22050)
+    second = render_phrases(settings, tmp_path / "cache")["opening"]
+    assert first.path != second.path
+    assert first.duration_s == pytest.approx(0.1) and second.duration_s == pytest.approx(0.2)
