@@ -234,7 +234,7 @@ class SessionWriter:
         self._append(RECORD_NOTIFICATION, t_mono, t_wall, raw, now)
         self._counts["notifications"] += 1
 
-    def link_event(self, kind: str, **fields: Any) -> None:
+    def link_event(self, kind: str, /, **fields: Any) -> None:
         """Append a link event now, e.g. ``link_event("mtu", att_mtu=247)``; fsyncs at once.
 
         ``fields`` must be JSON-serialisable (bytes are stored as hex and read back as bytes).
@@ -261,7 +261,11 @@ class SessionWriter:
         self.flush()
 
     def flush(self) -> None:
-        """``fsync`` now if anything was written since the last one."""
+        """``fsync`` now if anything was written since the last one.
+
+        Appends fsync on their own every ``flush_interval_s``; call this from a periodic task
+        too if records may stop arriving (every record already reached the kernel).
+        """
         self._check_open()
         if self._dirty:
             self._fsync()

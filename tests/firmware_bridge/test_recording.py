@@ -355,3 +355,11 @@ def test_file_is_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "s").stat().st_mode) == 0o600
+
+
+def test_link_event_fields_may_be_named_kind(tmp_path: Path) -> None:
+    with SessionWriter(tmp_path / "s", session_start=START) as writer:
+        writer.link_event("disconnected", kind="remote", reason=19)
+    (event,) = list(read_session(tmp_path / "s"))
+    assert isinstance(event, LinkEvent)
+    assert (event.kind, event.fields) == ("disconnected", {"kind": "remote", "reason": 19})
