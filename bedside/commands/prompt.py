@@ -84,6 +84,9 @@ async def _test(settings: PromptSettings, to_wav: Path | None, cramp_s: float | 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.action == "test":
+        if args.cramp_s is not None and not 0.0 <= args.cramp_s <= 7200.0:
+            print("crampwatch prompt test: --cramp-s must be within 0–7200 s", file=sys.stderr)
+            return 2
         return asyncio.run(
             _test(settings, Path(args.to_wav) if args.to_wav else None, args.cramp_s)
         )
