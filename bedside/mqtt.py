@@ -106,7 +106,8 @@ def read_password(settings: MqttSettings) -> str | None:
             raise ConfigError(
                 f"[mqtt]: key 'password_file': cannot read {settings.password_file}: "
                 f"{exc.strerror}",
-                section="mqtt", key="password_file",
+                section="mqtt",
+                key="password_file",
             ) from exc
     if settings.password_env:
         value = os.environ.get(settings.password_env)
@@ -114,7 +115,8 @@ def read_password(settings: MqttSettings) -> str | None:
             raise ConfigError(
                 f"[mqtt]: key 'password_env': environment variable {settings.password_env} "
                 "is not set",
-                section="mqtt", key="password_env",
+                section="mqtt",
+                key="password_env",
             )
         return value
     return None
@@ -188,6 +190,7 @@ class MqttPublisher:
         self._client: paho.Client | None = None
         self._connected = False
         self._stopping = False
+        self._finished = False
         self._states: dict[str, str] = {}  # name -> last payload, re-sent on every connect
         self._active_legs: set[str] = set()
         self._last: dict[str, object] | None = None
@@ -198,9 +201,18 @@ class MqttPublisher:
         self._last_failure = ""
         self._counts = dict.fromkeys(
             (
-                "connect_attempts", "connects", "connect_failures", "disconnects",
-                "events_stored", "messages_sent", "messages_acked", "states_published",
-                "discovery_published", "ha_restarts", "commands_accepted", "commands_stale",
+                "connect_attempts",
+                "connects",
+                "connect_failures",
+                "disconnects",
+                "events_stored",
+                "messages_sent",
+                "messages_acked",
+                "states_published",
+                "discovery_published",
+                "ha_restarts",
+                "commands_accepted",
+                "commands_stale",
                 "commands_bad",
             ),
             0,
@@ -251,7 +263,11 @@ class MqttPublisher:
         self._client = client
         log.info(
             "MQTT: connecting to %s:%d as %s (base topic %s%s)",
-            s.host, s.port, s.resolved_client_id(), self.topics.base, ", TLS" if s.tls else "",
+            s.host,
+            s.port,
+            s.resolved_client_id(),
+            self.topics.base,
+            ", TLS" if s.tls else "",
         )
         client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         client.loop_start()
@@ -277,6 +293,7 @@ class MqttPublisher:
         client.disconnect()
         await self._loop.run_in_executor(None, client.loop_stop)
         self._connected = False
+        self._finished = True  # the caller may close the outbox now
         log.info("MQTT: stopped (%d event(s) left in the outbox)", len(self._outbox))
 
     @property
@@ -379,8 +396,10 @@ class MqttPublisher:
             topic
             for legacy in (False, True)
             for topic in removal_messages(
-                node=self.node, base_topic=self.topics.base,
-                prefix=self._settings.discovery_prefix, legacy=legacy,
+                node=self.node,
+                base_topic=self.topics.base,
+                prefix=self._settings.discovery_prefix,
+                legacy=legacy,
             )
         ]
         for topic in topics:
@@ -426,7 +445,10 @@ class MqttPublisher:
                 level,
                 "MQTT: broker %s:%d refused the connection: %s (check username and "
                 "password_file/password_env); retrying with backoff up to %g s",
-                s.host, s.port, reason, s.reconnect_max_delay_s,
+                s.host,
+                s.port,
+                reason,
+                s.reconnect_max_delay_s,
             )
             return
         client = self._client
@@ -437,7 +459,9 @@ class MqttPublisher:
         self._counts["connects"] += 1
         log.info(
             "MQTT: connected to %s:%d (%d event(s) waiting in the outbox)",
-            s.host, s.port, len(self._outbox),
+            s.host,
+            s.port,
+            len(self._outbox),
         )
         client.publish(self.topics.status, "online", qos=1, retain=True)
         client.subscribe([(self.topics.command_filter, 1), (self._ha_status_topic, 1)])
@@ -454,7 +478,9 @@ class MqttPublisher:
             level,
             "MQTT: broker %s:%d unreachable; retrying with backoff up to %g s "
             "(events wait in the outbox)",
-            s.host, s.port, s.reconnect_max_delay_s,
+            s.host,
+            s.port,
+            s.reconnect_max_delay_s,
         )
 
     def _on_disconnected(self, reason: str) -> None:
@@ -465,6 +491,8 @@ class MqttPublisher:
         self._connected = False
 
     def _on_published(self, mid: int) -> None:
+        if self._finished:
+            return
         waiter = self._waiters.pop(mid, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -523,8 +551,10 @@ class MqttPublisher:
             if abs(age) > self._settings.command_max_age_s:
                 self._counts["commands_stale"] += 1
                 log.warning(
-                    "MQTT: dropped command %s sent %.1f s ago (older than %.0f s, or a clock "
-                    "skew)", name, age, self._settings.command_max_age_s,
+                    "MQTT: dropped command %s sent %.1f s ago (older than %.0f s, or a clock skew)",
+                    name,
+                    age,
+                    self._settings.command_max_age_s,
                 )
                 return None
         return Command(name=name, value=value, sent_at=sent_at)
@@ -587,8 +617,9 @@ class MqttPublisher:
     def _paho_log(self, _client: paho.Client, _userdata: object, level: int, text: str) -> None:
         # paho logs every failed reconnect at ERROR ("Client is not connected"); our own lines
         # already say it once per reason, so paho's go to DEBUG, except a crashed callback.
-        paho_log.log(logging.ERROR if text.startswith("Caught exception") else logging.DEBUG,
-                     "%s", text)
+        paho_log.log(
+            logging.ERROR if text.startswith("Caught exception") else logging.DEBUG, "%s", text
+        )
 
     def _count(self, name: str) -> None:
         self._counts[name] += 1

@@ -182,7 +182,8 @@ class Outbox:
             self._db.execute("DELETE FROM outbox WHERE created < ?", (cutoff,))
             self._dropped_age += old
             log.warning(
-                "outbox: dropped %d unsent event(s) older than %.1f days", old,
+                "outbox: dropped %d unsent event(s) older than %.1f days",
+                old,
                 self._max_age_s / 86400.0,
             )
         excess = len(self) - self._max_events
@@ -194,5 +195,6 @@ class Outbox:
             self._dropped_overflow += excess
             log.warning(
                 "outbox: full (%d events); dropped the %d oldest unsent event(s)",
-                self._max_events, excess,
+                self._max_events,
+                excess,
             )

@@ -34,8 +34,10 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 def _require(binary: str, package: str) -> str:
     path = shutil.which(binary) or (binary if Path(binary).is_file() else None)
     if path is None:
-        pytest.fail(f"{binary} not found: install the Debian package '{package}' "
-                    f"(apt-get install {package})")
+        pytest.fail(
+            f"{binary} not found: install the Debian package '{package}' "
+            f"(apt-get install {package})"
+        )
     return path
 
 
@@ -63,17 +65,42 @@ def make_tls_files(directory: Path) -> TlsFiles:
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
 
-    run("req", "-x509", *key_args, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-        "-subj", "/CN=crampwatch test CA")
+    run(
+        "req",
+        "-x509",
+        *key_args,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=crampwatch test CA",
+    )
     (directory / "server.ext").write_text(
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
     )
     (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name, cn in (("server", "localhost"), ("client", "crampwatch-test-client")):
-        run("req", *key_args, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-            "-subj", f"/CN={cn}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+        run("req", *key_args, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+        )
     return TlsFiles(
         ca=directory / "ca.crt",
         server_cert=directory / "server.crt",
@@ -119,7 +146,8 @@ class Broker:
             for user, password in users.items():
                 subprocess.run(
                     [passwd, "-b", str(password_file), user, password],
-                    check=True, capture_output=True,
+                    check=True,
+                    capture_output=True,
                 )
             lines.append(f"password_file {password_file}")
         if tls:
@@ -246,8 +274,7 @@ class Subscriber:
     def _on_message(self, _c: paho.Client, _u: object, msg: Any) -> None:
         with self._cond:
             self.messages.append(
-                Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos,
-                         time.monotonic())
+                Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic())
             )
             self._cond.notify_all()
 
@@ -264,8 +291,10 @@ class Subscriber:
             while not predicate(self.messages):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = "\n".join(f"  {m.topic} {m.payload[:120]!r} retain={m.retain}"
-                                     for m in self.messages[-30:])
+                    seen = "\n".join(
+                        f"  {m.topic} {m.payload[:120]!r} retain={m.retain}"
+                        for m in self.messages[-30:]
+                    )
                     raise AssertionError(f"timed out after {timeout_s} s; last messages:\n{seen}")
                 self._cond.wait(remaining)
             return list(self.messages)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -71,14 +72,19 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 class Harness:
     def __init__(self, settings: MqttSettings, db: Path, **kwargs: object) -> None:
         self.commands: list[Command] = []
+        self.command_threads: set[int] = set()
         self.outbox = Outbox(db)
         self.pub = MqttPublisher(
             settings,
             self.outbox,
-            on_command=self.commands.append,
+            on_command=self._on_command,
             loop=asyncio.get_running_loop(),
             **kwargs,  # type: ignore[arg-type]
         )
+
+    def _on_command(self, command: Command) -> None:
+        self.commands.append(command)
+        self.command_threads.add(threading.get_ident())
 
     async def close(self) -> None:
         await self.pub.stop()
@@ -169,9 +175,13 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         h.pub.publish_summary({"night": "2026-11-26", "cramps": 1, "total_cramp_s": 60.0})
         seen = await sub.until(lambda ms: any(m.topic == f"{base}/summary/night" for m in ms))
         summary = last(seen, f"{base}/summary/night")
-        assert json.loads(summary.payload) == {"night": "2026-11-26", "cramps": 1,
-                                               "total_cramp_s": 60.0, "schema": 1,
-                                               "event_id": "summary:2026-11-26"}
+        assert json.loads(summary.payload) == {
+            "night": "2026-11-26",
+            "cramps": 1,
+            "total_cramp_s": 60.0,
+            "schema": 1,
+            "event_id": "summary:2026-11-26",
+        }
 
         await eventually(lambda: len(h.outbox) == 0)  # removed on PUBACK
         stats = h.pub.statistics()
@@ -186,8 +196,10 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
     late = Subscriber(broker, [f"{base}/status", f"{base}/summary/night"])
     try:
         got = late.wait_for(lambda ms: len(ms) == 2)
-        assert {(m.topic, m.retain) for m in got} == {(f"{base}/status", True),
-                                                      (f"{base}/summary/night", True)}
+        assert {(m.topic, m.retain) for m in got} == {
+            (f"{base}/status", True),
+            (f"{base}/summary/night", True),
+        }
         assert last(got, f"{base}/status").text == "offline"
     finally:
         late.close()
@@ -307,6 +319,7 @@ async def test_only_fresh_commands_reach_the_daemon(
             ("test_prompt", "PRESS"),
         ]
         assert h.commands[1].sent_at is None
+        assert h.command_threads == {threading.get_ident()}  # the loop's thread, not paho's
         stats = h.pub.statistics()
         assert (stats.commands_accepted, stats.commands_stale, stats.commands_bad) == (3, 2, 3)
         assert "dropped command test_prompt sent 60" in caplog.text
@@ -425,8 +438,9 @@ async def test_unreachable_broker_retried_at_the_cap_then_backlog_sent_in_order(
     broker.start()
     Subscriber(broker, ["crampwatch/t8/cramp/event"], **consumer).close()  # type: ignore[arg-type]
     broker.stop()  # from here the port refuses connections
-    h = harness_factory(settings_for(broker, "t8", reconnect_min_delay_s=0.1,
-                                     reconnect_max_delay_s=0.4))
+    h = harness_factory(
+        settings_for(broker, "t8", reconnect_min_delay_s=0.1, reconnect_max_delay_s=0.4)
+    )
     with caplog.at_level(logging.DEBUG, logger="bedside.mqtt"):
         h.pub.start()
         for n in range(5):
@@ -438,7 +452,8 @@ async def test_unreachable_broker_retried_at_the_cap_then_backlog_sent_in_order(
     assert stats.connects == 0 and stats.outbox_pending == 5
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage().split(";")[0] for r in warnings] == [
-        f"MQTT: broker 127.0.0.1:{broker.port} unreachable"]
+        f"MQTT: broker 127.0.0.1:{broker.port} unreachable"
+    ]
     broker.start()
     try:
         sub = Subscriber(broker, ["crampwatch/t8/cramp/event"], **consumer)  # type: ignore[arg-type]

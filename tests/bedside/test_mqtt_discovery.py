@@ -25,9 +25,21 @@ from bedside.mqtt_settings import MqttSettings
 from bedside.settings import Settings, load_settings
 
 COMMON = {
-    "platform", "unique_id", "name", "availability", "availability_mode", "device_class",
-    "entity_category", "enabled_by_default", "icon", "qos", "json_attributes_topic",
-    "json_attributes_template", "device", "origin", "encoding",
+    "platform",
+    "unique_id",
+    "name",
+    "availability",
+    "availability_mode",
+    "device_class",
+    "entity_category",
+    "enabled_by_default",
+    "icon",
+    "qos",
+    "json_attributes_topic",
+    "json_attributes_template",
+    "device",
+    "origin",
+    "encoding",
 }
 PLATFORM_KEYS: dict[str, tuple[set[str], set[str]]] = {  # platform -> (required, optional)
     "binary_sensor": (
@@ -36,8 +48,14 @@ PLATFORM_KEYS: dict[str, tuple[set[str], set[str]]] = {  # platform -> (required
     ),
     "sensor": (
         {"state_topic"},
-        {"state_class", "unit_of_measurement", "value_template", "expire_after", "options",
-         "suggested_display_precision"},
+        {
+            "state_class",
+            "unit_of_measurement",
+            "value_template",
+            "expire_after",
+            "options",
+            "suggested_display_precision",
+        },
     ),
     "event": ({"state_topic", "event_types"}, {"value_template"}),
     "button": ({"command_topic"}, {"payload_press", "command_template", "retain"}),
@@ -65,25 +83,29 @@ def check_component(component: dict[str, Any], base: str, *, legacy_platform: st
             assert component[key].startswith(base + "/"), component[key]
             assert "+" not in component[key] and "#" not in component[key]
     for entry in component.get("availability", []):
-        assert entry.keys() <= {"topic", "payload_available", "payload_not_available",
-                                "value_template"}
+        assert entry.keys() <= {
+            "topic",
+            "payload_available",
+            "payload_not_available",
+            "value_template",
+        }
         assert entry["topic"].startswith(base + "/")
     if component.get("availability_mode") is not None:
         assert component["availability_mode"] in {"all", "any", "latest"}
     if platform == "sensor" and component.get("device_class") == "enum":
         # HA refuses state_class and unit on enum sensors (sensor/__init__.py)
-        assert component["options"] and not {"state_class", "unit_of_measurement"} & set(
-            component
-        )
+        assert component["options"] and not {"state_class", "unit_of_measurement"} & set(component)
     if platform == "sensor" and "device_class" in component:
         assert component["device_class"] in SENSOR_DEVICE_CLASSES
     if platform == "event":
-        assert component["event_types"] and all(isinstance(t, str) for t in
-                                                component["event_types"])
+        assert component["event_types"] and all(
+            isinstance(t, str) for t in component["event_types"]
+        )
 
 
-def check_device_payload(topic: str, payload: dict[str, Any], *, prefix: str, base: str,
-                         node: str) -> None:
+def check_device_payload(
+    topic: str, payload: dict[str, Any], *, prefix: str, base: str, node: str
+) -> None:
     assert topic == f"{prefix}/device/crampwatch_{node}/config"
     assert {"device", "origin", "components"} <= payload.keys()
     assert payload["device"]["identifiers"] == [f"crampwatch_{node}"]
@@ -101,17 +123,25 @@ def check_device_payload(topic: str, payload: dict[str, Any], *, prefix: str, ba
 
 def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
     [(topic, payload)] = discovery_messages(
-        node="pi1", base_topic="crampwatch/pi1", sw_version="1.2.3",
+        node="pi1",
+        base_topic="crampwatch/pi1",
+        sw_version="1.2.3",
         wearable_address="aa:bb:cc:dd:ee:ff",
     )
-    check_device_payload(topic, payload, prefix="homeassistant", base="crampwatch/pi1",
-                         node="pi1")
+    check_device_payload(topic, payload, prefix="homeassistant", base="crampwatch/pi1", node="pi1")
     components = payload["components"]
     platforms = {key: c["platform"] for key, c in components.items()}
     assert platforms == {
-        "cramp": "binary_sensor", "cramp_event": "event", "last_duration": "sensor",
-        "count_tonight": "sensor", "battery": "sensor", "signal_quality": "sensor",
-        "rssi": "sensor", "ble_link": "sensor", "test_prompt": "button", "silence": "button",
+        "cramp": "binary_sensor",
+        "cramp_event": "event",
+        "last_duration": "sensor",
+        "count_tonight": "sensor",
+        "battery": "sensor",
+        "signal_quality": "sensor",
+        "rssi": "sensor",
+        "ble_link": "sensor",
+        "test_prompt": "button",
+        "silence": "button",
         "label_false": "button",
     }
     assert components["cramp_event"]["event_types"] == list(EVENT_TYPES)
@@ -119,15 +149,20 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
     assert components["cramp"]["availability_mode"] == "all"
     assert payload["device"]["connections"] == [["bluetooth", "AA:BB:CC:DD:EE:FF"]]
     assert payload["origin"]["sw_version"] == "1.2.3"
-    commands = {c["command_topic"].rsplit("/", 1)[1] for c in components.values()
-                if c["platform"] == "button"}
+    commands = {
+        c["command_topic"].rsplit("/", 1)[1]
+        for c in components.values()
+        if c["platform"] == "button"
+    }
     assert commands == set(COMMANDS)
     # Every button press carries its press time so late deliveries can be dropped.
-    assert all("now()" in c["command_template"] for c in components.values()
-               if c["platform"] == "button")
+    assert all(
+        "now()" in c["command_template"] for c in components.values() if c["platform"] == "button"
+    )
     state_topics = {c["state_topic"] for c in components.values() if "state_topic" in c}
     expected = {f"crampwatch/pi1/{t}" for t in STATE_TOPICS.values()} - {
-        "crampwatch/pi1/wearable/availability"} | {"crampwatch/pi1/cramp/event"}
+        "crampwatch/pi1/wearable/availability"
+    } | {"crampwatch/pi1/cramp/event"}
     assert state_topics == expected
 
 
@@ -142,8 +177,10 @@ def test_legacy_discovery_is_one_valid_message_per_entity() -> None:
         assert config["device"]["identifiers"] == ["crampwatch_n_2"]
         assert config["availability"]  # inherited from the device when not its own
         check_component(config, "x/n_2", legacy_platform=platform)
-        assert platform == device_payload["components"][
-            object_id.removeprefix("crampwatch_n_2_")]["platform"]
+        assert (
+            platform
+            == device_payload["components"][object_id.removeprefix("crampwatch_n_2_")]["platform"]
+        )
 
 
 def test_topics() -> None:

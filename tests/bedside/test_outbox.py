@@ -124,8 +124,9 @@ def test_non_finite_numbers_are_refused_not_stored(tmp_path: Path) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(ops=st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=60))
-def test_matches_a_fifo_model(tmp_path_factory: pytest.TempPathFactory,
-                              ops: list[tuple[bool, int]]) -> None:
+def test_matches_a_fifo_model(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[bool, int]]
+) -> None:
     """Random puts and acks: pending() is always the model FIFO minus acked rows, in order."""
     path = tmp_path_factory.mktemp("fifo") / "o.sqlite3"
     model: list[tuple[int, str]] = []
