@@ -469,6 +469,9 @@ class PromptEngine:
             clip = await asyncio.to_thread(with_gain, clip, u.gain_pct)
         except (PromptError, OSError) as exc:
             self._log_once("gain", f"cannot scale {u.key}: {exc}")  # play it unscaled
+        if generation != self._generation:  # silenced while the gain was applied
+            self._counts["dropped_silenced"] += 1
+            return
         timeout = clip.duration_s + self.settings.player_timeout_margin_s
         if u.key in ("opening", "repeat_short"):
             self._latency = self._clock() - received

@@ -98,6 +98,7 @@ class SubprocessPlayer:
         self.template = template
         self.device = device
         self._proc: asyncio.subprocess.Process | None = None
+        self._stops = 0  # stop() calls so far: a stop during the spawn still stops the clip
 
     def argv(self, clip: Clip) -> list[str]:
         """The command for ``clip``: ``{wav}``, ``{text}``, ``{key}``, ``{device}`` replaced."""
@@ -123,6 +124,7 @@ class SubprocessPlayer:
 
     async def play(self, clip: Clip, *, timeout_s: float) -> None:
         argv = self.argv(clip)
+        stops = self._stops
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -136,6 +138,8 @@ class SubprocessPlayer:
         except OSError as exc:
             raise PlayerUnavailableError(f"{argv[0]}: cannot start: {exc.strerror}") from exc
         self._proc = proc
+        if self._stops != stops:  # silenced while the process was starting
+            await self._kill(proc)
         try:
             try:
                 _, stderr = await asyncio.wait_for(proc.communicate(), timeout_s)
@@ -162,6 +166,7 @@ class SubprocessPlayer:
             await proc.wait()
 
     async def stop(self) -> None:
+        self._stops += 1
         proc = self._proc
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -128,7 +128,7 @@ async def test_on_event_never_waits_for_a_hung_player(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     stats = engine.statistics()
     await engine.aclose()
-    assert returned_s < 0.05
+    assert returned_s < 0.2  # ≈ 0.1 ms measured; far below the hang
     assert stats.timeouts == 1 and stats.spoken == 0
     assert 0.5 <= elapsed < 3.0
     grandchild = int(pid_file.read_text())
@@ -208,12 +208,18 @@ async def test_command_hook_gets_placeholders(tmp_path: Path) -> None:
     assert out.read_text() == f"hold.0|Hold it; don't 'quote' me.|{tmp_path / 'a.wav'}|hw:1"
 
 
-async def test_silence_kills_playback_and_drops_the_queue(clips: dict[str, Clip]) -> None:
-    hook = SubprocessPlayer(("sleep", "30"))
+async def test_silence_kills_playback_and_drops_the_queue(
+    clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    hook = SubprocessPlayer(("sh", "-c", f'echo $$ > "{pid_file}"; exec sleep 30'))
     clock = FakeClock()
     engine = PromptEngine(PromptSettings(), hook, clips=clips, clock=clock, wall_clock=clock.wall)
     await engine.on_event(started())
-    await asyncio.sleep(0.2)  # the opening is "playing" (sleep 30)
+    for _ in range(500):  # until the opening is "playing" (sleep 30)
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.01)
     clock.advance(14.0)
     await engine.tick()  # hold.0 queued behind it
     t0 = time.perf_counter()
@@ -227,6 +233,17 @@ async def test_silence_kills_playback_and_drops_the_queue(clips: dict[str, Clip]
     await engine.aclose()
     assert stats.silences == 1 and stats.dropped_silenced == 1
     assert stats.timeouts == 0 and stats.utterances == 2  # nothing after the silence
+    assert not pid_alive(int(pid_file.read_text()))
+
+
+async def test_a_stop_during_the_spawn_still_stops_the_clip() -> None:
+    hook = SubprocessPlayer(("sleep", "30"))
+    play = asyncio.create_task(hook.play(Clip("opening", "x", None, 0.0), timeout_s=20.0))
+    await asyncio.sleep(0)  # play() has begun spawning, no process handle yet
+    await hook.stop()
+    t0 = time.perf_counter()
+    await asyncio.wait_for(play, 5.0)  # killed as soon as it exists: no error, no 20 s wait
+    assert time.perf_counter() - t0 < 2.0
 
 
 async def test_stale_silence_command_is_rejected(clips: dict[str, Clip]) -> None:
