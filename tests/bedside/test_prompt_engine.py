@@ -310,3 +310,56 @@ def test_texts_override_from_toml(tmp_path: Any) -> None:
     texts = load_settings(path).prompt.texts
     assert texts.hold == ("Hold on.",) and texts.escalation == ()
     assert texts.opening == PromptTexts().opening
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(0.25, 900.0),
+            st.sampled_from(["cramp_started", "cramp_ended", "silence", "poll"]),
+            st.sampled_from(["left", "right"]),
+        ),
+        max_size=40,
+    ),
+    cooldown_s=st.sampled_from([0.0, 60.0, 900.0]),
+    per_hour=st.integers(1, 4),
+)
+def test_sequencer_invariants(
+    steps: list[tuple[float, str, str]], cooldown_s: float, per_hour: int
+) -> None:
+    settings = dataclasses.replace(
+        FAST, cooldown_s=cooldown_s, max_sequences_per_hour=per_hour, dip_grace_s=5.0
+    )
+    seq = PromptSequencer(settings)
+    t, n = 0.0, 0
+    said: list[tuple[float, str, int]] = []
+    for gap, action, leg in steps:
+        for frac in (1 / 3, 1 / 2):  # some polls in between, as run() would
+            tp = t + gap * frac
+            said += [(u.due, u.key, u.sequence) for u in seq.poll(tp, WALL0 + timedelta(0, tp))]
+        t += gap
+        wall = WALL0 + timedelta(seconds=t)
+        if action == "silence":
+            seq.silence("cramp", t, wall)
+            continue
+        if action != "poll":
+            n += 1
+            event = {"event": action, "event_id": f"e{n}", "leg": leg}
+            said += [(u.due, u.key, u.sequence) for u in seq.on_event(event, t, wall)]
+        said += [(u.due, u.key, u.sequence) for u in seq.poll(t, wall)]
+    times = [d for d, _, _ in said]
+    assert times == sorted(times)
+    by_sequence: dict[int, list[str]] = {}
+    for _, key, number in said:
+        by_sequence.setdefault(number, []).append(key)
+    for keys in by_sequence.values():
+        # every sequence that speaks starts with its first line, said once; closing only last
+        assert keys[0] in ("opening", "repeat_short")
+        assert keys.count("opening") + keys.count("repeat_short") == 1
+        assert "closing" not in keys[:-1]
+        if keys[0] == "repeat_short":
+            assert keys == ["repeat_short"]
+    starts = [d for d, k, _ in said if k in ("opening", "repeat_short")]
+    for i, start in enumerate(starts):  # the rolling-hour rate limit holds
+        assert sum(1 for s in starts[i:] if s - start < 3600.0) <= per_hour
+    assert seq.counts["sequences"] + seq.counts["short_reminders"] == len(starts)
