@@ -128,6 +128,7 @@ class NightSignals:
     """Where the EMG and accelerometer signals are in an EDF file, and their rates (Hz)."""
 
     emg_indices: tuple[int, ...]
+    emg_labels: tuple[str, ...]
     accel_indices: tuple[int, int, int]
     emg_rate_hz: float
     accel_rate_hz: float
@@ -152,6 +153,7 @@ def night_signals(reader: EdfReader) -> NightSignals:
         )
     return NightSignals(
         emg_indices=emg,
+        emg_labels=tuple(reader.signals[i].label for i in emg),
         accel_indices=(ax, ay, az),
         emg_rate_hz=emg_rates.pop(),
         accel_rate_hz=accel_rates.pop(),

@@ -8,13 +8,15 @@ JSON"), as ``crampwatch replay`` does. Bad input prints one line and exits 65.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from bedside.events import dumps, event_record
 from benchmarks.corpus import iter_night, night_signals
-from benchmarks.run import IN_PROCESS, event_json, make_detector
+from benchmarks.run import IN_PROCESS, make_detector
+from detector.types import DetectorEvent
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 
@@ -28,14 +30,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         reader = EdfReader(args.edf)
         sig = night_signals(reader)
-        det = make_detector(args.detector, sig.emg_rate_hz, sig.accel_rate_hz, len(sig.emg_indices))
+        det = make_detector(args.detector, sig)
         session = args.edf.name.removesuffix(".edf")
+
+        def record(event: DetectorEvent) -> dict[str, Any]:
+            return event_record(event, session_id=session, leg=args.leg, session_start=reader.start)
+
         for emg, accel in iter_night(reader, sig):
             for event in det.process(emg, accel):
-                doc = event_json(event, session=session, leg=args.leg, start=reader.start)
-                print(json.dumps(doc), flush=True)
+                print(dumps(record(event)), flush=True)
         for event in det.finish():
-            print(json.dumps(event_json(event, session=session, leg=args.leg, start=reader.start)))
+            print(dumps(record(event)))
     except InputError as exc:
         print(f"benchmarks.emit: {exc}", file=sys.stderr)
         return exc.exit_code

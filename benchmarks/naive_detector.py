@@ -117,13 +117,15 @@ class NaiveDetector:
 
     def __init__(
         self,
-        settings: NaiveSettings | None = None,
+        settings: object = None,
         *,
         emg_rate_hz: float,
         accel_rate_hz: float,
         n_emg_channels: int,
     ) -> None:
-        self._cfg = settings or NaiveSettings()
+        # Anything but NaiveSettings means defaults: `crampwatch replay --detector
+        # benchmarks.naive_detector:NaiveDetector` passes the pipeline's DetectorSettings here.
+        self._cfg = settings if isinstance(settings, NaiveSettings) else NaiveSettings()
         if emg_rate_hz <= 2 * self._cfg.band_low_hz:
             raise ValueError(f"emg_rate_hz must exceed {2 * self._cfg.band_low_hz} Hz")
         if accel_rate_hz <= 0 or n_emg_channels < 1:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import shlex
 import subprocess
@@ -30,14 +31,15 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bedside.events import event_record
 from benchmarks.corpus import (
     CORPUS,
     DEFAULT_CACHE,
     QUICK,
+    NightSignals,
     NightSpec,
     ensure_night,
     iter_night,
@@ -46,57 +48,43 @@ from benchmarks.corpus import (
 )
 from benchmarks.sosfilt_floor import SosfiltFloor
 from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
-from detector.types import CrampDetector, DetectorEvent, EventKind
+from detector.types import CrampDetector, DetectorEvent
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 
 IN_PROCESS = ("naive", "pipeline")
 
 
-def make_detector(name: str, emg_rate_hz: float, accel_rate_hz: float, n_ch: int) -> CrampDetector:
-    """Build an in-process detector by name (``naive`` or ``pipeline``) for one night's rates."""
+def make_detector(name: str, sig: NightSignals) -> CrampDetector:
+    """Build an in-process detector by name (``naive`` or ``pipeline``) for one night's signals.
+
+    The pipeline gets ``DetectorSettings()`` and, if its constructor takes them, the EMG labels
+    (so it can tell a shin channel from calf ones), as ``crampwatch replay`` does.
+    """
     if name == "naive":
         from benchmarks.naive_detector import NaiveDetector
 
         return NaiveDetector(
-            emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz, n_emg_channels=n_ch
+            emg_rate_hz=sig.emg_rate_hz,
+            accel_rate_hz=sig.accel_rate_hz,
+            n_emg_channels=len(sig.emg_indices),
         )
     if name == "pipeline":
         from detector.settings import DetectorSettings
 
         # imported by name: the production pipeline is built in parallel with this harness
         pipeline_class = importlib.import_module("detector.pipeline").Pipeline
+        params = inspect.signature(pipeline_class).parameters
+        extra = {"emg_labels": sig.emg_labels} if "emg_labels" in params else {}
         pipeline: CrampDetector = pipeline_class(
             DetectorSettings(),
-            emg_rate_hz=emg_rate_hz,
-            accel_rate_hz=accel_rate_hz,
-            n_emg_channels=n_ch,
+            emg_rate_hz=sig.emg_rate_hz,
+            accel_rate_hz=sig.accel_rate_hz,
+            n_emg_channels=len(sig.emg_indices),
+            **extra,
         )
         return pipeline
     raise ValueError(f"unknown in-process detector {name!r}; expected one of {IN_PROCESS}")
-
-
-def event_json(event: DetectorEvent, *, session: str, leg: str, start: datetime) -> dict[str, Any]:
-    """One event as contracts.md "Event JSON" (``time`` = EDF start + stream time)."""
-    suffix = {
-        EventKind.CRAMP_STARTED: "started",
-        EventKind.CRAMP_UPDATE: f"update:{event.t_detect:.3f}",
-        EventKind.CRAMP_ENDED: "ended",
-    }[event.kind]
-    t_wall = event.t_end if event.kind is EventKind.CRAMP_ENDED else event.t_detect
-    doc: dict[str, Any] = {
-        "event": str(event.kind),
-        "event_id": f"{session}:{leg}:{event.cramp_number}:{suffix}",
-        "leg": leg,
-        "t_onset": event.t_onset,
-        "t_detect": event.t_detect,
-        "time": (start + timedelta(seconds=t_wall or 0.0)).isoformat(timespec="milliseconds"),
-        "intensity": event.intensity,
-    }
-    if event.kind is EventKind.CRAMP_ENDED:
-        doc.update(t_end=event.t_end, duration_s=event.duration_s)
-    doc["peak_intensity"] = event.peak_intensity
-    return doc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,11 +139,7 @@ def run_edf(
     sig = night_signals(reader)
     n_ch = len(sig.emg_indices)
     floor = SosfiltFloor(sig.emg_rate_hz, n_ch)
-    det = (
-        make_detector(detector, sig.emg_rate_hz, sig.accel_rate_hz, n_ch)
-        if (detector in IN_PROCESS)
-        else None
-    )
+    det = make_detector(detector, sig) if (detector in IN_PROCESS) else None
     raw: list[DetectorEvent] = []
     detector_s = read_s = 0.0
     t_read = time.perf_counter()
@@ -173,7 +157,9 @@ def run_edf(
         t0 = time.perf_counter()
         raw += det.finish()
         detector_s += time.perf_counter() - t0
-        events = [event_json(e, session=name, leg=leg, start=reader.start) for e in raw]
+        events = [
+            event_record(e, session_id=name, leg=leg, session_start=reader.start) for e in raw
+        ]
     else:
         t0 = time.perf_counter()
         proc = subprocess.run(

@@ -89,7 +89,11 @@ def test_blocks_equal_batch(seed: int, cuts: list[int]) -> None:
 
 def test_one_sample_blocks_equal_batch() -> None:
     emg, accel = night(3, seconds=40.0)
-    assert run_blocks(emg, accel, list(range(1, emg.shape[1]))) == run_blocks(emg, accel, [])
+    # one sample per block across the onset (19–24 s) and the end (34–38 s) of the burst
+    cuts = [*range(int(19 * FS), int(24 * FS)), *range(int(34 * FS), int(38 * FS))]
+    batch = run_blocks(emg, accel, [])
+    assert len(batch) == 2
+    assert run_blocks(emg, accel, cuts) == batch
 
 
 def test_gap_drops_partial_window_and_keeps_time() -> None:
