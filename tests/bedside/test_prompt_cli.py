@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bedside.cli import main
+from bedside.commands import prompt as prompt_command
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.speech import wav_stats
 from bedside.prompt_settings import PromptSettings
+from firmware_bridge.errors import CrampwatchError
 from tests.bedside.prompt_fixtures import require_tool
 from tests.conftest import ROOT
 
@@ -48,25 +50,46 @@ def test_prompt_test_to_wav_writes_the_whole_sequence(tmp_path: Path) -> None:
     assert "Straighten your leg" in result.stdout
 
 
-def test_prompt_test_plays_through_aplay_and_reports_a_missing_device(tmp_path: Path) -> None:
+def test_missing_audio_device_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tool("aplay", "alsa-utils")
+    config = tmp_path / "c.toml"
+    config.write_text('[prompt]\naudio_device = "crampwatch_no_such_device"\n')
+    code, _, err = in_process(
+        capsys, "test", "--config", str(config), "--cache", str(tmp_path / "cache")
+    )
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("crampwatch: aplay: cannot open ALSA device 'crampwatch_no_such_device'")
+
+
+def test_prompt_test_plays_through_aplay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     require_tool("aplay", "alsa-utils")
     config = tmp_path / "c.toml"
     config.write_text('[prompt]\naudio_device = "null"\n')
-    common = ["--config", str(config), "--cache", str(tmp_path / "cache")]
-    played = crampwatch("prompt", "test", *common, "--cramp-s", "20", env_home=tmp_path)
-    assert played.returncode == 0, played.stderr
-    assert "hold.0" in played.stdout and "closing" in played.stdout
-    config.write_text('[prompt]\naudio_device = "crampwatch_no_such_device"\n')
-    missing = crampwatch("prompt", "test", *common, env_home=tmp_path)
-    assert missing.returncode == 1
-    errors = [line for line in missing.stderr.splitlines() if line.startswith("crampwatch:")]
-    assert len(errors) == 1 and "cannot open ALSA device" in errors[0]
-    assert "Traceback" not in missing.stderr
+    code, out, _ = in_process(
+        capsys, "test", "--config", str(config), "--cache", str(tmp_path / "c"), "--cramp-s", "20"
+    )
+    assert code == 0
+    assert [line.split()[2] for line in out.splitlines()[1:]] == ["opening", "hold.0", "closing"]
 
 
 def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``crampwatch ARGS`` in this process (fast); returns exit code, stdout, stderr."""
-    code = main(list(args))
+    """``crampwatch prompt ARGS`` in this process, errors handled as ``bedside.cli`` does.
+
+    Only the prompt command is imported (the full CLI imports every command: slow to start).
+    Returns exit code, stdout, stderr.
+    """
+    parser = argparse.ArgumentParser(prog="crampwatch prompt")
+    prompt_command.add_arguments(parser)
+    try:
+        code = prompt_command.run(parser.parse_args(list(args)))
+    except CrampwatchError as exc:
+        print(f"crampwatch: {exc}", file=sys.stderr)
+        code = exc.exit_code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -75,11 +98,11 @@ def test_prompt_done_and_adherence(tmp_path: Path, capsys: pytest.CaptureFixture
     config = tmp_path / "c.toml"
     log = tmp_path / "state" / "adherence.jsonl"
     config.write_text(f'[prompt]\nadherence_log = "{log}"\n')
-    code, out, _ = in_process(capsys, "prompt", "done", "--config", str(config))
+    code, out, _ = in_process(capsys, "done", "--config", str(config))
     assert code == 0 and "bedtime stretch logged for the night of" in out
     (record,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert record["event"] == "done"
-    args = ("prompt", "adherence", "--config", str(config))
+    args = ("adherence", "--config", str(config))
     code, out, _ = in_process(capsys, *args, "--nights", "3", "--json")
     assert code == 0
     data = json.loads(out)
@@ -99,14 +122,14 @@ def test_bad_prompt_config_exits_78(
     config = tmp_path / "c.toml"
     config.write_text(toml)
     code, _, err = in_process(
-        capsys, "prompt", "render", "--config", str(config), "--cache", str(tmp_path / "c")
+        capsys, "render", "--config", str(config), "--cache", str(tmp_path / "c")
     )
     assert code == 78 and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_prompt_render_fills_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require_tool("espeak-ng", "espeak-ng")
-    code, out, _ = in_process(capsys, "prompt", "render", "--cache", str(tmp_path / "c"))
+    code, out, _ = in_process(capsys, "render", "--cache", str(tmp_path / "c"))
     assert code == 0
     n = len(list((tmp_path / "c").glob("*.wav")))
     assert n >= 10 and f"{n} phrases" in out
