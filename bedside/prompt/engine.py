@@ -17,6 +17,7 @@ One sequence per cramp::
     ACTIVE --cramp_ended (last leg)--> ENDING --dip_grace_s--> IDLE (closing line)
     ENDING --cramp_started--> ACTIVE (same sequence: a dip does not restart it)
     IDLE --cramp_started within cooldown_s of the last sequence--> SHORT (repeat_short only)
+    ACTIVE --cramp_started after max_sequence_s--> a new sequence (the old end was lost)
 
 A sequence is *muted* (tracked, not spoken) during quiet hours, after a "silence" command, or
 beyond ``max_sequences_per_hour``; each reason is counted in :class:`PromptStatistics`.
@@ -87,6 +88,7 @@ class PromptStatistics:
     suppressed_rate_limit: int = 0
     suppressed_silence: int = 0
     silences: int = 0
+    lost_ends: int = 0
     stale_commands: int = 0
     dropped_stale: int = 0
     dropped_silenced: int = 0
@@ -144,7 +146,7 @@ class PromptSequencer:
         self.counts: dict[str, int] = dict.fromkeys(
             ("events", "duplicates", "bad_events", "sequences", "short_reminders", "dips_merged",
              "utterances", "suppressed_quiet_hours", "suppressed_rate_limit",
-             "suppressed_silence", "silences"),
+             "suppressed_silence", "silences", "lost_ends"),
             0,
         )  # fmt: skip
 
@@ -227,9 +229,16 @@ class PromptSequencer:
 
     # ---- internals ----
     def _started(self, leg: str, now: float, wall: datetime) -> list[Utterance]:
-        self._legs.add(leg)
         if self.phase in (Phase.ACTIVE, Phase.SHORT):
-            return []  # the other leg, or a repeated start: same cramp
+            if now - self._start < self.s.max_sequence_s:
+                self._legs.add(leg)
+                return []  # the other leg, or a repeated start: same cramp
+            # past max_sequence_s: the old cramp's end was lost (link drop, restart of the
+            # detector); never let one missing cramp_ended mute every later cramp
+            self.counts["lost_ends"] += 1
+            self._legs.clear()
+            self.phase = Phase.IDLE
+        self._legs.add(leg)
         if self.phase is Phase.ENDING:
             self.counts["dips_merged"] += 1
             self.phase = Phase.SHORT if self._short_before_end else Phase.ACTIVE

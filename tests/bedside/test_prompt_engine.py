@@ -363,3 +363,13 @@ def test_sequencer_invariants(
     for i, start in enumerate(starts):  # the rolling-hour rate limit holds
         assert sum(1 for s in starts[i:] if s - start < 3600.0) <= per_hour
     assert seq.counts["sequences"] + seq.counts["short_reminders"] == len(starts)
+
+
+def test_a_lost_cramp_ended_does_not_mute_later_cramps() -> None:
+    settings = dataclasses.replace(FAST, max_sequence_s=120.0, cooldown_s=0.0)
+    seq = PromptSequencer(settings)
+    # the first cramp's cramp_ended never arrives
+    events = {0.0: [started("left", 1)], 60.0: [started("right", 1)], 200.0: [started("left", 2)]}
+    openings = [(t, k) for t, k, _ in drive(seq, events, 201.0) if k == "opening"]
+    assert openings == [(0.0, "opening"), (200.0, "opening")]  # 60 s: same cramp, other leg
+    assert seq.counts["lost_ends"] == 1 and seq.counts["sequences"] == 2
