@@ -80,6 +80,7 @@ class WearableStatistics:
 
     sent: int
     lost_unconnected: int
+    lost_unconnected_s: float  # stream time in those notifications
     lost_stalled: int
     corrupted: int
     connections: int
@@ -116,7 +117,9 @@ class ChunkPayloads:
         self._accel = np.zeros((3, 0), dtype=np.int16)
         self._index = 0  # absolute EMG index of self._emg[:, 0]
         self._accel_index = 0  # absolute accel index of self._accel[:, 0]
+        self._last_accel = np.zeros((3, 1), dtype=np.int16)  # held when the data ends early
         self._exhausted = False
+        self._fit: dict[tuple[int, int], int] = {}  # (index mod accel ratio, size) -> samples
 
     def _pull(self, need: int) -> None:
         while self._emg.shape[1] < need and not self._exhausted:
@@ -138,7 +141,10 @@ class ChunkPayloads:
 
     def __call__(self, max_size: int) -> Payload | None:
         info = self._info
-        n = protocol.max_emg_samples(info, self._index, max_size)
+        key = (self._index % info.accel_ratio, max_size)  # the answer depends on nothing else
+        n = self._fit.get(key)
+        if n is None:
+            n = self._fit[key] = protocol.max_emg_samples(info, self._index, max_size)
         if n == 0:  # not even one sample fits: send the smallest frame, truncated by the link
             n = 1
         self._pull(n)
@@ -151,8 +157,11 @@ class ChunkPayloads:
         offset = first_accel - self._accel_index
         accel = self._accel[:, offset : offset + m]
         if accel.shape[1] < m:  # the last chunk lacks its accel tail: pad by holding the value
-            pad = self._accel[:, -1:] if self._accel.shape[1] else np.zeros((3, 1), np.int16)
-            accel = np.concatenate([accel, np.repeat(pad, m - accel.shape[1], 1)], 1)
+            if accel.shape[1]:
+                self._last_accel = accel[:, -1:]
+            accel = np.concatenate([accel, np.repeat(self._last_accel, m - accel.shape[1], 1)], 1)
+        elif m:
+            self._last_accel = accel[:, -1:]
         data = self._encoder.encode(
             self._emg[:, :n],
             accel,
@@ -257,7 +266,7 @@ class VirtualWearable:
         self._connected_stream_s = 0.0  # streamed time since this connection's START
         self._sent = self._lost_unconnected = self._lost_stalled = self._corrupted = 0
         self._connections = self._drops = self._stalls = 0
-        self._stream_s = 0.0
+        self._stream_s = self._lost_unconnected_s = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -314,6 +323,7 @@ class VirtualWearable:
         return WearableStatistics(
             sent=self._sent,
             lost_unconnected=self._lost_unconnected,
+            lost_unconnected_s=self._lost_unconnected_s,
             lost_stalled=self._lost_stalled,
             corrupted=self._corrupted,
             connections=self._connections,
@@ -371,7 +381,9 @@ class VirtualWearable:
 
     def _payload_limit(self) -> int:
         connection = self._connection
-        if self.faults.size_to_mtu and connection is not None:
+        # Size batches to the link only while streaming; samples taken while nobody listens are
+        # lost anyway, in full batches (and a 20-byte pre-exchange MTU would cost 25× the work).
+        if self.faults.size_to_mtu and connection is not None and self._started:
             return protocol.max_payload_size(connection.att_mtu)
         return MAX_VALUE_SIZE
 
@@ -399,6 +411,7 @@ class VirtualWearable:
         connection = self._connection
         if connection is None or not self._started:
             self._lost_unconnected += 1
+            self._lost_unconnected_s += duration_s
             return
         if self._stall_times and start_s >= self._stall_times[0]:
             self._stall_times.pop(0)
@@ -420,7 +433,7 @@ class VirtualWearable:
         faults = self.faults
         if (
             faults.drop_every_stream_s > 0
-            and self._connected_stream_s >= faults.drop_every_stream_s
+            and self._connected_stream_s >= faults.drop_every_stream_s - 1e-9  # float sums
             and self._drops < faults.max_drops
         ):
             self._drops += 1

@@ -226,7 +226,8 @@ async def test_link_drop_mid_stream_reconnects_and_the_gap_is_exact(
     assert stats.reconnects == 1 and not bad
     assert len(gaps) == 1
     assert gaps[0].at_index == 1000  # the drop came after 1 s of samples
-    assert gaps[0].emg_samples_missing == w.lost_unconnected * SAMPLES_PER_NOTIFICATION
+    assert w.lost_unconnected > 0  # the sensor clock ran on while the link was down
+    assert gaps[0].emg_samples_missing == round(w.lost_unconnected_s * INFO.emg_rate_hz)
     got = sum(f.emg.shape[1] for f in frames)
     assert got + gaps[0].emg_samples_missing == 4000
     emg_q, _ = quantised(data)
@@ -303,7 +304,7 @@ async def test_slow_consumer_overflow_drops_are_counted(rng: np.random.Generator
 
 
 async def test_hundred_forced_link_drops_all_recover(rng: np.random.Generator) -> None:
-    """100 drops in a 20× stream: each recovers, gaps are exact, no duplicates, nothing leaks."""
+    """100 drops in a 10× stream: each recovers, gaps are exact, no duplicates, nothing leaks."""
     air = await make_air()
     n_drops = 100
     forever = itertools.cycle(chunks(rng, 4.0))  # the sensor never runs out here
@@ -311,7 +312,7 @@ async def test_hundred_forced_link_drops_all_recover(rng: np.random.Generator) -
         air.link,
         INFO,
         ChunkPayloads(forever, INFO),
-        speed=20.0,
+        speed=10.0,
         faults=WearableFaults(drop_every_stream_s=0.2, max_drops=n_drops),
     )
     decoder = Decoder(INFO)
@@ -341,7 +342,7 @@ async def test_hundred_forced_link_drops_all_recover(rng: np.random.Generator) -
     assert d.frames == len(packets) == len(frames)
     end = frames[-1].first_emg_index + frames[-1].emg.shape[1]
     assert d.emg_samples + d.emg_samples_missing == end  # every sample is a frame or in a Gap
-    assert len(gaps) >= n_drops // 2  # most reconnects lose samples: the clock ran on at 20×
+    assert len(gaps) >= n_drops // 2  # most reconnects lose samples: the clock ran on at 10×
     assert fds_after <= fds_before + 2
     assert len(asyncio.all_tasks()) <= tasks_before + 2
 
