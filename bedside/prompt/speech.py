@@ -214,15 +214,37 @@ def render_phrases(settings: PromptSettings, cache_dir: Path | None = None) -> d
     rendered = 0
     for key, text in texts.items():
         path = cache / _cache_name(settings, key, text)
-        if not path.exists():
+        duration = _cached_duration(path)
+        if duration is None:
             rendered += 1
-            if settings.backend == "chime":
-                write_wav(path, _chime_samples(settings, CHIME_RATE_HZ), CHIME_RATE_HZ)
-            else:
-                _render_speech(settings, key, text, path)
-        clips[key] = Clip(key, text, path, wav_stats(path).duration_s)
+            try:
+                if settings.backend == "chime":
+                    write_wav(path, _chime_samples(settings, CHIME_RATE_HZ), CHIME_RATE_HZ)
+                else:
+                    _render_speech(settings, key, text, path)
+            except OSError as exc:  # cache full or read-only
+                raise PromptError(f"cannot write {path}: {exc.strerror}") from exc
+            duration = wav_stats(path).duration_s
+        clips[key] = Clip(key, text, path, duration)
     log.info("prompt: %d phrases ready in %s (%d newly rendered)", len(clips), cache, rendered)
     return clips
+
+
+def _cached_duration(path: Path) -> float | None:
+    """Length of a usable cached WAV; ``None`` if absent or damaged (it is removed: re-render)."""
+    if not path.exists():
+        return None
+    try:
+        stats = wav_stats(path)
+    except PromptError:
+        stats = None
+    if stats is None or stats.duration_s <= 0.0:
+        log.warning("prompt: damaged cache file %s: rendering it again", path.name)
+        path.unlink(missing_ok=True)
+        for scaled in path.parent.glob(f"{path.stem}.g*.wav"):  # its loudness variants too
+            scaled.unlink(missing_ok=True)
+        return None
+    return stats.duration_s
 
 
 def _render_speech(settings: PromptSettings, key: str, text: str, path: Path) -> None:

@@ -176,3 +176,16 @@ def test_chime_backend_renders_anew_when_the_chime_file_changes(tmp_path: Path) 
     second = render_phrases(settings, tmp_path / "cache")["opening"]
     assert first.path != second.path
     assert first.duration_s == pytest.approx(0.1) and second.duration_s == pytest.approx(0.2)
+
+
+def test_a_damaged_cache_file_is_rendered_again(tmp_path: Path) -> None:
+    require_tool("espeak-ng", "espeak-ng")
+    settings = PromptSettings(chime=False)
+    clips = render_phrases(settings, tmp_path)
+    scaled = with_gain(clips["closing"], 50)
+    good = wav(clips["closing"]).read_bytes()
+    wav(clips["closing"]).write_bytes(good[:30])  # truncated, e.g. by a full disk
+    again = render_phrases(settings, tmp_path)
+    assert wav(again["closing"]).read_bytes() == good  # espeak-ng is deterministic
+    assert not wav(scaled).exists()  # the stale loudness variant went with it
+    assert again["closing"].duration_s == pytest.approx(clips["closing"].duration_s)
