@@ -97,6 +97,17 @@ class PromptStatistics:
     unavailable: int = 0
     last_start_latency_s: float | None = None
 
+    def line(self) -> str:
+        """One log line with the non-zero counters, e.g. ``sequences=2 spoken=9 timeouts=1``."""
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in dataclasses.fields(self)
+            if f.name != "last_start_latency_s" and getattr(self, f.name)
+        ]
+        if self.last_start_latency_s is not None:
+            parts.append(f"start_latency={1000 * self.last_start_latency_s:.0f}ms")
+        return " ".join(parts) or "idle"
+
 
 def in_window(t: dtime, start: dtime | None, end: dtime | None) -> bool:
     """Is local time-of-day ``t`` in ``[start, end)``; windows may wrap past midnight."""

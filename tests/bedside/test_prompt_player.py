@@ -84,6 +84,7 @@ async def test_engine_plays_the_sequence_with_the_volume_ramp(clips: dict[str, C
         assert timeout == pytest.approx(clips[key].duration_s + settings.player_timeout_margin_s)
     assert stats.spoken == 4 and stats.failures == stats.timeouts == 0
     assert stats.sequences == 1 and stats.last_start_latency_s == 0.0
+    assert stats.line() == "events=2 sequences=1 utterances=4 spoken=4 start_latency=0ms"
 
 
 async def test_first_words_within_a_second_through_aplay(clips: dict[str, Clip]) -> None:
