@@ -37,6 +37,7 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from firmware_bridge import protocol
+from firmware_bridge.codec import Encoder, accel_to_counts, emg_to_counts
 from firmware_bridge.protocol import DeviceInfo
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,9 @@ class WearableStatistics:
 class ChunkPayloads:
     """A ``PayloadSource`` over ``(emg µV (n_ch, n), accel g (3, m))`` float chunks.
 
-    Quantises with the device info's µV/LSB and g/LSB (round to nearest, clipped to int16, as an
-    ADC saturates) and encodes with ``codec.Encoder``. Accelerometer sample ``k`` belongs to EMG
+    Quantises with the device info's µV/LSB and g/LSB (``codec.emg_to_counts``/
+    ``accel_to_counts``: round to nearest, clipped to int16 as an ADC saturates) and encodes with
+    ``codec.Encoder``. Accelerometer sample ``k`` belongs to EMG
     index ``k * accel_ratio`` (PROTOCOL.md §2.3); a chunk must hold the matching number of accel
     samples (``n / accel_ratio``). Each call emits as many EMG samples as fit ``max_size`` bytes,
     at most ``block_emg_samples * max_blocks_per_notification``.
@@ -107,8 +109,6 @@ class ChunkPayloads:
         *,
         lead_off: Callable[[int], int] | None = None,
     ) -> None:
-        from firmware_bridge.codec import Encoder
-
         self._chunks: Iterator[tuple[FloatArray, FloatArray]] = iter(chunks)
         self._info = info
         self._encoder = Encoder(info)
@@ -134,10 +134,8 @@ class ChunkPayloads:
                 )
             if accel_g.ndim != 2 or accel_g.shape[0] != 3:
                 raise ValueError(f"accel chunk must be (3, m) g, got {accel_g.shape}")
-            self._emg = np.concatenate([self._emg, _quantise(emg_uv, self._info.emg_uv_per_lsb)], 1)
-            self._accel = np.concatenate(
-                [self._accel, _quantise(accel_g, self._info.accel_g_per_lsb)], 1
-            )
+            self._emg = np.concatenate([self._emg, emg_to_counts(self._info, emg_uv)], 1)
+            self._accel = np.concatenate([self._accel, accel_to_counts(self._info, accel_g)], 1)
 
     def __call__(self, max_size: int) -> Payload | None:
         info = self._info
@@ -174,11 +172,6 @@ class ChunkPayloads:
         self._accel = self._accel[:, max(0, keep_from - self._accel_index) :]
         self._accel_index = max(self._accel_index, keep_from)
         return data, n / info.emg_rate_hz
-
-
-def _quantise(values: FloatArray, per_lsb: float) -> npt.NDArray[np.int16]:
-    counts = np.rint(np.asarray(values, dtype=np.float64) / per_lsb)
-    return np.clip(counts, -32768, 32767).astype(np.int16)
 
 
 class VirtualWearable:

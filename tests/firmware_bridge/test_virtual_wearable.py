@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from bumble.core import UUID
 from bumble.device import Peer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_bridge import protocol
 from firmware_bridge.bumble_backend import BumbleCentral, new_link
@@ -53,6 +55,33 @@ def test_chunk_payloads_quantise_and_encode_every_sample(rng: np.random.Generato
     assert [f.first_emg_index for f in frames][:3] == [0, 50, 100]
     assert sum(durations) == pytest.approx(2.102)
     assert all(len(v) <= 514 for v in values)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cuts=st.lists(st.integers(1, 59), max_size=8),
+    sizes=st.lists(st.sampled_from([514, 244, 120, 40, 20]), min_size=1, max_size=5),
+)
+def test_chunk_boundaries_never_change_the_bytes(
+    seed: int, cuts: list[int], sizes: list[int]
+) -> None:
+    """Same signal, any chunking (incl. empty chunks), any payload limits: identical bytes."""
+    rng = np.random.default_rng(seed)
+    emg = rng.normal(0.0, 40.0, (2, 1200))
+    accel = rng.normal(0.0, 0.5, (3, 60))
+    edges = sorted({0, 60, *cuts})  # cut on the accelerometer grid: chunk = EMG k·20.., accel k..
+    pieces = [(emg[:, a * 20 : b * 20], accel[:, a:b]) for a, b in itertools.pairwise(edges)] + [
+        (emg[:, :0], accel[:, :0])
+    ]
+    whole, split = ChunkPayloads([(emg, accel)], INFO), ChunkPayloads(pieces, INFO)
+    limits = itertools.cycle(sizes)
+    while True:
+        limit = next(limits)
+        a, b = whole(limit), split(limit)
+        assert a == b
+        if a is None:
+            break
 
 
 def test_chunk_payloads_size_batches_to_the_payload_limit(rng: np.random.Generator) -> None:
