@@ -366,3 +366,35 @@ async def test_build_engine_degrades_to_chime_then_none(
     await engine.drain()
     assert engine.statistics().sequences == 1
     await engine.aclose()
+
+
+async def test_a_simulated_night_on_stream_time_writes_its_prompts(tmp_path: Path) -> None:
+    """How ``crampwatch demo`` uses it: contract events, stream time as the clock, WAV output."""
+    require_tool("espeak-ng", "espeak-ng")
+    stream_t = 0.0
+    settings = PromptSettings(cache_dir=str(tmp_path / "cache"), cooldown_s=600.0)
+    engine = await build_engine(settings, wav_dir=tmp_path / "night", clock=lambda: stream_t)
+    base = {"leg": "left", "intensity": 4.2}
+    night = {
+        812.0: {"event": "cramp_started", "event_id": "n:left:1:started", "t_onset": 810.0,
+                "t_detect": 812.0, "time": "2026-11-27T01:13:35+00:00", **base},
+        850.0: {"event": "cramp_update", "event_id": "n:left:1:u1", "t": 850.0, **base},
+        901.0: {"event": "cramp_ended", "event_id": "n:left:1:ended", "t_onset": 810.0,
+                "t_end": 901.0, "duration_s": 91.0, "peak_intensity": 7.9, **base},
+        1200.0: {"event": "cramp_started", "event_id": "n:left:2:started", **base},
+        1230.0: {"event": "cramp_ended", "event_id": "n:left:2:ended", **base},
+    }  # fmt: skip
+    for second in range(1300):  # one tick per stream second: a night's hour in a moment
+        stream_t = float(second)
+        if stream_t in night:
+            await engine.on_event(night[stream_t])
+        await engine.tick()
+        await engine.drain()
+    await engine.aclose()
+    names = [p.name.split("-", 1)[1] for p in sorted((tmp_path / "night").glob("*.wav"))]
+    assert names == [
+        "opening.wav", "hold.0.wav", "hold.1.wav", "hold.2.wav", "escalation.0.wav",
+        "closing.wav", "repeat_short.wav",
+    ]  # fmt: skip
+    stats = engine.statistics()
+    assert stats.sequences == 1 and stats.short_reminders == 1 and stats.spoken == 7
