@@ -39,6 +39,7 @@ REST_BAND_HZ = (5.0, 450.0)  # ISEK 5–500 Hz [KAAP]: the band the resting floo
 ACCEL_RANGE_G = 8.0  # ±8 g MEMS range [ADXL]; ±2 g would clip heel strikes (computed)
 QRS_SIGMA_S = 0.012  # QRS ~80–100 ms wide: Ricker σ 12 ms (textbook ECG; size on calf unconfirmed)
 MARGIN_S = 0.5  # spikes and impulses reach this far past their episode
+HUM_TABLE = 4096  # points per mains cycle; linear interpolation error < 1e-5 of the amplitude
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,19 @@ class RenderInput:
     subject: Subject
     episodes: tuple[Episode, ...]
     posture: tuple[tuple[float, float, float], ...]
+
+
+def lerp(u: FloatArray, values: FloatArray) -> FloatArray:
+    """Linear interpolation of ``values`` (``(..., n)``, uniform grid) at index positions ``u``.
+
+    Like ``np.interp`` with ``xp = arange(n)`` (ends held), without its binary search.
+    """
+    n = values.shape[-1]
+    i = np.clip(np.floor(u).astype(np.intp), 0, n - 2)
+    f = np.clip(u - i, 0.0, 1.0)
+    lo, hi = values[..., i], values[..., i + 1]
+    out: FloatArray = lo + (hi - lo) * f
+    return out
 
 
 def _pulses(
@@ -109,13 +123,15 @@ class Renderer:
         self.block_emg = round(BLOCK_S * self.fs)
         self.block_acc = round(BLOCK_S * self.fa)
         f = np.asarray(np.fft.rfftfreq(fir_taps(self.fs), 1.0 / self.fs), dtype=np.float64)
-        hi = min(REST_BAND_HZ[1], 0.45 * self.fs)
+        # Up to 1 kHz the 5–450 Hz band is nearly all of 0..fs/2: a flat (white) amplifier floor
+        # [TI98] is used as is; faster rates get the band shaped so the floor means the same.
+        rest_fir = (
+            design_fir(band_psd(f, REST_BAND_HZ[0], REST_BAND_HZ[1]), fir_taps(self.fs))
+            if self.fs > 2 * REST_BAND_HZ[1] / 0.9
+            else None
+        )
         self.rest = NoiseStream(
-            seed=night.seed,
-            stream=1,
-            n_ch=self.n_ch,
-            block_len=self.block_emg,
-            fir=design_fir(band_psd(f, REST_BAND_HZ[0], hi), fir_taps(self.fs)),
+            seed=night.seed, stream=1, n_ch=self.n_ch, block_len=self.block_emg, fir=rest_fir
         )
         psd = shwedyk_psd(f, sub.shwedyk_f_low_hz, sub.shwedyk_f_high_hz)
         self.muscle = NoiseStream(
@@ -137,6 +153,7 @@ class Renderer:
         self.beats = self._beats() if sub.ecg_uv > 0 else np.zeros(0)
         self.harmonics = (1.0, *sub.hum_harmonics)
         self.harm_phase = tuple(0.7 * k * k for k in range(len(self.harmonics)))
+        self.hum_wave = self._hum_table()
 
     def _beats(self) -> FloatArray:
         """Heartbeat times over the night: ~1 Hz with slow and beat-to-beat variability."""
@@ -172,11 +189,7 @@ class Renderer:
 
     @staticmethod
     def _interp(u: FloatArray, values: FloatArray) -> FloatArray:
-        grid = np.arange(values.shape[-1], dtype=np.float64)
-        if values.ndim == 1:
-            out: FloatArray = np.interp(u, grid, values)
-            return out
-        return np.vstack([np.interp(u, grid, row) for row in values])
+        return lerp(u, values)
 
     def emg_block(self, k: int) -> FloatArray:
         """EMG block ``k``: ``(n_ch, block_emg)`` float64 µV."""
@@ -238,25 +251,28 @@ class Renderer:
         out: FloatArray = np.clip(x, -RAIL_UV, RAIL_UV)
         return out
 
+    def _hum_table(self) -> FloatArray:
+        """One mains cycle of the hum waveform (unit fundamental), ``HUM_TABLE + 1`` points."""
+        sub = self.sub
+        phase = np.linspace(0.0, 2 * math.pi, HUM_TABLE + 1)
+        out = np.zeros(HUM_TABLE + 1)
+        for k, (amp, ph) in enumerate(zip(self.harmonics, self.harm_phase, strict=True), 1):
+            if k * (sub.mains_hz + 0.5) < 0.5 * self.fs and amp > 0:  # no aliased harmonics
+                out += amp * np.cos(k * phase + ph)
+        return out
+
     def _hum(self, t: FloatArray) -> FloatArray:
         """Mains hum with harmonics; frequency wobbles slowly within ±0.5 Hz [Mew04]."""
         sub = self.sub
         fc = sub.mains_hz + sub.mains_offset_hz
         per = sub.mains_wobble_period_s
-        # phase = 2π ∫ f dt with f(t) = fc + A sin(2π t / P): closed form keeps it chunk-free
-        theta = (
-            2
-            * math.pi
-            * (fc * t - sub.mains_wobble_hz * per / (2 * math.pi) * np.cos(2 * math.pi * t / per))
-        )
-        z1 = np.exp(1j * theta)
-        z = np.ones_like(z1)
-        out = np.zeros(t.size)
-        for k, (amp, ph) in enumerate(zip(self.harmonics, self.harm_phase, strict=True), 1):
-            z = z * z1
-            if k * (sub.mains_hz + 0.5) < 0.5 * self.fs and amp > 0:
-                out += amp * (z * complex(math.cos(ph), math.sin(ph))).real
-        return out
+        # cycles = ∫ f dt with f(t) = fc + A sin(2π t / P): closed form keeps it chunk-free. The
+        # slow wobble term is interpolated from an absolute 0.1-s grid (error < 1e-5 cycles).
+        g0 = math.floor(t[0] * 10.0)
+        g = np.arange(g0, math.ceil(t[-1] * 10.0) + 2) / 10.0
+        wobble = sub.mains_wobble_hz * per / (2 * math.pi) * np.cos(2 * math.pi * g / per)
+        cycles = fc * t - lerp(t * 10.0 - g0, wobble)
+        return lerp((cycles - np.floor(cycles)) * HUM_TABLE, self.hum_wave)
 
     def accel_block(self, k: int) -> FloatArray:
         """Accelerometer block ``k``: ``(3, block_acc)`` float64 g (x along the shank)."""
