@@ -24,12 +24,14 @@ import argparse
 import importlib
 import inspect
 import json
+import resource
 import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,38 +91,77 @@ def make_detector(name: str, sig: NightSignals) -> CrampDetector:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NightRun:
-    """Timings (s) and events of one detector over one night."""
+    """Timings (wall and CPU seconds) and events of one detector over one night.
+
+    Wall time suffers when the machine is shared; CPU time (``process_time`` in-process,
+    ``RUSAGE_CHILDREN`` for a command) does much less, so the ratios use CPU time.
+    """
 
     name: str
     hours: float
     emg_rate_hz: float
     n_emg_channels: int
     generation_s: float | None  # None: night came from the cache
+    generation_cpu_s: float | None
     detector_s: float
+    detector_cpu_s: float
     floor_s: float
-    read_s: float  # EDF reading for the in-process / floor pass
+    floor_cpu_s: float
+    read_s: float  # EDF reading for the in-process / floor pass (wall)
     returncode: int | None  # external command only
     events: list[dict[str, Any]] = field(default_factory=list)
     truth: dict[str, Any] = field(default_factory=dict)
 
     @property
     def x_realtime(self) -> float:
-        return self.hours * 3600.0 / self.detector_s if self.detector_s > 0 else float("inf")
+        """Night length / detector CPU seconds."""
+        return _div(self.hours * 3600.0, self.detector_cpu_s)
 
     @property
     def floor_x_realtime(self) -> float:
-        return self.hours * 3600.0 / self.floor_s if self.floor_s > 0 else float("inf")
+        return _div(self.hours * 3600.0, self.floor_cpu_s)
 
     @property
     def ratio(self) -> float:
-        return self.detector_s / self.floor_s if self.floor_s > 0 else float("inf")
+        """Detector CPU time / floor CPU time."""
+        return _div(self.detector_cpu_s, self.floor_cpu_s)
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b > 0 else float("inf")
+
+
+class Stopwatch:
+    """Adds up wall (``perf_counter``) and CPU (``process_time``) seconds of timed blocks."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall += time.perf_counter() - w
+            self.cpu += time.process_time() - c
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_night(spec: NightSpec, detector: str, directory: Path) -> NightRun:
     """Generate into ``directory`` if needed, then time ``detector`` and the floor on the night."""
     night = ensure_night(spec, directory)
     return run_edf(
-        night.edf, night.truth, detector, name=spec.name, generation_s=night.generation_s
+        night.edf,
+        night.truth,
+        detector,
+        name=spec.name,
+        generation=(night.generation_s, night.generation_cpu_s),
     )
 
 
@@ -130,7 +171,7 @@ def run_edf(
     detector: str,
     *,
     name: str,
-    generation_s: float | None = None,
+    generation: tuple[float | None, float | None] = (None, None),
 ) -> NightRun:
     """Time ``detector`` (in-process name or command) and the sosfilt floor over one EDF night."""
     truth = json.loads(truth_path.read_text())
@@ -141,34 +182,34 @@ def run_edf(
     floor = SosfiltFloor(sig.emg_rate_hz, n_ch)
     det = make_detector(detector, sig) if (detector in IN_PROCESS) else None
     raw: list[DetectorEvent] = []
-    detector_s = read_s = 0.0
-    t_read = time.perf_counter()
-    for emg, accel in iter_night(reader, sig):
-        t0 = time.perf_counter()
-        read_s += t0 - t_read
+    clock, read = Stopwatch(), Stopwatch()
+    blocks = iter_night(reader, sig)
+    while True:
+        with read.timing():
+            block = next(blocks, None)
+        if block is None:
+            break
+        emg, accel = block
         floor.process(emg)
-        t1 = time.perf_counter()
         if det is not None:
-            raw += det.process(emg, accel)
-            detector_s += time.perf_counter() - t1
-        t_read = time.perf_counter()
+            with clock.timing():
+                raw += det.process(emg, accel)
     returncode: int | None = None
     if det is not None:
-        t0 = time.perf_counter()
-        raw += det.finish()
-        detector_s += time.perf_counter() - t0
+        with clock.timing():
+            raw += det.finish()
         events = [
             event_record(e, session_id=name, leg=leg, session_start=reader.start) for e in raw
         ]
     else:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(
             [*shlex.split(detector), str(edf)],
             capture_output=True,
             text=True,
             check=False,
         )
-        detector_s = time.perf_counter() - t0
+        clock.wall, clock.cpu = time.perf_counter() - t0, _children_cpu() - c0
         returncode = proc.returncode
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or [""]
@@ -179,10 +220,13 @@ def run_edf(
         hours=sig.duration_s / 3600.0,
         emg_rate_hz=sig.emg_rate_hz,
         n_emg_channels=n_ch,
-        generation_s=generation_s,
-        detector_s=detector_s,
+        generation_s=generation[0],
+        generation_cpu_s=generation[1],
+        detector_s=clock.wall,
+        detector_cpu_s=clock.cpu,
         floor_s=floor.seconds,
-        read_s=read_s,
+        floor_cpu_s=floor.cpu_seconds,
+        read_s=read.wall,
         returncode=returncode,
         events=events,
         truth=truth,
@@ -245,28 +289,29 @@ def _gen(value: float | None) -> str:
 
 
 def format_speed(result: BenchResult) -> str:
-    """Speed table: seconds and × real time for the detector and the sosfilt floor."""
+    """Speed table: wall and CPU seconds, × real time and detector / floor (CPU-based)."""
     head = (
-        f"{'night':<20} {'hours':>5} {'EMG Hz':>7} {'ch':>2} {'gen s':>7} {'read s':>7} "
-        f"{'det s':>8} {'det ×RT':>9} {'floor s':>8} {'floor ×RT':>10} {'det/floor':>9}"
+        f"{'night':<20} {'hours':>5} {'EMG Hz':>7} {'ch':>2} {'gen s':>6} {'gen cpu':>7} "
+        f"{'det s':>7} {'det cpu':>7} {'det ×RT':>8} {'floor cpu':>9} {'floor ×RT':>9} "
+        f"{'det/floor':>9}"
     )
     lines = [head, "-" * len(head)]
     for r in result.nights:
         lines.append(
             f"{r.name:<20} {r.hours:>5.2f} {r.emg_rate_hz:>7g} {r.n_emg_channels:>2} "
-            f"{_gen(r.generation_s):>7} {r.read_s:>7.2f} {r.detector_s:>8.2f} "
-            f"{r.x_realtime:>9.0f} {r.floor_s:>8.2f} {r.floor_x_realtime:>10.0f} {r.ratio:>9.1f}"
+            f"{_gen(r.generation_s):>6} {_gen(r.generation_cpu_s):>7} {r.detector_s:>7.2f} "
+            f"{r.detector_cpu_s:>7.2f} {r.x_realtime:>8.0f} {r.floor_cpu_s:>9.2f} "
+            f"{r.floor_x_realtime:>9.0f} {r.ratio:>9.1f}"
         )
-    hours = sum(r.hours for r in result.nights)
+    night_s = 3600.0 * sum(r.hours for r in result.nights)
     det = sum(r.detector_s for r in result.nights)
-    floor = sum(r.floor_s for r in result.nights)
+    det_cpu = sum(r.detector_cpu_s for r in result.nights)
+    floor_cpu = sum(r.floor_cpu_s for r in result.nights)
     lines += [
         "-" * len(head),
-        f"{'all':<20} {hours:>5.1f} {'':>7} {'':>2} {'':>7} "
-        f"{sum(r.read_s for r in result.nights):>7.2f} {det:>8.2f} "
-        f"{hours * 3600 / det if det else float('inf'):>9.0f} {floor:>8.2f} "
-        f"{hours * 3600 / floor if floor else float('inf'):>10.0f} "
-        f"{det / floor if floor else float('inf'):>9.1f}",
+        f"{'all':<20} {night_s / 3600:>5.1f} {'':>7} {'':>2} {'':>6} {'':>7} {det:>7.2f} "
+        f"{det_cpu:>7.2f} {_div(night_s, det_cpu):>8.0f} {floor_cpu:>9.2f} "
+        f"{_div(night_s, floor_cpu):>9.0f} {_div(det_cpu, floor_cpu):>9.1f}",
     ]
     return "\n".join(lines)
 

@@ -72,6 +72,8 @@ def test_in_process_and_external_command_agree(
     assert inproc.hours == pytest.approx(120 / 3600)
     assert (inproc.emg_rate_hz, inproc.n_emg_channels) == (1000.0, 1)
     assert inproc.detector_s > 0 and inproc.floor_s > 0 and inproc.read_s > 0
+    assert inproc.detector_cpu_s > 0 and inproc.floor_cpu_s > 0
+    assert external.detector_cpu_s > 0.05  # the child's CPU time: at least importing numpy
     assert (inproc.returncode, external.returncode) == (None, 0)
     assert external.detector_s > inproc.detector_s  # the command also starts Python, reads EDF
     m = score_night(json.loads(truth.read_text()), inproc.events).metrics
@@ -94,6 +96,7 @@ def test_failing_or_garbled_command_is_one_input_error(
 def test_corpus_definition_is_large_enough() -> None:
     assert len(CORPUS) == 12 and sum(s.hours for s in CORPUS) >= 60
     assert {s.profile for s in CORPUS} == {"dense", "typical", "quiet"}
+    assert len({s.seed for s in CORPUS}) == len(CORPUS)  # the seed draws the subject
     assert sum(1 for s in CORPUS if s.hours == 8.0) >= 6
     assert len({s.name for s in CORPUS + QUICK}) == len(CORPUS) + len(QUICK)
 
