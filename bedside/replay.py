@@ -318,10 +318,8 @@ def replay_file(
         else "none",
     )
     records = max(1, round(block_s / reader.record_duration_s))
-    picks = list(channels.emg) + list(channels.accel or ())
-    n_emg = len(channels.emg)
-    emg_scale = np.asarray(channels.emg_to_uv)[:, None]
-    accel_scale = np.asarray(channels.accel_to_g)[:, None] if channels.accel else None
+    groups = [list(channels.emg), list(channels.accel or ())]
+    scales = [list(channels.emg_to_uv), list(channels.accel_to_g)]
     events: list[dict[str, Any]] = []
     view = Overview() if overview else None
     emg_done = 0  # samples of each stream given to the detector (fed or declared lost)
@@ -335,7 +333,7 @@ def replay_file(
             if on_event is not None:
                 on_event(rec)
 
-    for chunk in reader.iter_chunks(picks, records_per_block=records):
+    for chunk in reader.iter_grouped(groups, records, scales=scales):
         emg_at = round(chunk.onset_s * channels.emg_rate_hz)
         accel_at = round(chunk.onset_s * channels.accel_rate_hz)
         if emg_at < emg_done:
@@ -354,14 +352,12 @@ def replay_file(
             )
             emit(detector.gap(emg_at - emg_done, max(0, accel_at - accel_done)))
             emg_done, accel_done = emg_at, max(accel_at, accel_done)
-        emg = np.vstack(chunk.samples[:n_emg]) * emg_scale
-        if accel_scale is not None:
-            accel = np.vstack(chunk.samples[n_emg:]) * accel_scale
-            emit(detector.process(emg, accel))
+        emg = chunk.arrays[0]  # µV and g: the unit factors are fused into the reader's gain
+        accel = chunk.arrays[1] if channels.accel is not None else None
+        emit(detector.process(emg, accel if accel is not None else np.zeros((3, 0))))
+        if accel is not None:
             accel_done += accel.shape[1]
-        else:
-            accel = None
-            emit(detector.process(emg, np.zeros((3, 0))))
+        else:  # EMG only: declare this block's accelerometer samples lost (module docstring)
             accel_end = round(
                 (emg_done + emg.shape[1]) / channels.emg_rate_hz * channels.accel_rate_hz
             )

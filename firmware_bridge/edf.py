@@ -144,6 +144,16 @@ class EdfChunk:
     samples: list[FloatArray]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EdfGroupedChunk:
+    """Contiguous data from :meth:`EdfReader.iter_grouped`: a `(n_signals, n)` array per group."""
+
+    onset_s: float
+    first_record: int
+    n_records: int
+    arrays: list[FloatArray]
+
+
 # --------------------------------------------------------------------------------------------
 # number and text fields
 # --------------------------------------------------------------------------------------------
@@ -866,21 +876,31 @@ class EdfReader:
         return found
 
     # -- samples --------------------------------------------------------------------------------
-    def _decode(self, block: bytes, k: int, sig: _RawSignal) -> FloatArray:
+    def _decode(
+        self,
+        block: bytes,
+        k: int,
+        sig: _RawSignal,
+        out: FloatArray | None = None,
+        scale: float = 1.0,
+    ) -> FloatArray:
+        """Physical values × ``scale`` of one signal over ``k`` records, into ``out`` if given."""
         info = sig.info
         n = info.samples_per_record
+        if out is None:
+            out = np.empty(k * n, dtype=np.float64)
         rec = np.frombuffer(block, dtype=np.uint8).reshape(k, self._record_bytes)
+        cols = rec[:, sig.byte_offset : sig.byte_offset + (3 if self.is_bdf else 2) * n]
+        gain = (info.physical_max - info.physical_min) / (info.digital_max - info.digital_min)
         if self.is_bdf:  # int24: widen to int32, the top byte repeating the sign bit
             wide = np.empty((k * n, 4), dtype=np.uint8)
-            wide[:, :3] = rec[:, sig.byte_offset : sig.byte_offset + 3 * n].reshape(k * n, 3)
+            wide[:, :3] = cols.reshape(k * n, 3)
             wide[:, 3] = np.where(wide[:, 2] >= 0x80, 0xFF, 0)
-            out = wide.view("<i4").reshape(k * n).astype(np.float64)
-        else:
-            raw = np.ascontiguousarray(rec[:, sig.byte_offset : sig.byte_offset + 2 * n])
-            out = raw.view("<i2").reshape(k * n).astype(np.float64)
-        gain = (info.physical_max - info.physical_min) / (info.digital_max - info.digital_min)
-        out *= gain
-        out += info.physical_min - info.digital_min * gain
+            digital: npt.NDArray[np.generic] = wide.view("<i4").reshape(k, n)
+        else:  # each record's bytes are contiguous, so the int16 view needs no copy
+            digital = cols.view("<i2")
+        np.multiply(digital, gain * scale, out=out.reshape(k, n))
+        out += (info.physical_min - info.digital_min * gain) * scale
         return out
 
     def _check_indices(self, signal_indices: Sequence[int]) -> list[_RawSignal]:
@@ -904,26 +924,13 @@ class EdfReader:
             k = len(block) // self._record_bytes
             yield [self._decode(block, k, s) for s in picked]
 
-    def iter_chunks(
-        self, signal_indices: Sequence[int], records_per_block: int = 60
-    ) -> Iterator[EdfChunk]:
-        """Like :meth:`iter_blocks`, but each chunk is contiguous in time and carries its onset.
-
-        For EDF+D the onset of every record comes from its time-keeping TAL (EDF+ §2.2.4), and a
-        chunk ends where the next record does not follow on; otherwise onsets are
-        ``index × record_duration_s``.
-        """
-        picked = self._check_indices(signal_indices)
+    def _contiguous(self, records_per_block: int) -> Iterator[tuple[float, int, int, bytes]]:
+        """Yield ``(onset_s, first_record, n_records, raw)`` for runs of records without gaps."""
         dur = self.record_duration_s
         for first, block in self._records(records_per_block):
             k = len(block) // self._record_bytes
             if not self.is_discontinuous:
-                yield EdfChunk(
-                    onset_s=first * dur,
-                    first_record=first,
-                    n_records=k,
-                    samples=[self._decode(block, k, s) for s in picked],
-                )
+                yield first * dur, first, k, block
                 continue
             onsets: list[float] = []
             for r in range(k):
@@ -938,14 +945,59 @@ class EdfReader:
             for r in range(1, k + 1):
                 # a tolerance of 1 µs: onsets are written with 6 decimals (EDF+ §2.2.2)
                 if r == k or abs(onsets[r] - (onsets[r - 1] + dur)) > 1e-6:
-                    sub = block[start * self._record_bytes : r * self._record_bytes]
-                    yield EdfChunk(
-                        onset_s=onsets[start],
-                        first_record=first + start,
-                        n_records=r - start,
-                        samples=[self._decode(sub, r - start, s) for s in picked],
-                    )
+                    raw = block[start * self._record_bytes : r * self._record_bytes]
+                    yield onsets[start], first + start, r - start, raw
                     start = r
+
+    def iter_chunks(
+        self, signal_indices: Sequence[int], records_per_block: int = 60
+    ) -> Iterator[EdfChunk]:
+        """Like :meth:`iter_blocks`, but each chunk is contiguous in time and carries its onset.
+
+        For EDF+D the onset of every record comes from its time-keeping TAL (EDF+ §2.2.4), and a
+        chunk ends where the next record does not follow on; otherwise onsets are
+        ``index × record_duration_s``.
+        """
+        picked = self._check_indices(signal_indices)
+        for onset, first, k, raw in self._contiguous(records_per_block):
+            yield EdfChunk(
+                onset_s=onset,
+                first_record=first,
+                n_records=k,
+                samples=[self._decode(raw, k, s) for s in picked],
+            )
+
+    def iter_grouped(
+        self,
+        groups: Sequence[Sequence[int]],
+        records_per_block: int = 60,
+        *,
+        scales: Sequence[Sequence[float]] | None = None,
+    ) -> Iterator[EdfGroupedChunk]:
+        """Contiguous chunks as one ``(len(group), n)`` float64 array per group of signals.
+
+        Signals in a group must share a rate. ``scales`` (same shape as ``groups``) multiplies
+        each signal's physical values, e.g. 1000 to turn mV into µV; it is fused into the
+        digital-to-physical gain, so no extra pass over the data is made.
+        """
+        picked = [self._check_indices(g) for g in groups]
+        factors = (
+            [list(s) for s in scales] if scales is not None else [[1.0] * len(g) for g in groups]
+        )
+        if [len(f) for f in factors] != [len(g) for g in picked]:
+            raise ValueError("scales must have the same shape as groups")
+        for g in picked:
+            if len({s.info.samples_per_record for s in g}) > 1:
+                raise ValueError(f"signals {[s.info.label for s in g]} have different rates")
+        for onset, first, k, raw in self._contiguous(records_per_block):
+            arrays: list[FloatArray] = []
+            for g, f in zip(picked, factors, strict=True):
+                n = g[0].info.samples_per_record * k if g else 0
+                arr = np.empty((len(g), n), dtype=np.float64)
+                for row, (sig, scale) in enumerate(zip(g, f, strict=True)):
+                    self._decode(raw, k, sig, out=arr[row], scale=scale)
+                arrays.append(arr)
+            yield EdfGroupedChunk(onset_s=onset, first_record=first, n_records=k, arrays=arrays)
 
     def __repr__(self) -> str:
         kind = ("BDF" if self.is_bdf else "EDF") + (

@@ -8,12 +8,14 @@ protocol with windows on the absolute sample index, so its events do not depend 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import subprocess
 import sys
 import tracemalloc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bedside.cli import main
 from bedside.commands.replay import load_detector
 from bedside.replay import (
     STANDARD_GRAVITY,
@@ -394,7 +397,10 @@ def test_plot(tmp_path: Path, night: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
 
-# --- the command line, in a subprocess -----------------------------------------------------
+# --- the command line ----------------------------------------------------------------------
+# A few runs in a real subprocess (exit codes, stdout/stderr, terminal, pipe); the rest call
+# bedside.cli.main in-process: every `python -m bedside.cli` imports all subcommands (scipy,
+# bumble), which costs seconds on a loaded machine.
 
 DETECTOR = "tests.bedside.test_replay:TinyDetector"
 
@@ -411,7 +417,28 @@ def crampwatch(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_events_to_stdout_and_table(tmp_path: Path, night: Path) -> None:
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str  # what the CLI printed to stderr (error line, table)
+    log: str  # log records (pytest captures logging in-process)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Any:
+    def run(*args: str | Path, detector: str = DETECTOR) -> CliRun:
+        capsys.readouterr()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            code = main(["replay", "--detector", detector, *map(str, args)])
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err, caplog.text)
+
+    return run
+
+
+def test_subprocess_events_to_stdout_and_table(tmp_path: Path, night: Path) -> None:
     truth = tmp_path / "night.truth.json"
     write_truth(truth, leg="right")
     proc = crampwatch(night, "--truth", truth)
@@ -421,97 +448,137 @@ def test_cli_events_to_stdout_and_table(tmp_path: Path, night: Path) -> None:
     assert events[0]["leg"] == "right"  # from the truth's subject
     assert "sens" in proc.stderr and "100.0%" in proc.stderr  # the scorer's table, on stderr
     assert "2 cramps, 4 events" in proc.stderr
+    assert "\r" not in proc.stderr  # no progress bar: stderr is not a terminal
 
 
-def test_cli_several_inputs_events_file_and_plot(tmp_path: Path, night: Path) -> None:
+def test_subprocess_bad_input_one_line_exit_65(tmp_path: Path) -> None:
+    path = tmp_path / "bad.edf"
+    path.write_bytes(b"garbage" * 10)
+    proc = crampwatch(path)
+    assert proc.returncode == 65 and proc.stdout == ""
+    assert (
+        proc.stderr == f"crampwatch: {path}: not an EDF/BDF file: 70 bytes, shorter than the "
+        "256-byte header\n"
+    )
+
+
+def test_subprocess_progress_bar_on_a_terminal(night: Path) -> None:
+    main_fd, sub_fd = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
+    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=sub_fd) as proc:
+        os.close(sub_fd)
+        out, _ = proc.communicate(timeout=120)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO once the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0 and len(out.splitlines()) == 4
+    assert b"\rnight.edf [" in seen and b"100%" in seen
+
+
+def test_subprocess_broken_pipe_is_quiet(night: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # like `| head -0`: the first event cannot be written
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+    assert proc.returncode == 141 and "Traceback" not in err
+
+
+def test_cli_several_inputs_events_file_and_plot(cli: Any, tmp_path: Path, night: Path) -> None:
     other = tmp_path / "other.edf"
     write_night(other, emg_unit="mV")
     t1, t2 = tmp_path / "a.truth.json", tmp_path / "b.truth.json"
     write_truth(t1)
     write_truth(t2)
     out, plot = tmp_path / "ev.jsonl", tmp_path / "p.png"
-    proc = crampwatch(
-        night, other, "--events", out, "--truth", t1, "--truth", t2, "--plot", plot, "--leg", "left"
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "all (2)" in proc.stdout  # table on stdout: the events went to a file
+    r = cli(night, other, "--events", out, "--truth", t1, "--truth", t2, "--plot", plot)
+    assert r.code == 0, r.err
+    assert "all (2)" in r.out  # table on stdout: the events went to a file
     events = [json.loads(line) for line in out.read_text().splitlines()]
     sessions = {e["event_id"].split(":")[0] for e in events}
     assert sessions == {"night-20261126T223000", "other-20261126T223000"}
+    assert {e["leg"] for e in events} == {"right"}
     assert (tmp_path / "p-night.png").exists() and (tmp_path / "p-other.png").exists()
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p.write_bytes(b"garbage" * 10), "not an EDF/BDF file"),
         (lambda p: write_night(p, emg_rate=200.0, seconds=10.0), "below the 400 Hz"),
         (lambda p: p.write_bytes(b""), "shorter than the 256-byte header"),
+        (lambda p: p.mkdir(), "is a directory"),
     ],
 )
-def test_cli_bad_input_one_line_exit_65(tmp_path: Path, make: Any, message: str) -> None:
+def test_cli_bad_input_one_line_exit_65(cli: Any, tmp_path: Path, make: Any, message: str) -> None:
     path = tmp_path / "bad.edf"
     make(path)
-    proc = crampwatch(path)
-    assert proc.returncode == 65
-    assert proc.stdout == ""
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    r = cli(path)
+    assert r.code == 65 and r.out == ""
+    assert message in r.err and len(r.err.strip().splitlines()) == 1
 
 
-def test_cli_no_emg_and_missing_file(tmp_path: Path) -> None:
+def test_cli_no_emg_and_missing_file(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "noemg.edf"
     specs = [EdfSignalSpec("Accel X", "g", 25.0, -8, 8)]
     with EdfWriter(path, specs, start=START) as w:
         w.write([np.zeros(250)])
-    proc = crampwatch(path)
-    assert proc.returncode == 65 and "no EMG channel" in proc.stderr
-    proc = crampwatch(tmp_path / "missing.edf")
-    assert proc.returncode == 65 and "no such file" in proc.stderr
+    r = cli(path)
+    assert r.code == 65 and "no EMG channel" in r.err and "'Accel X'" in r.err
+    r = cli(tmp_path / "missing.edf")
+    assert r.code == 65 and "no such file" in r.err
 
 
-def test_cli_truncated_file_warns_and_replays(tmp_path: Path, night: Path) -> None:
+def test_cli_truncated_file_warns_and_replays(cli: Any, tmp_path: Path, night: Path) -> None:
     cut = tmp_path / "cut.edf"
     raw = night.read_bytes()
     cut.write_bytes(raw[: len(raw) * 3 // 4])
-    proc = crampwatch(cut)
-    assert proc.returncode == 0, proc.stderr
-    assert "truncated" in proc.stderr
-    assert len(proc.stdout.splitlines()) == 4  # both bursts lie in the first 3/4
+    r = cli(cut)
+    assert r.code == 0, r.err
+    assert "truncated" in r.log
+    assert len(r.out.splitlines()) == 4  # both bursts lie in the first 3/4
 
 
-def test_cli_mismatched_truth_duration_is_checked_first(tmp_path: Path, night: Path) -> None:
+def test_cli_inputs_are_checked_before_replay(cli: Any, tmp_path: Path, night: Path) -> None:
     truth = tmp_path / "long.truth.json"
     write_truth(truth, seconds=28800.0)
-    proc = crampwatch(night, "--truth", truth)
-    assert proc.returncode == 65 and proc.stdout == ""
-    assert "mismatched durations" in proc.stderr
-    proc = crampwatch(night, night, "--truth", truth)
-    assert proc.returncode == 65 and "give one per INPUT" in proc.stderr
+    r = cli(night, "--truth", truth)
+    assert r.code == 65 and r.out == ""
+    assert "mismatched durations" in r.err
+    r = cli(night, night, "--truth", truth)
+    assert r.code == 65 and "give one per INPUT" in r.err
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(b"0" * 300)
+    r = cli(night, bad)  # the good first file is not replayed: nothing on stdout
+    assert r.code == 65 and r.out == "" and str(bad) in r.err
 
 
-def test_cli_unknown_detector_is_a_config_error(night: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bedside.cli", "replay", "--detector", "nope.mod:X", str(night)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 78 and "cannot import nope" in proc.stderr
+def test_cli_unknown_detector_is_a_config_error(cli: Any, night: Path) -> None:
+    r = cli(night, detector="nope.mod:X")
+    assert r.code == 78 and "cannot import nope" in r.err
 
 
-def test_cli_emg_named_by_option(tmp_path: Path) -> None:
+def test_cli_emg_named_by_option(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "named.edf"
     specs = [EdfSignalSpec("Gastroc L", "uV", EMG_HZ, -5000, 5000)]
     with EdfWriter(path, specs, start=START) as w:
         w.write([_emg(NIGHT_S, EMG_HZ, seed=0)])
-    assert "no EMG channel" in crampwatch(path).stderr
-    proc = crampwatch("--emg", "Gastroc L", path)
-    assert proc.returncode == 0, proc.stderr
-    assert len(proc.stdout.splitlines()) == 4
-    assert "replaying EMG only" in proc.stderr
+    assert "no EMG channel" in cli(path).err
+    r = cli("--emg", "Gastroc L", path)
+    assert r.code == 0, r.err
+    assert len(r.out.splitlines()) == 4
+    assert "replaying EMG only" in r.log
 
 
 class _LabelledDetector(TinyDetector):
@@ -559,39 +626,3 @@ def test_detector_value_error_becomes_input_error(tmp_path: Path) -> None:
     make = load_detector("tests.bedside.test_replay:_LabelledDetector", DetectorSettings())
     with pytest.raises(InputError, match=r"the detector refuses it: accel rate 5\.0 Hz is too low"):
         replay_file(path, make_detector=make, leg="left")
-
-
-def test_progress_bar_only_on_a_terminal(tmp_path: Path, night: Path) -> None:
-    plain = crampwatch(night)
-    assert plain.returncode == 0 and "\r" not in plain.stderr and "%" not in plain.stderr
-    main, sub = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
-    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=sub) as proc:
-        os.close(sub)
-        out, _ = proc.communicate(timeout=120)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # EIO once the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(main)
-    assert proc.returncode == 0 and len(out.splitlines()) == 4
-    assert b"\rnight.edf [" in seen and b"100%" in seen
-
-
-def test_broken_pipe_is_quiet(night: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "bedside.cli", "replay", "--detector", DETECTOR, str(night)]
-    with subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        proc.stdout.close()  # like `| head -0`
-        err = proc.stderr.read().decode()
-        proc.wait(timeout=120)
-    assert proc.returncode == 141 and "Traceback" not in err
