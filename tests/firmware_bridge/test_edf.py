@@ -369,3 +369,26 @@ def _fuzz_base(factory: pytest.TempPathFactory) -> Path:
             w.annotate(1.0, 0.5, "x")
         _FUZZ_BASE["p"] = path
     return _FUZZ_BASE["p"]
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_iter_grouped_matches_iter_chunks(
+    tmp_path: Path, rng: np.random.Generator, bdf: bool
+) -> None:
+    path = tmp_path / ("g.bdf" if bdf else "g.edf")
+    _write(path, _signals(rng, 7.0), [0.5], bdf=bdf)
+    r = EdfReader(path)
+    grouped = list(r.iter_grouped([[0], [1, 2, 3]], 3, scales=[[1000.0], [1.0, 2.0, 3.0]]))
+    chunks = list(r.iter_chunks([0, 1, 2, 3], 3))
+    assert [(g.onset_s, g.n_records) for g in grouped] == [(c.onset_s, c.n_records) for c in chunks]
+    for g, c in zip(grouped, chunks, strict=True):
+        assert g.arrays[0].shape == (1, c.samples[0].size) and g.arrays[1].shape[0] == 3
+        np.testing.assert_allclose(g.arrays[0][0], 1000.0 * c.samples[0], rtol=1e-12)
+        for axis in range(3):
+            np.testing.assert_allclose(
+                g.arrays[1][axis], (axis + 1.0) * c.samples[1 + axis], rtol=1e-12, atol=1e-12
+            )
+    with pytest.raises(ValueError, match="different rates"):
+        next(r.iter_grouped([[0, 1]]))
+    with pytest.raises(ValueError, match="same shape"):
+        next(r.iter_grouped([[0]], scales=[[1.0, 2.0]]))
