@@ -18,7 +18,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_bridge.ble_client import BleClient, LinkEvent, LinkState, RawPacket, next_delay
+from firmware_bridge.ble_client import (
+    BleClient,
+    LinkEvent,
+    LinkState,
+    RawPacket,
+    bluez_power_cycle,
+    next_delay,
+)
 from firmware_bridge.codec import BadFrame, Decoder, Frame, Gap
 from firmware_bridge.errors import LinkError
 from firmware_bridge.protocol import Leg
@@ -147,6 +154,10 @@ async def test_paced_stream_arrives_whole_in_order_and_keeps_up(rng: np.random.G
         BleClient(fast_settings(), backend=air.backend, on_event=events.append) as link,
     ):
         t0 = time.monotonic()
+        async with asyncio.timeout(5):
+            while link.statistics().packets < 5:
+                await asyncio.sleep(0.01)
+        await wearable.set_battery(42)  # the Battery Level notification reaches the client
         packets = await drain(link, wearable, decoder)
         elapsed = time.monotonic() - t0
         stats = link.statistics()
@@ -162,7 +173,8 @@ async def test_paced_stream_arrives_whole_in_order_and_keeps_up(rng: np.random.G
     assert elapsed < 3.0 / 5.0 * 3 + 1.0  # keeps up with (5×) real time; no throughput claim
     assert stats.connects == 1 and stats.reconnects == 0 and stats.queue_drops == 0
     assert stats.mtu == 517 and stats.max_payload_bytes == 514
-    assert stats.battery_percent == 87 and stats.rssi_dbm is not None and stats.rssi_dbm < 0
+    assert stats.battery_percent == 42 and stats.rssi_dbm is not None and stats.rssi_dbm < 0
+    assert [e.fields["percent"] for e in events if e.kind == "battery"] == [87, 42]
     assert stats.device_info == INFO and stats.device_info.leg is Leg.LEFT
     assert stats.state is LinkState.STREAMING and link.state is LinkState.CLOSED
     kinds = [e.kind for e in events]
@@ -381,6 +393,13 @@ async def test_no_wearable_power_cycles_then_gives_up_with_link_error() -> None:
     assert sleep.delays == [next_delay(a, jitter=0.5, u=0.5) for a in (1, 2, 3)] == [1.5, 3.0, 6.0]
     kinds = [e.kind for e in events]
     assert kinds.index("power_cycle") < kinds.index("failed")
+
+
+async def test_default_power_cycle_only_logs_without_an_adapter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await bluez_power_cycle("hci-absent")  # dev/CI machines have no Bluetooth adapter
+    assert "power-cycle skipped" in caplog.text
 
 
 async def test_two_wearables_at_once_by_address_and_by_name(rng: np.random.Generator) -> None:
