@@ -324,6 +324,16 @@ def test_edf_plus_d_gap_goes_to_detector(tmp_path: Path) -> None:
     assert _starts(result) == [(60.0, 63.0), (210.0, 213.0)]
 
 
+def test_overlapping_edf_plus_d_records_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "overlap.edf"
+    write_night(path, seconds=6.0, gap_after_s=3.0)  # records at 0, 1, 2, then 33, 34, 35 s
+    raw = path.read_bytes()
+    assert raw.count(b"+33\x14\x14") == 1
+    path.write_bytes(raw.replace(b"+33\x14\x14", b"+01\x14\x14"))  # record 3 now at 1 s
+    with pytest.raises(InputError, match=r"record 3 starts at 1\.000 s, before the end"):
+        replay_file(path, make_detector=tiny, leg="left")
+
+
 def test_emg_only_declares_accel_lost(tmp_path: Path) -> None:
     path = tmp_path / "emg_only.edf"
     write_night(path, accel=False)

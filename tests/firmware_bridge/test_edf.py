@@ -333,21 +333,25 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
+    bdf=st.booleans(),
     edits=st.lists(
         st.tuples(st.integers(0, 256 * 6 + 2000), st.binary(min_size=1, max_size=12)), max_size=6
     ),
     cut=st.one_of(st.none(), st.integers(0, 256 * 6 + 4000)),
 )
-def test_fuzzed_headers_raise_only_input_error(
-    tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[int, bytes]], cut: int | None
+def test_fuzzed_files_raise_only_input_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    bdf: bool,
+    edits: list[tuple[int, bytes]],
+    cut: int | None,
 ) -> None:
-    base = _fuzz_base(tmp_path_factory)
+    base = _fuzz_base(tmp_path_factory, bdf)
     raw = bytearray(base.read_bytes())
     for at, data in edits:
         raw[at : at + len(data)] = data
     if cut is not None:
         raw = raw[:cut]
-    path = base.with_name("fuzzed.edf")
+    path = base.with_name("fuzzed")
     path.write_bytes(bytes(raw))
     try:
         r = EdfReader(path)
@@ -358,17 +362,59 @@ def test_fuzzed_headers_raise_only_input_error(
         assert "\n" not in str(exc) and str(path) in str(exc)
 
 
-_FUZZ_BASE: dict[str, Path] = {}
+_FUZZ_BASE: dict[bool, Path] = {}
 
 
-def _fuzz_base(factory: pytest.TempPathFactory) -> Path:
-    if "p" not in _FUZZ_BASE:
-        path = factory.mktemp("fuzz") / "base.edf"
-        with EdfWriter(path, [EMG, *ACC], start=START) as w:
+def _fuzz_base(factory: pytest.TempPathFactory, bdf: bool) -> Path:
+    if bdf not in _FUZZ_BASE:
+        path = factory.mktemp("fuzz") / ("base.bdf" if bdf else "base.edf")
+        with EdfWriter(path, [EMG, *ACC], start=START, bdf=bdf) as w:
             w.write(_signals(np.random.default_rng(5), 3.0))
             w.annotate(1.0, 0.5, "x")
-        _FUZZ_BASE["p"] = path
-    return _FUZZ_BASE["p"]
+        _FUZZ_BASE[bdf] = path
+    return _FUZZ_BASE[bdf]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    record_s=st.sampled_from([0.5, 1.0, 2.0]),
+    emg_hz=st.sampled_from([400.0, 500.0, 1000.0]),
+    acc_hz=st.sampled_from([4.0, 10.0, 50.0]),
+    seconds=st.integers(1, 9),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=6),
+    bdf=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_round_trip_any_split(
+    tmp_path_factory: pytest.TempPathFactory,
+    record_s: float,
+    emg_hz: float,
+    acc_hz: float,
+    seconds: int,
+    cuts: list[float],
+    bdf: bool,
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    lo, hi = BDF_DIGITAL_RANGE if bdf else (-32768, 32767)
+    specs = [
+        EdfSignalSpec("EMG", "uV", emg_hz, -2000.0, 2000.0, lo, hi),
+        EdfSignalSpec("Accel X", "g", acc_hz, -4.0, 4.0, lo, hi),
+    ]
+    data = [
+        rng.uniform(-2000, 2000, int(seconds * emg_hz)),
+        rng.uniform(-4, 4, int(seconds * acc_hz)),
+    ]
+    path = tmp_path_factory.mktemp("rt") / "x.edf"
+    with EdfWriter(path, specs, start=START, record_duration_s=record_s, bdf=bdf) as w:
+        for a, b in itertools.pairwise([0.0, *sorted(cuts), 1.0]):
+            w.write([x[round(a * x.size) : round(b * x.size)] for x in data])
+    r = EdfReader(path)
+    assert r.n_records == -(-seconds // record_s)
+    got = [np.concatenate(p) for p in zip(*r.iter_blocks([0, 1], 3), strict=True)]
+    for x, y, spec in zip(data, got, specs, strict=True):
+        assert y.size == r.n_records * round(spec.rate_hz * record_s)
+        np.testing.assert_allclose(y[: x.size], x, atol=_step(spec) / 2 + 1e-9, rtol=0)
 
 
 @pytest.mark.parametrize("bdf", [False, True])
