@@ -218,6 +218,11 @@ def cramp_ratio(ep: Episode, rng: np.random.Generator) -> FloatArray:
         gain = 1.0 + (float(p["surge_gain"]) - 1.0) * up * (1.0 - down)
         gain *= 1.0 + (float(p["post_gain"]) - 1.0) * down
         extra *= gain
+    for at, dur, g in p.get("restretch", ()):  # later stretches / massage: smaller surges [RT95]
+        a = float(at) - ep.start_s
+        up = np.clip((t - a) / 0.5, 0.0, 1.0)
+        down = np.clip((t - a - float(dur)) / 1.0, 0.0, 1.0)
+        extra *= 1.0 + (float(g) - 1.0) * up * (1.0 - down)
     ratio = 1.0 + extra
     d0 = float(p["decay_start_s"]) - ep.start_s
     resid = float(p["residual"])

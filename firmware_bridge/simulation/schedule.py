@@ -252,6 +252,7 @@ class _Builder:
             peak_level=_r(level),
             walk_off=walk,
         )
+        walk_at = end  # replaced below: walking implies waking
         if wake:
             w = onset + wake_delay
             s = w + stretch_delay
@@ -275,6 +276,28 @@ class _Builder:
             )
             self.posture_events.append((w, "wake", {"until": s}))
             self.posture_events.append((s, "cramp_stretch", {"until": s + surge}))
+            # Walking relieves it [NHS]: the sleeper gets up late in the cramp and it ends
+            # while walking. Until then, long cramps bring more stretches and massage.
+            decay_start = end - decay
+            if walk:
+                walk_at = max(s + surge + 3.0, decay_start - float(rng.uniform(10.0, 60.0)))
+            limit = (walk_at if walk else decay_start) - 5.0
+            restretch: list[tuple[float, float, float]] = []
+            at = s + surge + float(rng.uniform(30.0, 120.0))
+            while at + 10.0 < limit:
+                dur = float(rng.uniform(3.0, 10.0))
+                restretch.append((at, dur, float(rng.uniform(1.2, 2.0))))
+                self.ep(
+                    "wake",
+                    at,
+                    at + dur,
+                    voluntary_uv=float(rng.uniform(5.0, 30.0)),
+                    artifact_uv=float(rng.uniform(10.0, 100.0)),
+                    accel_g=float(rng.uniform(0.03, 0.2)),
+                )
+                at += dur + float(rng.uniform(30.0, 120.0))
+            params["restretch"] = tuple(restretch)
+            entry["restretch_s"] = [_r(r[0]) for r in restretch]
         self.ep("cramp", onset, end, **params)
         tau = float(rng.uniform(*SORENESS_TAU_S))
         self.ep("soreness", end, min(self.T, end + 3 * tau), residual=resid, tau_s=tau)
@@ -282,7 +305,7 @@ class _Builder:
             {"kind": "soreness", "start_s": _r(end), "end_s": _r(min(self.T, end + 3 * tau))}
         )
         if walk:
-            wa = (entry["stretch_end_s"] or end) + float(rng.uniform(3.0, 15.0))
+            wa = walk_at
             wb = min(wa + walk_s, self.T - EDGE_S)
             if wb - wa > 10.0:
                 self.trip(wa, wb, "walk_off")

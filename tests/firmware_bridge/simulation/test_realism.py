@@ -122,7 +122,16 @@ def test_rest_floor_matches_the_subject_and_the_1_to_7_uv_range() -> None:
 
 
 def _first(plan: NightPlan, kind: str) -> dict[str, Any] | None:
-    return next((c for c in plan.truth["confounders"] if c["kind"] == kind), None)
+    """First confounder of ``kind`` clear of bad signal (a lead-off may hit a walk too)."""
+    bad = [(b["start_s"], b["end_s"]) for b in plan.truth["bad_signal"]]
+    return next(
+        (
+            c
+            for c in plan.truth["confounders"]
+            if c["kind"] == kind and all(c["end_s"] <= a or c["start_s"] >= b for a, b in bad)
+        ),
+        None,
+    )
 
 
 def test_gait_bursts_spectrum_and_heel_strikes_like_santuz_and_pearl(
