@@ -236,6 +236,8 @@ def cramp_ratio(ep: Episode, rng: np.random.Generator) -> FloatArray:
 
 def realize(ep: Episode, sub: Subject, night_seed: int) -> Realized:
     """Expand ``ep`` into control signals with its own generator (seeded by night and episode)."""
+    if ep.kind == "ecg":  # rendered from the night-wide beat train; the span only gates it
+        return Realized(t0=ep.start_s, n=2)
     rng = np.random.default_rng([night_seed, 7, ep.seed])
     n, t = _ctrl(ep)
     p = ep.params
@@ -321,8 +323,6 @@ def realize(ep: Episode, sub: Subject, night_seed: int) -> Realized:
         if kind == "drift":  # a random walk whose spread at the end is about 1
             wav = np.cumsum(wav, axis=1) / (CTRL_HZ * math.sqrt(max(t[-1], 1.0) * corr))
         out.emg_add = float(p["amplitude_uv"]) * wav * _window(n, min(3.0, t[-1] / 4))
-    elif kind in ("ecg",):
-        pass  # rendered from the night-wide beat train; the span only gates it
     else:
         raise ValueError(f"unknown episode kind {kind!r}")
     return out

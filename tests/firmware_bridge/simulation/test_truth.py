@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from firmware_bridge.simulation import PROFILES, SHORT_CRAMP_S, TRUTH_FORMAT, plan_night
@@ -159,3 +160,19 @@ def test_forced_rates_and_bad_arguments() -> None:
         args: dict[str, Any] = {"seed": 1, "hours": 1.0, **kwargs}
         with pytest.raises(ValueError):
             plan_night(**args)
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=lambda p: f"{p.profile}-{p.seed}")
+def test_posture_keyframes_increase_and_follow_the_events(plan: Any) -> None:
+    times = [k[0] for k in plan.posture]
+    assert all(b > a for a, b in itertools.pairwise(times))  # np.interp needs increasing times
+    assert times[0] == 0.0 and times[-1] >= plan.duration_s
+
+    def elevation(t: float) -> float:
+        return float(np.interp(t, times, [k[1] for k in plan.posture]))
+
+    for trip in (c for c in plan.truth["confounders"] if c["kind"] in ("gait", "walk_off")):
+        mid = (trip["start_s"] + trip["end_s"]) / 2
+        assert elevation(mid) >= 80.0  # upright: shank ≈ vertical (§3)
+    for turn in (c for c in plan.truth["confounders"] if c["kind"] == "turn"):
+        assert abs(elevation(turn["start_s"])) <= 45.0  # lying before a turn
