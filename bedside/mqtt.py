@@ -54,7 +54,12 @@ log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
 
 PAYLOAD_NONE = "None"  # HA MQTT sensors read the payload "None" as 'unknown' (mqtt/const.py)
-INFLIGHT_WINDOW = 20  # outbox rows handed to paho before their PUBACK; paho's own default is 20
+# Outbox rows handed to paho before their PUBACK. One, so that order never depends on how paho
+# re-sends its queue after a reconnect: with 20, a broker restart mid-stream delivered a newer
+# event before older ones (test_broker_restart_with_messages_in_flight..., about 1 run in 15).
+# One round trip per event still drains a backlog at a few hundred events/s (BENCHMARKS.md).
+INFLIGHT_WINDOW = 1
+DRAIN_TIMEOUT_S = 10.0  # after a reconnect, wait this long for paho's re-sent rows to be acked
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +201,11 @@ class MqttPublisher:
         self._last: dict[str, object] | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._last_sent_row = 0  # highest row id handed to paho in this process
+        # After a reconnect paho re-sends its unacknowledged messages itself, from its own
+        # thread, after our on_connect; new rows wait until those are acknowledged ("draining"),
+        # or a newer row could overtake an older one (seen in test_mqtt_broker).
+        self._draining = False
+        self._drain_handle: asyncio.TimerHandle | None = None
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._republish_handle: asyncio.TimerHandle | None = None
         self._last_failure = ""
@@ -232,7 +242,7 @@ class MqttPublisher:
             protocol=paho.MQTTv311,
         )
         client.on_log = self._paho_log
-        client.max_inflight_messages_set(INFLIGHT_WINDOW)
+        client.max_inflight_messages_set(20)  # paho's default; covers states and discovery
         # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
         client.reconnect_delay_set(
             min_delay=s.reconnect_min_delay_s,  # type: ignore[arg-type]
@@ -281,8 +291,9 @@ class MqttPublisher:
         if client is None or self._stopping:
             return
         self._stopping = True
-        if self._republish_handle is not None:
-            self._republish_handle.cancel()
+        for handle in (self._republish_handle, self._drain_handle):
+            if handle is not None:
+                handle.cancel()
         if self._connected:
             info = client.publish(self.topics.status, "offline", qos=1, retain=True)
             waiter = self._waiter(info.mid)
@@ -354,6 +365,8 @@ class MqttPublisher:
         if name == "link_state" and value not in LINK_STATES:
             raise ValueError(f"link_state must be one of {LINK_STATES}, got {value!r}")
         payload = _format_state(value)
+        if self._connected and self._states.get(name) == payload:
+            return  # already sent on this connection (or by the republish on connect)
         self._states[name] = payload
         if self._connected and self._client is not None:
             self._client.publish(topic, payload, qos=1, retain=True)
@@ -420,7 +433,7 @@ class MqttPublisher:
     def _flush(self) -> None:
         """Hand the oldest outbox rows not yet given to paho to it, up to the in-flight window."""
         client = self._client
-        if client is None or not self._connected or self._stopping:
+        if client is None or not self._connected or self._stopping or self._draining:
             return
         room = INFLIGHT_WINDOW - len(self._inflight)
         if room <= 0:
@@ -466,6 +479,28 @@ class MqttPublisher:
         client.publish(self.topics.status, "online", qos=1, retain=True)
         client.subscribe([(self.topics.command_filter, 1), (self._ha_status_topic, 1)])
         self.republish()
+        if self._inflight:
+            self._draining = True
+            if self._drain_handle is not None:
+                self._drain_handle.cancel()
+            self._drain_handle = self._loop.call_later(DRAIN_TIMEOUT_S, self._drain_expired)
+        self._flush()
+
+    def _drain_expired(self) -> None:
+        """paho did not get every re-sent row acknowledged in time: forget what it holds and
+        send every outbox row again, oldest first (consumers de-duplicate on event_id)."""
+        self._drain_handle = None
+        if not self._draining:
+            return
+        log.warning(
+            "MQTT: %d event(s) re-sent after reconnecting were not acknowledged within %g s; "
+            "sending the outbox again from its oldest row",
+            len(self._inflight),
+            DRAIN_TIMEOUT_S,
+        )
+        self._draining = False
+        self._inflight.clear()
+        self._last_sent_row = 0
         self._flush()
 
     def _on_connect_failed(self) -> None:
@@ -501,6 +536,11 @@ class MqttPublisher:
             return
         if self._outbox.ack(row_id):
             self._counts["messages_acked"] += 1
+        if self._draining and not self._inflight:
+            self._draining = False
+            if self._drain_handle is not None:
+                self._drain_handle.cancel()
+                self._drain_handle = None
         self._flush()
 
     def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
