@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bedside.config_builder import build, render_example
+from bedside.daemon_settings import DaemonSettings
 from bedside.mqtt_settings import MqttSettings
 from bedside.prompt_settings import PromptSettings
 from detector.settings import DetectorSettings
@@ -25,6 +26,7 @@ class Settings:
     wearable: WearableSettings = field(default_factory=WearableSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
 
 EXAMPLE_HEADER = """\

@@ -1,0 +1,203 @@
+"""``crampwatch demo``: the whole daemon on embedded defaults, no hardware, no setup.
+
+A virtual wearable plays a simulated night (accelerated) over a virtual BLE link to the same
+daemon ``crampwatch run`` starts; events are printed as they happen, prompts spoken if audio
+works (else written as WAV files), MQTT to localhost if a broker answers. It ends with a summary
+of the night, scored against the simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bedside.service import run_night
+from bedside.settings import Settings, load_settings
+from bedside.virtual import start_virtual
+from detector.scoring import aggregate, format_table, score_night
+from firmware_bridge.errors import ConfigError
+
+HELP = "the daemon on a simulated night from a virtual wearable (no hardware, no setup)"
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MQTT = "mqtt://localhost:1883"
+
+
+def parse_speed(text: str) -> float | None:
+    """``max`` → None (as fast as the pipeline goes); else a positive factor."""
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or max, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"speed must be > 0, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hours", type=float, default=0.5, help="night length (default 0.5)")
+    parser.add_argument(
+        "--speed", type=parse_speed, default=parse_speed("120"),
+        help="× real time, or max (default 120)",
+    )
+    parser.add_argument("--seed", type=int, default=3, help="simulator seed (default 3)")
+    parser.add_argument(
+        "--profile", default="dense", help="simulator profile: dense|typical|quiet (default dense)"
+    )
+    parser.add_argument(
+        "--mqtt", metavar="mqtt://HOST:PORT", default=None,
+        help=f"broker to publish to (default: {DEFAULT_MQTT} if it answers)",
+    )
+    parser.add_argument("--no-audio", action="store_true", help="write prompts as WAV files")
+    parser.add_argument(
+        "--out", metavar="DIR", default="crampwatch-demo",
+        help="recording, outbox, WAVs, summary (default ./crampwatch-demo)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+
+
+def _broker(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+        raise ConfigError(f"--mqtt: expected mqtt://HOST:PORT, got {url!r}")
+    return parts.hostname, parts.port or 1883
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _audio_works() -> bool:
+    if shutil.which("aplay") is None:
+        return False
+    try:
+        listed = subprocess.run(
+            ["aplay", "-l"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "card " in listed.stdout
+
+
+def _describe(record: dict[str, Any]) -> str:
+    if record["event"] == "cramp_started":
+        return (
+            f"  CRAMP STARTED  {record['leg']} leg, onset t={record['t_onset']:.1f} s, alarm "
+            f"t={record['t_detect']:.1f} s ({record['t_detect'] - record['t_onset']:.1f} s later), "
+            f"intensity {record['intensity']}× rest"
+        )
+    if record["event"] == "cramp_ended":
+        return (
+            f"  cramp ended    {record['leg']} leg, t={record['t_end']:.1f} s, lasted "
+            f"{record['duration_s']:.0f} s, peak {record.get('peak_intensity')}× rest"
+        )
+    return f"  {record['event']} t={record.get('t', '')}"
+
+
+class StatusLine:
+    """One live line on a terminal (rewritten in place); plain lines every few s otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self._width = 0
+
+    def __call__(self, text: str) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size((120, 20)).columns - 1
+            line = text[:width]
+            sys.stderr.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.tty and self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._width = 0
+
+
+def demo_settings(args: argparse.Namespace, out: Path) -> Settings:
+    settings = load_settings(args.config)
+    host, port = _broker(args.mqtt or DEFAULT_MQTT)
+    mqtt_on = args.mqtt is not None or _answers(host, port)
+    if args.mqtt is None and not mqtt_on:
+        log.info("no MQTT broker answers at %s:%d; events stay in the outbox", host, port)
+    return dataclasses.replace(
+        settings,
+        mqtt=dataclasses.replace(settings.mqtt, enabled=mqtt_on, host=host, port=port),
+        daemon=dataclasses.replace(settings.daemon, state_dir=str(out), stats_interval_s=600.0),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    settings = demo_settings(args, out)
+    audio = not args.no_audio and _audio_works()
+    wav_dir = None if audio else out / "prompts"
+    if not audio:
+        log.info("prompts are written as WAV files to %s", wav_dir)
+    status = StatusLine()
+
+    def printer(record: dict[str, Any]) -> None:
+        if record["event"] == "cramp_update":
+            return
+        status.clear()
+        print(_describe(record), flush=True)
+
+    async def main() -> int:
+        virtual = await start_virtual(
+            seed=args.seed, hours=args.hours, profile=args.profile, speed=args.speed
+        )
+        print(
+            f"crampwatch demo: a {args.hours:g}-hour {args.profile} night (seed {args.seed}), "
+            f"{'as fast as it goes' if args.speed is None else f'{args.speed:g}× real time'}; "
+            f"output in {out}/",
+            flush=True,
+        )
+        result = await run_night(
+            settings,
+            state_dir=out,
+            virtual=virtual,
+            printer=printer,
+            status=status,
+            status_every_s=0.5 if status.tty else 5.0,
+            wav_dir=wav_dir,
+        )
+        status.clear()
+        events = [e for e in result.summary.events if e["event"] != "cramp_update"]
+        score = aggregate([score_night(virtual.truth, events)])
+        summary = {
+            **result.summary.as_json(),
+            "simulated_cramps": len(virtual.truth.get("cramps", [])),
+            "link": {
+                w.label: dataclasses.asdict(w.statistics()) for w in result.daemon.workers
+            },
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print("\nNight summary")
+        print(f"  cramps detected: {summary['cramps']}, total {summary['total_cramp_s']} s")
+        print(f"  the simulator put in {summary['simulated_cramps']} cramp(s) of 10 s or more")
+        print(format_table(score))
+        print(f"  recording, event history and summary in {out}/")
+        return 1 if result.link_failed else 0
+
+    return asyncio.run(main())

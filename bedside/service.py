@@ -1,0 +1,163 @@
+"""Start and stop one night of the daemon: shared by ``crampwatch run`` and ``crampwatch demo``.
+
+Owns the process edges the daemon itself does not: signals, the MQTT publisher's lifetime, the
+prompt engine's, and — with a virtual wearable — ending when the simulated night has been played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bedside.daemon import Daemon, EventCallback, NightSummary, WearableSpec, open_outbox
+from bedside.mqtt import MqttPublisher
+from bedside.prompt.engine import PromptEngine, build_engine
+from bedside.sdnotify import Notifier
+from bedside.settings import Settings
+from bedside.virtual import VirtualSetup
+from firmware_bridge.ble_client import BleClient, LinkEvent
+from firmware_bridge.link_settings import WearableSettings
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 0.5  # the played night is over when nothing more arrived for this long
+PROMPT_DRAIN_S = 5.0  # at most this long for queued prompt lines at shutdown
+
+
+@dataclass
+class NightResult:
+    summary: NightSummary
+    link_failed: bool
+    daemon: Daemon
+
+
+def wearable_specs(settings: Settings, virtual: VirtualSetup | None) -> list[WearableSpec]:
+    if virtual is not None:
+        return [WearableSpec("left", virtual.client_factory(settings.wearable, "left"))]
+    specs = [WearableSpec("wearable", _real_factory(settings.wearable, "wearable"))]
+    if settings.daemon.second_wearable_address:
+        second = dataclasses.replace(
+            settings.wearable, address=settings.daemon.second_wearable_address
+        )
+        specs = [
+            WearableSpec("wearable1", _real_factory(settings.wearable, "wearable1")),
+            WearableSpec("wearable2", _real_factory(second, "wearable2")),
+        ]
+    return specs
+
+
+def _real_factory(
+    settings: WearableSettings, label: str
+) -> Callable[[Callable[[LinkEvent], None]], BleClient]:
+    def make(on_event: Callable[[LinkEvent], None]) -> BleClient:
+        return BleClient(settings, label=label, on_event=on_event)
+
+    return make
+
+
+async def _night_played(daemon: Daemon, virtual: VirtualSetup) -> None:
+    """Returns once the virtual wearable has sent its whole night and the worker consumed it."""
+    await virtual.wearable.finished.wait()
+    quiet_since: float | None = None
+    loop = asyncio.get_running_loop()
+    while True:
+        link = daemon.links[0].statistics()
+        worker = daemon.workers[0].statistics()
+        sent = virtual.wearable.statistics().sent
+        drained = link.packets + link.queue_drops >= sent and worker.packets >= link.packets
+        if drained:
+            quiet_since = quiet_since if quiet_since is not None else loop.time()
+            if loop.time() - quiet_since >= SETTLE_S:
+                return
+        else:
+            quiet_since = None
+        await asyncio.sleep(0.1)
+
+
+async def run_night(
+    settings: Settings,
+    *,
+    state_dir: Path,
+    virtual: VirtualSetup | None = None,
+    printer: EventCallback | None = None,
+    status: Callable[[str], None] | None = None,
+    status_every_s: float = 1.0,
+    wav_dir: Path | None = None,
+    with_prompt: bool = True,
+) -> NightResult:
+    """Run until SIGTERM/SIGINT (or, with ``virtual``, until its night has been played)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.warning("SIGHUP: configuration reload is not supported yet; restart instead"),
+    )
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prompt: PromptEngine | None = None
+    publisher: MqttPublisher | None = None
+    outbox = None
+    if with_prompt:
+        prompt_settings = settings.prompt
+        if not prompt_settings.cache_dir:
+            prompt_settings = dataclasses.replace(
+                prompt_settings, cache_dir=str(state_dir / "prompt-cache")
+            )
+        prompt = await build_engine(prompt_settings, wav_dir=wav_dir)
+    daemon_ref: list[Daemon] = []
+    if settings.mqtt.enabled:
+        outbox = open_outbox(settings, state_dir)
+        publisher = MqttPublisher(
+            settings.mqtt, outbox, on_command=lambda c: daemon_ref[0].on_command(c), loop=loop
+        )
+    daemon = Daemon(
+        settings,
+        wearables=wearable_specs(settings, virtual),
+        state_dir=state_dir,
+        publisher=publisher,
+        prompt=prompt,
+        printer=printer,
+        status=status,
+        status_every_s=status_every_s,
+        notifier=Notifier(),
+    )
+    daemon_ref.append(daemon)
+    if publisher is not None:
+        publisher.start()
+    ender: asyncio.Task[None] | None = None
+    if virtual is not None:
+
+        async def end_when_played() -> None:
+            await _night_played(daemon, virtual)
+            stop.set()
+
+        ender = asyncio.create_task(end_when_played(), name="night-played")
+    try:
+        summary = await daemon.run(stop)
+    finally:
+        if ender is not None:
+            ender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ender
+        if publisher is not None:
+            publisher.publish_summary(daemon.summary.as_json())
+            await publisher.stop()
+        if outbox is not None:
+            outbox.close()
+        if prompt is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROMPT_DRAIN_S):
+                    await prompt.drain()  # let the closing line of a cramp be said
+            await prompt.aclose()
+        if virtual is not None:
+            await virtual.wearable.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    return NightResult(summary=summary, link_failed=daemon.link_failure is not None, daemon=daemon)

@@ -1,0 +1,154 @@
+"""A virtual wearable for ``crampwatch demo`` and ``crampwatch run --virtual``: no hardware.
+
+A simulated night (``sim:SEED``) is played by ``firmware_bridge.virtual_wearable`` on a bumble
+software controller; the daemon's production ``BleClient`` reaches it through bleak's
+``backend=`` hook (``firmware_bridge.bumble_backend``), exactly as it reaches the real wearable
+through BlueZ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from firmware_bridge.ble_client import BleBackend, BleClient, LinkEvent
+from firmware_bridge.bumble_backend import BumbleCentral, new_link
+from firmware_bridge.errors import InputError
+from firmware_bridge.link_settings import WearableSettings
+from firmware_bridge.protocol import DeviceInfo, Leg, Site
+from firmware_bridge.simulation import NightPlan, plan_night, render_chunks
+from firmware_bridge.virtual_wearable import ChunkPayloads, VirtualWearable, WearableFaults
+
+log = logging.getLogger(__name__)
+
+# Quantisation of the virtual wearable: 0.5 µV/LSB gives ±16.4 mV in int16, above any calf EMG
+# (few µV to 2–3 mV, physiology.md §3) and finer than the 2.6 µV LSB of a 24-h logger [Gan17];
+# 2^-12 g/LSB is ±8 g, a common MEMS range [ADXL] that keeps heel strikes (≤ 2.4 g) unclipped.
+EMG_UV_PER_LSB = 0.5
+ACCEL_G_PER_LSB = 2.0**-12
+DEMO_EMG_RATE_HZ = 1000.0  # the usual sEMG rate [SPC, Gan17]
+DEMO_ACCEL_RATE_HZ = 50.0  # within the 25–100 Hz of wearables [OSD, pearl]; divides 1000
+
+
+def _cheap_bumble_debug_formatting() -> None:
+    """Make bumble's eager DEBUG-log formatting cheap while bumble's DEBUG logging is off.
+
+    bumble 0.0.236 builds a DEBUG line for every HCI packet with an f-string (controller.py
+    ``send_hci_packet``, host.py ``on_hci_packet``), so ``str(packet)`` and its ANSI colouring run
+    even when the line is dropped: measured 40 % of a virtual night's CPU. Only the virtual air
+    (demo, ``run --virtual``) uses bumble; with ``-v -v`` style DEBUG logging on, nothing changes.
+    """
+    if logging.getLogger("bumble").isEnabledFor(logging.DEBUG):
+        return
+    import bumble.controller
+    import bumble.device
+    import bumble.gatt_client
+    import bumble.gatt_server
+    import bumble.hci
+    import bumble.host
+
+    def plain(text: object, *_args: object, **_kwargs: object) -> str:
+        return str(text)
+
+    def name_only(packet: object) -> str:
+        return type(packet).__name__
+
+    for module in (bumble.controller, bumble.device, bumble.gatt_client, bumble.gatt_server,
+                   bumble.hci, bumble.host):
+        if hasattr(module, "color"):
+            setattr(module, "color", plain)  # noqa: B010  (not every bumble module declares it)
+    for cls in (bumble.hci.HCI_Event, bumble.hci.HCI_Command_Complete_Event,
+                bumble.hci.HCI_AclDataPacket):
+        cls.__str__ = name_only  # type: ignore[method-assign]
+
+
+def _site(label: str) -> Site:
+    lowered = label.lower()
+    if "shin" in lowered or "tibialis" in lowered:
+        return Site.TIBIALIS_ANTERIOR
+    if "lateral" in lowered:
+        return Site.GASTROCNEMIUS_LATERAL
+    return Site.GASTROCNEMIUS_MEDIAL
+
+
+def device_info_for(plan: NightPlan) -> DeviceInfo:
+    leg = str(plan.truth.get("subject", {}).get("leg", "left"))
+    return DeviceInfo(
+        emg_rate_hz=round(plan.emg_rate_hz),
+        accel_rate_hz=round(plan.accel_rate_hz),
+        emg_sites=tuple(_site(label) for label in plan.emg_labels),
+        emg_uv_per_lsb=EMG_UV_PER_LSB,
+        accel_g_per_lsb=ACCEL_G_PER_LSB,
+        leg=Leg.RIGHT if leg == "right" else Leg.LEFT,
+        firmware_version=(0, 1, 0),
+    )
+
+
+def parse_source(spec: str) -> int:
+    """``sim:SEED`` → SEED; anything else is refused with one line."""
+    kind, _, value = spec.partition(":")
+    if kind != "sim" or not value.isdigit():
+        raise InputError(f"--virtual: expected sim:SEED (e.g. sim:7), got {spec!r}")
+    return int(value)
+
+
+@dataclass
+class VirtualSetup:
+    """The air, the wearable on it and the night it plays (with the simulator's truth)."""
+
+    plan: NightPlan
+    info: DeviceInfo
+    central: BumbleCentral
+    wearable: VirtualWearable
+
+    @property
+    def truth(self) -> dict[str, Any]:
+        return self.plan.truth
+
+    def client_factory(
+        self, settings: WearableSettings, label: str
+    ) -> Callable[[Callable[[LinkEvent], None]], BleClient]:
+        backend = BleBackend(self.central.scanner_backend, self.central.client_backend)
+        wearable_settings = dataclasses.replace(
+            settings, address=self.wearable.address, name=self.wearable.name
+        )
+
+        def make(on_event: Callable[[LinkEvent], None]) -> BleClient:
+            return BleClient(wearable_settings, backend=backend, label=label, on_event=on_event)
+
+        return make
+
+
+async def start_virtual(
+    *,
+    seed: int,
+    hours: float,
+    profile: str,
+    speed: float | None,
+    faults: WearableFaults | None = None,
+) -> VirtualSetup:
+    """Plan the night, power on a central and the wearable on a fresh virtual air."""
+    try:
+        plan = plan_night(
+            seed=seed, hours=hours, profile=profile,
+            emg_rate_hz=DEMO_EMG_RATE_HZ, accel_rate_hz=DEMO_ACCEL_RATE_HZ,
+        )
+    except ValueError as exc:
+        raise InputError(f"cannot simulate that night: {exc}") from exc
+    info = device_info_for(plan)
+    _cheap_bumble_debug_formatting()
+    link = new_link()
+    central = await BumbleCentral.create(link)
+    wearable = VirtualWearable(
+        link, info, ChunkPayloads(render_chunks(plan, chunk_s=10.0), info),
+        speed=speed, faults=faults,
+    )
+    await wearable.start()
+    log.info(
+        "virtual wearable: seed %d, %s profile, %.2f h, %s",
+        seed, profile, hours, "as fast as possible" if speed is None else f"{speed:g}× real time",
+    )
+    return VirtualSetup(plan=plan, info=info, central=central, wearable=wearable)
