@@ -62,10 +62,12 @@ class Framer:
 
     def reset(self) -> None:
         """Forget everything: next frame is frame 0 again."""
-        self._emg_tail: FloatArray = np.zeros((self._n_ch, 0))
-        self._accel_tail: FloatArray = np.zeros((3, 0))
+        self._set_tails(np.zeros((self._n_ch, 0)), np.zeros((3, 0)))
         self._next_frame = 0  # index of the first frame not yet emitted
-        self._accel_tail_start = 0  # absolute accel index of _accel_tail[:, 0]
+        self._accel_tail_start = 0  # absolute accel index of the first pending accel sample
+        self._need_acc = int(accel_boundary(1, self._len, self._emg_rate_hz, self._accel_rate_hz))
+        self._empty = Frames(first=0, emg=np.zeros((self._n_ch, 0, self._len)),
+                             accel=np.zeros((3, 0)), accel_bounds=np.zeros(1, dtype=np.int64))
 
     @property
     def next_frame(self) -> int:
@@ -73,9 +75,15 @@ class Framer:
 
     def push(self, emg: FloatArray, accel: FloatArray) -> Frames:
         """Append ``emg (n_ch, n)`` µV and ``accel (3, m)`` g; return every frame now complete."""
-        emg_all = np.concatenate((self._emg_tail, emg), axis=1) if emg.shape[1] else self._emg_tail
-        acc_all = (np.concatenate((self._accel_tail, accel), axis=1) if accel.shape[1]
-                   else self._accel_tail)
+        self._emg_parts.append(emg)
+        self._acc_parts.append(accel)
+        self._n_emg += emg.shape[1]
+        self._n_acc += accel.shape[1]
+        # fast path (most small live blocks): not even one frame yet, no copying
+        if self._n_emg < self._len or self._n_acc < self._need_acc:
+            return self._empty
+        emg_all = np.concatenate(self._emg_parts, axis=1)
+        acc_all = np.concatenate(self._acc_parts, axis=1)
         n_by_emg = emg_all.shape[1] // self._len
         # frames fully covered by the accelerometer: b(k+1) <= accel end
         acc_end = self._accel_tail_start + acc_all.shape[1]
@@ -88,16 +96,23 @@ class Framer:
         acc_frames = acc_all[:, : int(bounds[-1])]
         out = Frames(first=self._next_frame, emg=emg_frames, accel=acc_frames,
                      accel_bounds=bounds - bounds[0])
-        self._emg_tail = emg_all[:, n * self._len:].copy()
-        self._accel_tail = acc_all[:, int(bounds[-1]):].copy()
+        self._set_tails(emg_all[:, n * self._len:].copy(), acc_all[:, int(bounds[-1]):].copy())
         self._accel_tail_start += int(bounds[-1])
         self._next_frame += n
+        self._need_acc = int(accel_boundary(self._next_frame + 1, self._len, self._emg_rate_hz,
+                                            self._accel_rate_hz)) - self._accel_tail_start
         return out
+
+    def _set_tails(self, emg: FloatArray, acc: FloatArray) -> None:
+        self._emg_parts: list[FloatArray] = [emg]
+        self._acc_parts: list[FloatArray] = [acc]
+        self._n_emg = int(emg.shape[1])
+        self._n_acc = int(acc.shape[1])
 
     @property
     def pending_emg(self) -> int:
-        return int(self._emg_tail.shape[1])
+        return self._n_emg
 
     @property
     def pending_accel(self) -> int:
-        return int(self._accel_tail.shape[1])
+        return self._n_acc

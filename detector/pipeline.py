@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from detector.floor import RestFloor
+from detector.floor import RestFloor, nan_quantile
 from detector.framing import Framer, Frames
 from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MotionFeatures
@@ -88,7 +88,7 @@ class Pipeline:
                                band_low_hz=s.emg_band_low_hz, band_high_hz=s.emg_band_high_hz,
                                mains_drift_hz=s.mains_drift_hz,
                                mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz)
-        self._spectral = SpectralFeatures(self._plan, self._frame_len)
+        self._spectral = SpectralFeatures(self._plan, self._frame_len, rail_min_uv=s.rail_min_uv)
         self._mains = MainsDetector(self._plan, evidence_needed=s.mains_evidence,
                                     visible_ratio=s.mains_visible_ratio)
         self._quality = QualityGate(n_emg_channels, QualityThresholds(
@@ -121,6 +121,12 @@ class Pipeline:
             update_frames=round(s.update_interval_s / fs),
             onset_lookback_frames=self._smooth,
             smooth_delay_s=(self._smooth - 1) * fs / 2,
+            plateau_frames=2 * _frames(s.plateau_s / 2, fs),
+            plateau_drop_log=math.log(1.0 + s.plateau_drop),
+            plateau_margin_log=math.log(1.0 + s.plateau_margin),
+            upright_end_frames=_frames(s.upright_end_s, fs),
+            post_base_log=math.log(s.post_cramp_ratio),
+            post_tau_frames=s.post_cramp_tau_s / fs,
         ))
         self._reset_counters()
 
@@ -205,13 +211,11 @@ class Pipeline:
         log_env = 0.5 * np.log(np.maximum(band_pow, 1e-12))
         floor = self._floor.update(log_env, ok)
         raw = np.where(ok, log_env - floor, np.nan)  # NaN while the floor warms up
-        # causal NaN-aware moving average over self._smooth frames
+        # causal NaN-aware running median over self._smooth frames: a sustained discharge passes,
+        # sparse twitches (fasciculation [JAT21]) and single-frame spikes do not
         ext = np.concatenate((self._smooth_tail, raw), axis=1)
         win = sliding_window_view(ext, self._smooth, axis=1)  # (n_ch, n, smooth)
-        fin = np.isfinite(win)
-        cnt = fin.sum(axis=-1)
-        smooth = np.where(cnt > 0, np.where(fin, win, 0.0).sum(axis=-1) / np.maximum(cnt, 1),
-                          np.nan)
+        smooth = nan_quantile(win, 0.5, 1)
         smooth = np.where(np.isfinite(raw), smooth, np.nan)
         self._smooth_tail = ext[:, ext.shape[1] - (self._smooth - 1):].copy()
         calf_level = _nanmax(smooth[self._calf])

@@ -26,8 +26,9 @@ class DetectorSettings:
         0.5, "Feature frame length (s), hop = length. 0.5 s gives 2 Hz bins, so every 50/60 Hz "
         "harmonic falls on a bin.", 0.5, 2.0)
     emg_band_low_hz: float = _f(
-        20.0, "Lower edge of the EMG band (Hz); below it: motion artefact, baseline wander, "
-        "most ECG (De Luca 2010 [DL10]; SENIAM 10-20 Hz [KAAP]).", 5.0, 60.0)
+        40.0, "Lower edge of the EMG band (Hz). Above SENIAM's 10-20 Hz [KAAP] on purpose: it "
+        "also drops the ECG QRS (energy mostly below 40 Hz) besides motion artefact and "
+        "baseline wander [DL10, vB01]; calf EMG's median frequency is 77-104 Hz.", 5.0, 60.0)
     emg_band_high_hz: float = _f(
         230.0, "Upper edge of the EMG band (Hz). Kept below the 250 Hz Nyquist of 500 Hz EMG so "
         "every supported rate measures the same band (median frequency 77-104 Hz).", 100.0, 500.0)
@@ -56,19 +57,19 @@ class DetectorSettings:
         0.02, "Share of a frame's samples sitting exactly on its extreme that means saturation.",
         0.001, 1.0)
     step_uv: float = _f(
-        500.0, "DC step between consecutive frame means that means a contact change (µV).",
+        150.0, "DC step between consecutive frame means that means a contact change (µV).",
         10.0, 1e6)
     hum_min_uv: float = _f(
-        50.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
+        8.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
     hum_ratio: float = _f(
-        20.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM).", 1.0, 1e4)
+        2.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM).", 1.0, 1e4)
     drift_min_uv: float = _f(
         500.0, "Low-band (drift) RMS (µV) below which the signal is never called noisy.", 0.0, 1e6)
     drift_ratio: float = _f(
         50.0, "Low-band RMS above this × EMG band RMS = drift dominates (quality NOISY).",
         1.0, 1e5)
     quality_hold_s: float = _f(
-        3.0, "A channel stays bad this long (s) after its last bad frame.", 0.0, 60.0)
+        5.0, "A channel stays bad this long (s) after its last bad frame.", 0.0, 60.0)
     # --- accelerometer -------------------------------------------------------------------------
     shank_axis: int = _i(
         0, "Accelerometer axis along the shank (0 = x, 1 = y, 2 = z), per the wearable's "
@@ -80,7 +81,7 @@ class DetectorSettings:
         0.03, "Accelerometer RMS around the frame mean (g) above this = movement (sensor noise "
         "is a few mg [ADXL]).", 0.005, 1.0)
     motion_tilt_deg: float = _f(
-        2.0, "Tilt between consecutive frames (degrees) above this = movement.", 0.2, 45.0)
+        0.7, "Tilt between consecutive frames (degrees) above this = movement.", 0.2, 45.0)
     # --- rest floor ----------------------------------------------------------------------------
     floor_block_s: float = _f(
         10.0, "Rest-floor block (s): one low-quantile statistic per block.", 2.0, 120.0)
@@ -95,18 +96,18 @@ class DetectorSettings:
         30.0, "Good signal (s) needed before the floor exists; no alarms before.", 10.0, 600.0)
     # --- events --------------------------------------------------------------------------------
     smooth_s: float = _f(
-        1.5, "Causal moving average of the log level over this (s) against irregular discharge.",
-        0.5, 10.0)
+        2.5, "Causal running median of the log level over this (s): sustained discharge passes, "
+        "sparse twitches and single-frame spikes do not.", 0.5, 10.0)
     onset_ratio: float = _f(
-        1.7, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
+        1.6, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
         1.1, 20.0)
     end_ratio_min: float = _f(
         1.3, "A cramp never ends while its level stays above this (× rest floor).", 1.0, 10.0)
     end_fraction: float = _f(
-        0.5, "A cramp ends below this × its own median level (the ~2× residual [CS] ends it).",
+        0.8, "A dip below this × the cramp's median level may end it (see plateau_*).",
         0.05, 1.0)
     confirm_s: float = _f(
-        4.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
+        5.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
     after_motion_window_s: float = _f(
         10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
     after_motion_confirm_s: float = _f(
@@ -115,7 +116,7 @@ class DetectorSettings:
         90.0, "Unconfirmed bursts within this (s) count towards a PLM series (intervals 5-90 s "
         "[PLMt]).", 10.0, 600.0)
     plm_min_bursts: int = _i(
-        2, "This many recent bursts make a PLM series context.", 1, 20)
+        1, "This many recent bursts make a PLM series context.", 1, 20)
     plm_confirm_s: float = _f(
         11.0, "In a PLM series a run must outlast the longest LM (10 s [PLMt]) by this (s).",
         0.5, 60.0)
@@ -124,6 +125,24 @@ class DetectorSettings:
     end_hold_s: float = _f(
         5.0, "A cramp ends after its level stayed below the end threshold this long (s); "
         "shorter dips are one cramp.", 0.5, 60.0)
+    plateau_s: float = _f(
+        4.0, "The end needs the level to have levelled off (the ~2× residual [CS]) over this (s).",
+        1.0, 30.0)
+    plateau_drop: float = _f(
+        0.05, "… i.e. its later half not lower than the earlier half by more than this fraction.",
+        0.0, 1.0)
+    plateau_margin: float = _f(
+        0.15, "t_end = first time in the dip the level came within this fraction of the plateau.",
+        0.0, 2.0)
+    upright_end_s: float = _f(
+        6.0, "Upright this long (s) during a cramp ends it at the moment of standing up (walking "
+        "it off [NHS]).", 1.0, 120.0)
+    post_cramp_ratio: float = _f(
+        2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
+        "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)
+    post_cramp_tau_s: float = _f(
+        900.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
+        "minutes to hours [NHS]).", 10.0, 7200.0)
     lost_s: float = _f(
         30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
         1.0, 600.0)

@@ -1,7 +1,7 @@
 """Per-frame spectra of the EMG: band power with mains bins left out, hum and drift measures.
 
-Each frame (``L`` samples, ``frame_s`` long) has its mean removed, is multiplied by a periodic Hann
-window and transformed with one real FFT (vectorised over all frames and channels of a batch).
+Each frame (``L`` samples, ``frame_s`` long) is multiplied by a periodic Hann window and
+transformed with one real FFT (vectorised over all frames and channels of a batch).
 With 0.5 s frames the bins are 2 Hz apart, so every 50 Hz and 60 Hz harmonic falls on a bin and
 the two families never share one inside the EMG band.
 
@@ -35,7 +35,7 @@ class BinPlan:
     band: np.ndarray  # inside the EMG band
     near: tuple[np.ndarray, np.ndarray]  # inside the band and near a 50 / 60 Hz harmonic
     clean: np.ndarray  # inside the band and near neither family
-    low: np.ndarray  # 1..low_hz: baseline wander / motion-artefact band (not DC)
+    low: np.ndarray  # bin 2 .. low_hz: baseline wander / motion-artefact band (not DC)
     scale: float  # power-sum -> µV² for a one-sided, Hann-windowed frame
 
 
@@ -62,7 +62,8 @@ def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_h
     clean = band & ~near_list[0] & ~near_list[1]
     if clean.sum() < 4:
         raise ValueError("frame too short: fewer than 4 clean bins in the EMG band")
-    low = (freqs > 0) & (freqs <= low_band_hz)
+    # bin 0-1 carry the DC leakage of the periodic Hann window (mean not removed)
+    low = (np.arange(freqs.size) >= 2) & (freqs <= low_band_hz)
     window = signal.get_window("hann", frame_len)  # periodic Hann
     # Parseval for a windowed one-sided spectrum: sigma² ≈ 2 Σ|X|² / (L Σw²)
     scale = 2.0 / (frame_len * float(np.sum(window**2)))
@@ -92,26 +93,39 @@ class FrameSpectra:
 class SpectralFeatures:
     """Computes :class:`FrameSpectra` for batches of frames ``(n_ch, n_frames, L)`` µV."""
 
-    def __init__(self, plan: BinPlan, frame_len: int) -> None:
+    def __init__(self, plan: BinPlan, frame_len: int, *, rail_min_uv: float) -> None:
         self.plan = plan
-        self._window = signal.get_window("hann", frame_len)
+        self._window32 = signal.get_window("hann", frame_len).astype(np.float32)
+        self._rail_min_uv = rail_min_uv
+        # only bins up to the highest one used are squared and summed
+        used = plan.band | plan.low
+        self._n_used = int(np.flatnonzero(used)[-1]) + 1
         # one matrix product gives every bin-group sum: columns clean, near50, near60, low
         groups = np.stack([plan.clean, plan.near[0], plan.near[1], plan.low], axis=1)
-        self._groups = groups.astype(np.float64) * plan.scale
+        self._groups = groups[: self._n_used].astype(np.float64) * plan.scale
         self._n_clean = float(plan.clean.sum())
 
     def compute(self, frames: FloatArray) -> FrameSpectra:
         n_ch, n, length = frames.shape
-        valid: np.ndarray = np.asarray(np.isfinite(frames).all(axis=-1))
+        total = frames.sum(axis=-1)
+        valid: np.ndarray = np.asarray(np.isfinite(total))  # NaN/inf anywhere -> not finite
         x = frames if valid.all() else np.where(valid[..., None], frames, 0.0)
-        mean = x.mean(axis=-1)
+        if not valid.all():
+            total = x.sum(axis=-1)
+        mean = total / length
         lo = x.min(axis=-1)
         hi = x.max(axis=-1)
         rail = np.where(np.abs(hi) >= np.abs(lo), hi, lo)
-        at_rail = np.count_nonzero(x == rail[..., None], axis=-1) / length
-        spec = scipy.fft.rfft((x - mean[..., None]) * self._window, axis=-1)
-        power = spec.real**2 + spec.imag**2
-        sums = power.reshape(n_ch * n, -1) @ self._groups
+        at_rail = np.zeros((n_ch, n))
+        big = np.abs(rail) >= self._rail_min_uv  # only frames that could be saturated
+        if big.any():
+            at_rail[big] = np.count_nonzero(x[big] == rail[big][:, None], axis=-1) / length
+        # The periodic Hann window confines DC to bins 0-1 (both outside every band used), so
+        # the mean need not be removed first. float32 halves the FFT cost; powers need ~1e-6.
+        spec = scipy.fft.rfft(x.astype(np.float32) * self._window32, axis=-1)
+        spec = spec[..., : self._n_used]
+        power = (spec.real**2 + spec.imag**2).astype(np.float64)
+        sums = power.reshape(n_ch * n, self._n_used) @ self._groups
         sums = sums.reshape(n_ch, n, 4)
         return FrameSpectra(
             clean_mean=sums[..., 0] / self._n_clean,

@@ -26,6 +26,7 @@ Stateful; no I/O, no clock.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -50,8 +51,9 @@ class Trigger(IntEnum):
     LOW = 4  # level below it
     CONFIRM = 5  # HIGH long enough, still, lying: it is a cramp
     DROP = 6  # a candidate's dip lasted too long
-    END = 7  # a cramp's dip lasted end_hold_s
+    END = 7  # a cramp's dip lasted end_hold_s and levelled off
     LOST = 8  # a cramp's signal has been bad for too long
+    STOOD = 9  # upright for upright_end_s during a cramp: walking it off
 
 
 S, T = State, Trigger
@@ -72,6 +74,10 @@ TABLE: dict[tuple[State, Trigger], State] = {
     (S.CRAMP, T.LOW): S.CRAMP_DIP,
     (S.CRAMP, T.BAD): S.CRAMP,  # hold through short quality losses / gaps
     (S.CRAMP, T.LOST): S.IDLE,
+    (S.CRAMP, T.UPRIGHT): S.CRAMP,
+    (S.CRAMP, T.STOOD): S.IDLE,
+    (S.CRAMP_DIP, T.UPRIGHT): S.CRAMP_DIP,
+    (S.CRAMP_DIP, T.STOOD): S.IDLE,
     (S.CRAMP_DIP, T.HIGH): S.CRAMP,
     (S.CRAMP_DIP, T.LOW): S.CRAMP_DIP,
     (S.CRAMP_DIP, T.BAD): S.CRAMP_DIP,
@@ -100,6 +106,12 @@ class MachineParams:
     update_frames: int  # 0 = no cramp_update
     onset_lookback_frames: int
     smooth_delay_s: float  # delay of the smoothed level behind the raw one (s)
+    plateau_frames: int  # the residual plateau: compare the means of two halves this long
+    plateau_drop_log: float  # … "still falling" if the later half is lower by more than this
+    plateau_margin_log: float  # t_end = first dip frame within this of the plateau level
+    upright_end_frames: int  # upright this long inside a cramp ends it (walking it off)
+    post_base_log: float  # after a cramp walked off: assumed residual level [CS: ~2×]
+    post_tau_frames: float  # the post-cramp onset raise decays with this time constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +144,16 @@ class CrampMachine:
         self._last_good = 0
         self._levels: list[float] = []  # log levels of the candidate's / cramp's good frames
         self._levels_at_dip = 0
+        self._sorted: list[float] = []  # the cramp's levels, sorted (running median)
+        self._dip: list[tuple[int, float]] = []  # (frame, level) of the current dip's good frames
         self._peak = 0.0
         self._next_update = 0
         self._bursts: list[int] = []  # onset frames of recent unconfirmed runs
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
+        self._up_since = -1
+        self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
+        self._post_from = 0  # … decaying from this frame on
 
     # -- helpers ---------------------------------------------------------------------------
     def _t(self, frame: int) -> float:
@@ -163,8 +180,8 @@ class CrampMachine:
         if n == 0:
             return events
         # frames that can leave IDLE: usable, lying, still, elevated
-        wake = np.flatnonzero(f.good & ~f.upright & ~f.moving & (f.level >= p.onset_log))
-        w = 0
+        quiet_ok = f.good & ~f.upright & ~f.moving
+        wake = np.flatnonzero(quiet_ok & (f.level >= self._onset_thr(f.first + np.arange(n))))
         i = 0
         while i < n:
             if self.state is State.IDLE:
@@ -175,13 +192,25 @@ class CrampMachine:
             k = f.first + i
             trig = self._trigger(f, i, k)
             new = TABLE[(self.state, trig)]
+            n_events = len(events)
             self._act(self.state, trig, new, f, i, k, events)
             self.state = new
+            if len(events) > n_events and new is State.IDLE:  # a cramp ended: threshold raised
+                wake = np.flatnonzero(
+                    quiet_ok & (f.level >= self._onset_thr(f.first + np.arange(n))))
             i += 1
         # keep the raw tail for onset look-back across batches
         look = p.onset_lookback_frames
         self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
         return events
+
+    def _onset_thr(self, k: np.ndarray) -> FloatArray:
+        """Onset threshold (log) at frames ``k``: raised after a cramp by the residual level it
+        left (soreness, ~2× for a while [CS, NHS]), decaying back."""
+        since = np.maximum(k - self._post_from, 0)
+        raise_by = self._post_base * np.exp(-since / self.p.post_tau_frames)
+        out: FloatArray = self.p.onset_log + raise_by
+        return out
 
     def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
         p = self.p
@@ -191,9 +220,13 @@ class CrampMachine:
             if not good:
                 since = self._bad_since if self._bad_since >= 0 else k
                 return Trigger.LOST if k - since + 1 >= p.lost_frames else Trigger.BAD
+            if f.upright[i]:
+                since = self._up_since if self._up_since >= 0 else k
+                return Trigger.STOOD if k - since + 1 >= p.upright_end_frames else Trigger.UPRIGHT
             if level >= self._end_log:
                 return Trigger.HIGH
-            if self.state is State.CRAMP_DIP and k - self._low_since + 1 >= p.end_hold_frames:
+            if (self.state is State.CRAMP_DIP and k - self._low_since + 1 >= p.end_hold_frames
+                    and self._plateau(level)):
                 return Trigger.END
             return Trigger.LOW
         if not good:
@@ -202,10 +235,11 @@ class CrampMachine:
             return Trigger.UPRIGHT
         if f.moving[i]:
             return Trigger.MOVE
+        thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
         if self.state is State.IDLE:
-            return Trigger.HIGH if level >= p.onset_log else Trigger.LOW
+            return Trigger.HIGH if level >= thr else Trigger.LOW
         # CANDIDATE
-        if level < p.onset_log:
+        if level < thr:
             low_since = self._low_since if self._low_since >= 0 else k
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
         need = p.confirm_frames
@@ -249,25 +283,52 @@ class CrampMachine:
             if trig is Trigger.LOST:
                 self._end(self._t(self._last_good + 1), events)
                 return
+            if trig is Trigger.UPRIGHT:
+                if self._up_since < 0:
+                    self._up_since = k
+                return
+            if trig is Trigger.STOOD:
+                self._end(self._t(self._up_since), events)
+                self._post_base, self._post_from = p.post_base_log, k
+                return
+            self._up_since = -1
             self._bad_since = -1
             self._last_good = k
             self._levels.append(level)
             self._peak = max(self._peak, math.exp(level))
             if trig is Trigger.HIGH:
                 self._low_since = -1
-            elif trig is Trigger.LOW and old is State.CRAMP:
-                self._low_since = k
-                self._levels_at_dip = len(self._levels) - 1
+                self._dip = []
+            elif trig is Trigger.LOW:
+                if old is State.CRAMP:
+                    self._low_since = k
+                    self._levels_at_dip = len(self._levels) - 1
+                self._dip.append((k, level))
             elif trig is Trigger.END:
-                # the dip began at _low_since; the smoothing delayed the fall by smooth_delay_s
+                self._dip.append((k, level))
+                plateau = float(np.mean([v for _, v in self._dip[-p.plateau_frames // 2:]]))
+                first = next(j for j, v in self._dip if v <= plateau + p.plateau_margin_log)
                 del self._levels[self._levels_at_dip:]
-                self._end(self._t(self._low_since) - p.smooth_delay_s, events)
+                # the smoothing delays the fall by smooth_delay_s
+                self._end(self._t(first) - p.smooth_delay_s, events)
+                self._post_base, self._post_from = max(plateau, 0.0), k
                 return
             if new is State.CRAMP and p.update_frames and k >= self._next_update:
                 self._next_update = k + p.update_frames
                 events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
-            med = float(np.median(self._levels))
+            bisect.insort(self._sorted, level)
+            med = self._sorted[len(self._sorted) // 2]
             self._end_log = max(p.end_log_min, med + p.end_log_fraction)
+
+    def _plateau(self, level: float) -> bool:
+        """The dip has levelled off: the later half of the last ``plateau_frames`` is not lower
+        than the earlier half by more than ``plateau_drop_log``."""
+        p = self.p
+        vals = [v for _, v in self._dip[-(p.plateau_frames - 1):]] + [level]
+        if len(vals) < p.plateau_frames:
+            return False
+        h = p.plateau_frames // 2
+        return float(np.mean(vals[:h])) - float(np.mean(vals[-h:])) <= p.plateau_drop_log
 
     def _onset(self, f: FrameInputs, i: int, k: int) -> float:
         """Onset estimate at candidate start ``k``: the earliest frame of the contiguous raw run
@@ -291,7 +352,8 @@ class CrampMachine:
         self._bad_since = -1
         self._last_good = k
         self._next_update = k + p.update_frames
-        med = float(np.median(self._levels))
+        self._sorted = sorted(self._levels)
+        med = self._sorted[len(self._sorted) // 2]
         self._end_log = max(p.end_log_min, med + p.end_log_fraction)
         events.append(self._event(EventKind.CRAMP_STARTED, k))
 
@@ -300,10 +362,12 @@ class CrampMachine:
         events.append(self._event(EventKind.CRAMP_ENDED, 0, t_end=t_end,
                                   duration_s=round(t_end - self._t_onset, 3)))
         self._levels = []
+        self._dip = []
         self._peak = 0.0
         self._bursts = []
         self._low_since = -1
         self._bad_since = -1
+        self._up_since = -1
 
     def finish(self, next_frame: int) -> list[DetectorEvent]:
         """End an open cramp at the end of the stream (``next_frame`` = frames processed)."""

@@ -1,0 +1,244 @@
+"""The pipeline on small synthetic nights: detection, confounders, gaps, invariants."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.pipeline import Pipeline
+from detector.settings import DetectorSettings
+from detector.types import DetectorEvent, EventKind, FloatArray, Quality
+from tests.detector.synth import Night, blocks, render
+
+FAST = DetectorSettings()
+
+
+def run(emg: FloatArray, acc: FloatArray, *, emg_rate_hz: float = 1000.0,
+        accel_rate_hz: float = 50.0, chunk_s: float = 7.3,
+        settings: DetectorSettings = FAST) -> tuple[list[DetectorEvent], Pipeline]:
+    p = Pipeline(settings, emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz,
+                 n_emg_channels=emg.shape[0])
+    events: list[DetectorEvent] = []
+    ce, ca = round(chunk_s * emg_rate_hz), round(chunk_s * accel_rate_hz)
+    for i in range(0, max(emg.shape[1] // ce + 1, acc.shape[1] // ca + 1)):
+        events += p.process(emg[:, i * ce:(i + 1) * ce], acc[:, i * ca:(i + 1) * ca])
+    events += p.finish()
+    return events, p
+
+
+def starts(events: list[DetectorEvent]) -> list[DetectorEvent]:
+    return [e for e in events if e.kind is EventKind.CRAMP_STARTED]
+
+
+CRAMP = Night(seconds=240.0, bursts=[(150.0, 210.0, 3.0)], seed=3)
+
+
+@pytest.fixture(scope="module")
+def cramp_run() -> tuple[list[DetectorEvent], Pipeline]:
+    return run(*render(CRAMP))
+
+
+def test_cramp_detected_with_latency_and_end(cramp_run: tuple[list[DetectorEvent], Pipeline]
+                                             ) -> None:
+    events, p = cramp_run
+    s = starts(events)
+    assert len(s) == 1
+    assert 150.0 <= s[0].t_detect <= 150.0 + 8.0  # confirm_s + median delay
+    assert abs(s[0].t_onset - 150.0) <= 2.0
+    ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert len(ended) == 1 and ended[0].t_end is not None
+    assert abs(ended[0].t_end - 210.0) <= 3.0
+    assert 2.0 < ended[0].intensity < 4.5
+    st_ = p.statistics()
+    assert st_.cramps == 1 and st_.events == len(events)
+
+
+def test_status_reports_floor_and_posture(cramp_run: tuple[list[DetectorEvent], Pipeline]
+                                          ) -> None:
+    _, p = cramp_run
+    status = p.status()
+    assert status.quality is Quality.GOOD
+    assert status.posture == "lying"
+    assert 1.0 < status.rest_floor_uv < 3.0  # the synthetic floor is 2 µV
+    assert not status.cramp_active
+
+
+def test_causal_truncation_reproduces_alarm(cramp_run: tuple[list[DetectorEvent], Pipeline]
+                                            ) -> None:
+    events, _ = cramp_run
+    first = starts(events)[0]
+    emg, acc = render(CRAMP)
+    cut = first.t_detect + 0.01
+    trunc, _ = run(emg[:, : round(cut * 1000)], acc[:, : round(cut * 50)], chunk_s=3.1)
+    assert starts(trunc)[0] == first
+
+
+@settings(max_examples=8, deadline=None)
+@given(cuts=st.lists(st.integers(0, 240_000), max_size=25), seed=st.integers(0, 3))
+def test_events_identical_for_any_partition(cuts: list[int], seed: int) -> None:
+    night = replace(CRAMP, seed=seed)
+    emg, acc = render(night)
+    whole, _ = run(emg, acc, chunk_s=1e6)
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    events: list[DetectorEvent] = []
+    acc_cuts = [c * 50 // 1000 + (c % 7) for c in cuts]  # streams cut at different places
+    eb, ab = blocks(emg, cuts), blocks(acc, acc_cuts)
+    for i in range(max(len(eb), len(ab))):
+        e = eb[i] if i < len(eb) else emg[:, :0]
+        a = ab[i] if i < len(ab) else acc[:, :0]
+        events += p.process(e, a)
+    events += p.finish()
+    assert events == whole
+
+
+def test_one_sample_blocks_equal_batch() -> None:
+    s = replace(FAST, floor_block_s=2.0, floor_min_s=10.0, confirm_s=2.0)
+    night = Night(seconds=40.0, bursts=[(25.0, 36.0, 4.0)], seed=5)
+    emg, acc = render(night, emg_rate_hz=500.0, accel_rate_hz=25.0)
+    whole, pw = run(emg, acc, emg_rate_hz=500.0, accel_rate_hz=25.0, chunk_s=1e6, settings=s)
+    assert starts(whole)
+    p = Pipeline(s, emg_rate_hz=500.0, accel_rate_hz=25.0, n_emg_channels=1)
+    events: list[DetectorEvent] = []
+    for i in range(emg.shape[1]):
+        events += p.process(emg[:, i:i + 1], acc[:, i // 20:i // 20 + 1] if i % 20 == 0
+                            else acc[:, :0])
+    events += p.finish()
+    assert events == whole
+    assert p.status() == pw.status()
+
+
+@pytest.mark.parametrize("rate", [500.0, 2000.0])
+def test_rate_generic(rate: float, cramp_run: tuple[list[DetectorEvent], Pipeline]) -> None:
+    ref = starts(cramp_run[0])
+    events, _ = run(*render(CRAMP, emg_rate_hz=rate), emg_rate_hz=rate)
+    got = starts(events)
+    assert len(got) == len(ref) == 1
+    assert abs(got[0].t_detect - ref[0].t_detect) <= 1.5
+
+
+@pytest.mark.parametrize("mains", [50.0, 60.0])
+def test_mains_detected_from_signal(mains: float) -> None:
+    night = Night(seconds=60.0, mains_hz=mains + 0.3, hum_uv=5.0, seed=7)
+    _, p = run(*render(night))
+    assert p.statistics().mains_hz == mains
+
+
+def test_strong_hum_is_removed_from_the_envelope_and_flagged() -> None:
+    night = Night(seconds=200.0, hum_uv=30.0, mains_hz=59.6, seed=8)  # hum 15x the EMG floor
+    events, p = run(*render(night))
+    assert events == []
+    assert 1.6 < p.status().envelope_uv < 2.6  # the 2 µV EMG floor, hum left out
+    assert p.status().quality is Quality.HUM
+    assert p.statistics().mains_hz == 60.0
+
+
+def test_dominant_hum_and_lead_off_are_flagged() -> None:
+    emg, acc = render(Night(seconds=120.0, seed=9))
+    t = np.arange(emg.shape[1]) / 1000.0
+    bad = emg.copy()
+    bad[0, 60_000:80_000] = 0.0  # flat line
+    bad[0, 90_000:] = np.clip(bad[0, 90_000:] * 2e4, -9999.0, 9999.0)  # at the rails
+    bad[0, 40_000:55_000] += 200.0 * np.sin(2 * np.pi * 50.0 * t[40_000:55_000])  # hum
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    qualities = []
+    for i in range(0, 120):
+        p.process(bad[:, i * 1000:(i + 1) * 1000], acc[:, i * 50:(i + 1) * 50])
+        qualities.append(p.status().quality)
+    assert qualities[50] is Quality.HUM
+    assert qualities[70] is Quality.LEAD_OFF
+    assert qualities[110] is Quality.LEAD_OFF
+    assert qualities[35] is Quality.GOOD
+    assert p.statistics().seconds_bad_quality >= 15 + 20 + 30
+
+
+def test_cramp_during_lead_off_is_suppressed() -> None:
+    night = Night(seconds=240.0, bursts=[(150.0, 210.0, 3.0)], seed=3)
+    emg, acc = render(night)
+    emg[0, 140_000:220_000] = 0.0  # the electrode is off
+    events, _ = run(emg, acc)
+    assert events == []
+
+
+def test_gaps_make_no_events_and_are_counted() -> None:
+    emg, acc = render(Night(seconds=240.0, seed=4))
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    events: list[DetectorEvent] = []
+    for i in range(0, 240, 10):
+        events += p.process(emg[:, i * 1000:(i + 10) * 1000], acc[:, i * 50:(i + 10) * 50])
+        events += p.gap(1234 * (i % 3), 61 * (i % 3))
+    events += p.gap(200_000, 10_000)  # a long outage
+    events += p.finish()
+    assert events == []
+    stats = p.statistics()
+    lost = [1234 * (i % 3) for i in range(0, 240, 10)]
+    assert stats.gaps == sum(1 for x in lost if x) + 1
+    assert stats.gap_samples == sum(lost) + 200_000
+    assert p.status().quality is Quality.NO_SIGNAL
+
+
+def test_gap_inside_cramp_does_not_split_it() -> None:
+    emg, acc = render(CRAMP)
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    events = p.process(emg[:, :180_000], acc[:, :9000])
+    events += p.gap(3000, 150)  # 3 s lost mid-cramp
+    events += p.process(emg[:, 183_000:], acc[:, 9150:])
+    events += p.finish()
+    assert [e.kind for e in events if e.kind is not EventKind.CRAMP_UPDATE] == [
+        EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
+
+
+def test_nan_samples_are_counted_not_fatal() -> None:
+    emg, acc = render(Night(seconds=60.0, seed=2))
+    emg[0, 1000:1010] = np.nan
+    _, p = run(emg, acc)
+    assert p.statistics().bad_samples == 10
+
+
+def test_bad_shapes_raise_value_error() -> None:
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=2)
+    with pytest.raises(ValueError, match=r"\(2, n\)"):
+        p.process(np.zeros((1, 10)), np.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"\(3, m\)"):
+        p.process(np.zeros((2, 10)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="below the minimum"):
+        Pipeline(FAST, emg_rate_hz=200.0, accel_rate_hz=50.0, n_emg_channels=1)
+
+
+# -- confounders that must not alarm ---------------------------------------------------------
+
+
+def test_plm_series_not_alarmed() -> None:
+    # 0.5-10 s bursts every 5-90 s [PLMt]; strong on the calf here (worst case: co-activation)
+    bursts = [(60.0 + 25.0 * i, 60.0 + 25.0 * i + d, 6.0)
+              for i, d in enumerate([3.0, 2.0, 4.5, 3.5, 9.0, 2.5, 8.0, 3.0])]
+    events, _ = run(*render(Night(seconds=280.0, bursts=bursts, seed=11)))
+    assert starts(events) == []
+
+
+def test_turn_not_alarmed() -> None:
+    # EMG + movement + new posture for 3-45 s [IRL21]
+    night = Night(seconds=200.0, bursts=[(120.0, 150.0, 5.0)], moves=[(119.0, 149.0, 0.1)],
+                  tilts=[(149.0, 200.0, 30.0)], seed=12)
+    events, _ = run(*render(night))
+    assert starts(events) == []
+
+
+def test_gait_not_alarmed() -> None:
+    # upright, bursts at ~1 Hz stride [SAN], heel strikes
+    bursts = [(100.0 + 1.03 * i + 0.4, 100.0 + 1.03 * i + 0.7, 30.0) for i in range(60)]
+    night = Night(seconds=200.0, bursts=bursts, upright=[(97.0, 165.0)],
+                  moves=[(100.0, 162.0, 0.4)], seed=13)
+    events, _ = run(*render(night))
+    assert starts(events) == []
+
+
+def test_voluntary_stretch_not_alarmed() -> None:
+    # a strong few-second burst with a small tilt
+    night = Night(seconds=200.0, bursts=[(120.0, 126.0, 20.0)], tilts=[(120.0, 126.0, 5.0)],
+                  seed=14)
+    events, _ = run(*render(night))
+    assert starts(events) == []
