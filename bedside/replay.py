@@ -175,8 +175,9 @@ def select_channels(
             accel = None
     if accel is None:
         log.warning(
-            "%s: no accelerometer X/Y/Z channels: replaying EMG only; the accelerometer stream is "
-            "declared lost (detector.gap), posture and movement are unknown",
+            "%s: no accelerometer X/Y/Z channels: replaying EMG only. The accelerometer stream is "
+            "declared lost (detector.gap), not zero; a detector that needs movement and posture "
+            "will treat the night as missing signal and not alarm",
             path,
         )
         return ChannelSelection(
@@ -273,7 +274,7 @@ class ReplayResult:
 
 
 def replay_file(
-    path: str | Path,
+    path: str | Path | EdfReader,
     *,
     make_detector: DetectorFactory,
     leg: str,
@@ -285,17 +286,24 @@ def replay_file(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[float], None] | None = None,
     overview: bool = False,
+    channels: ChannelSelection | None = None,
 ) -> ReplayResult:
     """Replay one EDF/BDF file through a fresh detector from ``make_detector``.
 
-    ``on_event`` receives each event JSON object as it is produced; ``progress`` the fraction of
-    the file done (0..1) after every block. Raises :class:`InputError` for unusable files.
+    ``path`` may be an already opened :class:`EdfReader` and ``channels`` its checked selection
+    (then ``emg_labels``, ``accel_labels`` and ``min_emg_rate_hz`` are not used). ``on_event``
+    receives each event JSON object as it is produced; ``progress`` the fraction of the file done
+    (0..1) after every block. Raises :class:`InputError` for unusable files.
     """
     t0 = time.perf_counter()
-    reader = EdfReader(path)
-    channels = select_channels(
-        reader, emg_labels=emg_labels, accel_labels=accel_labels, min_emg_rate_hz=min_emg_rate_hz
-    )
+    reader = path if isinstance(path, EdfReader) else EdfReader(path)
+    if channels is None:
+        channels = select_channels(
+            reader,
+            emg_labels=emg_labels,
+            accel_labels=accel_labels,
+            min_emg_rate_hz=min_emg_rate_hz,
+        )
     sid = session_id or session_id_for(reader.path, reader.start)
     try:
         detector = make_detector(
@@ -305,7 +313,9 @@ def replay_file(
             emg_labels=channels.emg_labels,
         )
     except ValueError as exc:  # detector/ raises ValueError for rates it cannot work with
-        raise InputError(f"{reader.path}: the detector refuses it: {exc}", path=str(path)) from exc
+        raise InputError(
+            f"{reader.path}: the detector refuses it: {exc}", path=str(reader.path)
+        ) from exc
     log.info(
         "%s: %s, %.1f s, EMG %s at %g Hz, accelerometer %s",
         reader.path,

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from bedside.events import dumps
 from bedside.replay import (
+    ChannelSelection,
     DetectorFactory,
     ReplayResult,
     plot_replay,
@@ -210,15 +211,18 @@ def _run(args: argparse.Namespace) -> int:
             f"--truth given {len(truths)} times for {len(inputs)} INPUT files; give one per INPUT"
         )
     # Check every input before replaying the first: a typo in file 3 should not cost an hour.
+    # Readers hold no open file, so keeping one per input costs only its header.
     truth_data: list[dict[str, Any] | None] = []
+    checked: list[tuple[EdfReader, ChannelSelection]] = []
     for i, path in enumerate(inputs):
         reader = EdfReader(path)
-        select_channels(
+        channels = select_channels(
             reader,
             emg_labels=args.emg,
             accel_labels=args.accel,
             min_emg_rate_hz=settings.detector.min_emg_rate_hz,
         )
+        checked.append((reader, channels))
         if truths:
             truth_json = _read_truth(truths[i])
             _check_truth(truth_json, truths[i], reader)
@@ -240,17 +244,15 @@ def _run(args: argparse.Namespace) -> int:
             out.write(dumps(record) + "\n")
             out.flush()
 
-        for path, truth in zip(inputs, truth_data, strict=True):
+        for path, (reader, channels), truth in zip(inputs, checked, truth_data, strict=True):
             leg = args.leg or _truth_leg(truth) or DEFAULT_LEG
             bar = _Progress(path.name, sys.stderr) if sys.stderr.isatty() else None
             try:
                 result = replay_file(
-                    path,
+                    reader,
+                    channels=channels,
                     make_detector=make_detector,
                     leg=leg,
-                    min_emg_rate_hz=settings.detector.min_emg_rate_hz,
-                    emg_labels=args.emg,
-                    accel_labels=args.accel,
                     on_event=on_event,
                     progress=bar,
                     overview=bool(args.plot),
