@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,17 +18,18 @@ from firmware_bridge.errors import CrampwatchError
 
 log = logging.getLogger(__name__)
 
-# (subcommand, module in bedside.commands); the order is the order of --help.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("demo", "demo"),
-    ("run", "run"),
-    ("simulate", "simulate"),
-    ("replay", "replay"),
-    ("score", "score"),
-    ("capture", "capture"),
-    ("export", "export"),
-    ("prompt", "prompt"),
-    ("check-config", "check_config"),
+# (subcommand, module in bedside.commands, one-line help); the order is the order of --help.
+# Only the chosen subcommand's module is imported (scipy, bumble and paho are slow to load).
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("demo", "demo", "the daemon on a simulated night from a virtual wearable (no setup)"),
+    ("run", "run", "run the bedside daemon: wearable → detector → recording, MQTT, prompt"),
+    ("simulate", "simulate", "simulate a night: EDF+ with EMG and accelerometer, plus truth"),
+    ("replay", "replay", "replay EDF/BDF recordings through the detector; events as JSON lines"),
+    ("score", "score", "score detector events against a simulated night's truth"),
+    ("capture", "capture", "record a wearable's raw notifications without the daemon"),
+    ("export", "export", "export a session recording as EDF+ with annotations"),
+    ("prompt", "prompt", "test the stretch prompt, pre-render it, log the bedtime stretch"),
+    ("check-config", "check_config", "check a configuration file (or print every key)"),
 )
 
 
@@ -40,7 +42,12 @@ def _load(module: str) -> ModuleType | None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"bedside.commands.{module}") is not None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in ``argv`` gets its module imported."""
     parser = argparse.ArgumentParser(
         prog="crampwatch",
         description="Watch a sleeper's calf for night cramps and help when one strikes.",
@@ -48,13 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS:
-        module = _load(module_name)
-        if module is None:
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, module_name, summary in COMMANDS:
+        if not _available(module_name):
             continue
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
-        cmd.set_defaults(handler=module.run)
+        cmd = sub.add_parser(name, help=summary, description=summary)
+        if name == chosen:
+            module = _load(module_name)
+            assert module is not None
+            cmd.description = module.HELP
+            module.add_arguments(cmd)
+            cmd.set_defaults(handler=module.run)
     return parser
 
 
@@ -68,7 +79,8 @@ def configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.verbose - args.quiet)
     try:
