@@ -429,6 +429,8 @@ class BleClient:
         except BleakError as exc:
             raise LinkError(f"{self.label}: {exc}") from exc
         self._client = client
+        if client.is_connected:  # a backend may report attempts that failed inside the retries
+            self._link_lost.clear()
         return client
 
     async def _prepare(self, client: BleakClient) -> None:

@@ -25,6 +25,8 @@ share the central. Imports bleak and bumble only; never ``bedside`` or ``detecto
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -258,8 +260,10 @@ class BumbleClient(BaseBleakClient):
             if isinstance(details, BumbleDeviceDetails):
                 self._typed_address = details.address
         self._connection: Connection | None = None
+        self._lost: asyncio.Future[None] | None = None  # resolved when the link goes down
         self._mtu = DEFAULT_MTU
         self._closing = False
+        self._established = False
         self._subscribers: dict[int, Callable[[bytes], None]] = {}
 
     @property
@@ -291,17 +295,22 @@ class BumbleClient(BaseBleakClient):
         async with self.central.connect_lock:
             connection = await _bumble_call(self.central.device.connect(target, timeout=timeout))
         self._connection = connection
+        self._lost = asyncio.get_running_loop().create_future()
         self._closing = False
+        self._established = False  # a drop before connect() returns raises instead of calling back
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         try:
             peer = Peer(connection)
-            self._mtu = await _bumble_call(peer.request_mtu(REQUESTED_MTU))
-            await _bumble_call(peer.discover_services())
+            self._mtu = await self._att(lambda: peer.request_mtu(REQUESTED_MTU))
+            await self._att(peer.discover_services)
             for service in peer.services:
-                await _bumble_call(peer.discover_characteristics(service=service))
-                for characteristic in service.characteristics:
-                    await _bumble_call(peer.discover_descriptors(characteristic=characteristic))
+                await self._att(functools.partial(peer.discover_characteristics, service=service))
+                for char in service.characteristics:
+                    await self._att(
+                        functools.partial(peer.discover_descriptors, characteristic=char)
+                    )
             self.services = self._collect(peer)
+            self._established = True
         except BaseException:
             await self.disconnect()
             raise
@@ -340,7 +349,9 @@ class BumbleClient(BaseBleakClient):
         logger.debug("%s: link down, reason 0x%02X", self.address, reason)
         self._connection = None
         self._subscribers.clear()
-        if not self._closing and self._disconnected_callback is not None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        if self._established and not self._closing and self._disconnected_callback is not None:
             asyncio.get_running_loop().call_soon(self._disconnected_callback)
 
     async def disconnect(self) -> None:
@@ -367,48 +378,64 @@ class BumbleClient(BaseBleakClient):
             raise BleakError("Not connected")
         return self._connection
 
+    async def _att(self, operation: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one GATT operation on the live link; a link loss before or during it → BleakError.
+
+        bumble cancels only the request in flight when a link drops; one sent after the drop
+        would wait for its 30 s GATT timeout, so every operation also races the link loss.
+        """
+        self._live()
+        lost = self._lost
+        assert lost is not None
+        op = asyncio.ensure_future(operation())
+        waiters: list[asyncio.Future[Any]] = [op, lost]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not op.done():
+                op.cancel()
+                with contextlib.suppress(asyncio.CancelledError, core.BaseBumbleError):
+                    await op
+        if op.cancelled() and lost.done():
+            raise BleakError("link lost during a GATT request")
+        return await _bumble_call(op)
+
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
-        self._live()
         proxy: gatt_client.CharacteristicProxy[bytes] = characteristic.obj
-        return bytearray(await _bumble_call(proxy.read_value()))
+        return bytearray(await self._att(proxy.read_value))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
-        self._live()
         proxy: gatt_client.DescriptorProxy = descriptor.obj
-        return bytearray(await _bumble_call(proxy.read_value()))
+        return bytearray(await self._att(proxy.read_value))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
-        self._live()
         proxy: gatt_client.CharacteristicProxy[bytes] = characteristic.obj
-        await _bumble_call(proxy.write_value(bytes(data), with_response=response))
+        await self._att(lambda: proxy.write_value(bytes(data), with_response=response))
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
     ) -> None:
-        self._live()
         proxy: gatt_client.DescriptorProxy = descriptor.obj
-        await _bumble_call(proxy.write_value(bytes(data), with_response=True))
+        await self._att(lambda: proxy.write_value(bytes(data), with_response=True))
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
     ) -> None:
-        self._live()
         proxy: gatt_client.CharacteristicProxy[bytes] = characteristic.obj
 
         def subscriber(value: bytes) -> None:
             callback(bytearray(value))
 
         self._subscribers[characteristic.handle] = subscriber
-        await _bumble_call(proxy.subscribe(subscriber, prefer_notify=True))
+        await self._att(lambda: proxy.subscribe(subscriber, prefer_notify=True))
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
-        self._live()
         proxy: gatt_client.CharacteristicProxy[bytes] = characteristic.obj
         subscriber = self._subscribers.pop(characteristic.handle, None)
-        await _bumble_call(proxy.unsubscribe(subscriber))
+        await self._att(lambda: proxy.unsubscribe(subscriber))

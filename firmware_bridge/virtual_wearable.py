@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -65,14 +66,21 @@ class WearableFaults:
     size_to_mtu: bool = True  # False: always full batches, so a small MTU truncates them
     stall_at_stream_s: tuple[float, ...] = ()  # stop notifying here until the link drops
     advertise_after_s: float = 0.0  # start advertising this late (wall seconds)
-    corrupt_every: int = 0  # flip one byte in every n-th sent notification (0 = never)
-    seed: int = 0  # for the corrupted byte positions
+    corrupt_every: int = 0  # flip one bit in every n-th sent notification (0 = never)
+    duplicate_every: int = 0  # send every n-th notification twice (0 = never)
+    cut_first_connections: int = 0  # drop this many connections right after they come up
+    device_info_override: bytes | None = None  # serve these bytes as device info (bad firmware)
+    seed: int = 0  # for the corrupted bit positions
 
     def __post_init__(self) -> None:
         if not protocol.MIN_ATT_MTU <= self.mtu_cap <= 517:
             raise ValueError(f"mtu_cap must be 23..517, got {self.mtu_cap}")
-        if self.drop_every_stream_s < 0 or self.advertise_after_s < 0 or self.corrupt_every < 0:
-            raise ValueError("drop_every_stream_s, advertise_after_s, corrupt_every must be >= 0")
+        counts = (self.corrupt_every, self.duplicate_every, self.cut_first_connections)
+        if self.drop_every_stream_s < 0 or self.advertise_after_s < 0 or min(counts) < 0:
+            raise ValueError(
+                "drop_every_stream_s, advertise_after_s, corrupt_every, duplicate_every and "
+                "cut_first_connections must be >= 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,7 @@ class WearableStatistics:
     lost_unconnected_s: float  # stream time in those notifications
     lost_stalled: int
     corrupted: int
+    duplicated: int  # extra copies sent (not counted in ``sent``)
     connections: int
     drops: int
     stalls: int
@@ -236,7 +245,9 @@ class VirtualWearable:
             protocol.DEVICE_INFO_CHAR_UUID,
             gatt.Characteristic.Properties.READ,
             gatt.Characteristic.READABLE,
-            info.to_bytes(),
+            info.to_bytes()
+            if self.faults.device_info_override is None
+            else self.faults.device_info_override,
         )
         self._battery_char = gatt.Characteristic(
             protocol.BATTERY_LEVEL_CHAR_UUID,
@@ -254,10 +265,11 @@ class VirtualWearable:
         self._stalled = False
         self._streaming = asyncio.Event()
         self._stall_times = sorted(self.faults.stall_at_stream_s)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[object]] = []
         self.finished = asyncio.Event()
         self._connected_stream_s = 0.0  # streamed time since this connection's START
         self._sent = self._lost_unconnected = self._lost_stalled = self._corrupted = 0
+        self._duplicated = 0
         self._connections = self._drops = self._stalls = 0
         self._stream_s = self._lost_unconnected_s = 0.0
 
@@ -300,11 +312,14 @@ class VirtualWearable:
         connection = self._connection
         if connection is None:
             return False
+        await self._cut(connection)
+        return True
+
+    async def _cut(self, connection: Connection) -> None:
         try:
             await connection.disconnect()
         except core.BaseBumbleError as exc:  # already going down
             logger.debug("wearable %s: disconnect: %s", self.address, exc)
-        return True
 
     async def set_battery(self, percent: int) -> None:
         """Change the battery level and notify a subscriber (0..100 %)."""
@@ -319,6 +334,7 @@ class VirtualWearable:
             lost_unconnected_s=self._lost_unconnected_s,
             lost_stalled=self._lost_stalled,
             corrupted=self._corrupted,
+            duplicated=self._duplicated,
             connections=self._connections,
             drops=self._drops,
             stalls=self._stalls,
@@ -330,10 +346,21 @@ class VirtualWearable:
     def _on_connection(self, connection: Connection) -> None:
         self._connection = connection
         self._connections += 1
-        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        connection.on(
+            connection.EVENT_DISCONNECTION, functools.partial(self._on_disconnection, connection)
+        )
+        if self._connections <= self.faults.cut_first_connections:
+            # Cut during the central's setup (after the MTU exchange, while it discovers): a cut
+            # before the first ATT PDU confuses bumble's controllers, a real radio would not care.
+            def cut_now() -> None:
+                self._tasks.append(asyncio.get_running_loop().create_task(self._cut(connection)))
 
-    def _on_disconnection(self, reason: int) -> None:
+            connection.once(connection.EVENT_CONNECTION_ATT_MTU_UPDATE, cut_now)
+
+    def _on_disconnection(self, connection: Connection, reason: int) -> None:
         logger.debug("wearable %s: link down (0x%02X)", self.address, reason)
+        if connection is not self._connection:
+            return  # an older link going down late; the current one is unaffected
         self._connection = None
         self._started = False
         self._stalled = False  # a stalled firmware recovers when the central reconnects
@@ -422,6 +449,9 @@ class VirtualWearable:
             data = bytes(buffer)
             self._corrupted += 1
         await self.device.notify_subscriber(connection, self._data_char, data)
+        if self.faults.duplicate_every and self._sent % self.faults.duplicate_every == 0:
+            self._duplicated += 1
+            await self.device.notify_subscriber(connection, self._data_char, data)
         self._connected_stream_s += duration_s
         faults = self.faults
         if (

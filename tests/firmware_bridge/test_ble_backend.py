@@ -193,3 +193,32 @@ async def test_unknown_address_is_device_not_found() -> None:
     client = BleakClient("F0:00:00:00:00:09", backend=air.central.client_backend)
     with pytest.raises(BleakDeviceNotFoundError):
         await client.connect()
+
+
+async def test_establish_connection_survives_two_links_killed_during_setup(
+    rng: np.random.Generator,
+) -> None:
+    """ble.md §2 (b): two killed links → BleakError each → bleak-retry-connector's third wins."""
+    air = await make_air()
+    w = await wearable(air, rng, faults=WearableFaults(cut_first_connections=2))
+    device = await BleakScanner.find_device_by_address(
+        w.address, 2.0, backend=air.central.scanner_backend
+    )
+    assert device is not None
+    callbacks: list[object] = []
+    client = await establish_connection(
+        BleakClient,
+        device,
+        "test",
+        disconnected_callback=callbacks.append,
+        max_attempts=4,
+        backend=air.central.client_backend,
+    )
+    assert client.is_connected and w.statistics().connections == 3
+    info = await client.read_gatt_char(protocol.DEVICE_INFO_CHAR_UUID)
+    assert protocol.DeviceInfo.from_bytes(info) == INFO
+    await asyncio.sleep(0.01)
+    assert callbacks == []  # attempts that failed inside connect() raise; they never call back
+    await client.disconnect()
+    assert callbacks == []  # nor does our own disconnect
+    await w.stop()

@@ -453,3 +453,60 @@ async def test_corrupt_notifications_are_delivered_and_counted_by_the_codec(
     frames, _, bad = frames_and_gaps(decoder)
     assert w.corrupted == 10 and len(bad) == w.corrupted  # CRC-16 catches every 1-bit flip
     assert len(frames) == w.sent - w.corrupted
+
+
+async def test_duplicates_are_delivered_and_dropped_by_the_codec(rng: np.random.Generator) -> None:
+    air = await make_air()
+    wearable, _ = make_wearable(air, rng, 1.0, speed=None, faults=WearableFaults(duplicate_every=3))
+    decoder = Decoder(INFO)
+    async with wearable, BleClient(fast_settings(), backend=air.backend) as link:
+        async with asyncio.timeout(10):
+            await wearable.finished.wait()
+            want = wearable.statistics().sent + wearable.statistics().duplicated
+            while link.statistics().packets < want:
+                await asyncio.sleep(0.01)
+        for _ in range(want):
+            decoder.feed((await anext(link.packets())).data)
+    frames, gaps, bad = frames_and_gaps(decoder)
+    assert wearable.statistics().duplicated == 6
+    assert decoder.statistics().duplicates == 6 and not gaps and not bad
+    assert [f.first_emg_index for f in frames] == list(range(0, 1000, 50))  # each seq once
+
+
+async def test_wrong_device_info_is_a_counted_failure_with_a_clear_message(
+    rng: np.random.Generator, caplog: pytest.LogCaptureFixture
+) -> None:
+    air = await make_air()
+    bad_info = bytes([9]) + INFO.to_bytes()[1:]  # protocol version 9
+    wearable, _ = make_wearable(air, rng, 1.0, faults=WearableFaults(device_info_override=bad_info))
+    settings = fast_settings(exit_after_failures=2, power_cycle_after_failures=5)
+    async with wearable, BleClient(settings, backend=air.backend, sleep=RecordingSleep()) as link:
+        with pytest.raises(LinkError, match="no data after 2 connect cycles"):
+            async for _ in link.packets():
+                pass
+        stats = link.statistics()
+    assert stats.connect_failures == 2 and stats.connects == 0 and stats.device_info is None
+    assert "protocol version 9" in caplog.text
+
+
+async def test_links_cut_during_setup_are_retried_by_establish_connection(
+    rng: np.random.Generator,
+) -> None:
+    """Late advertising plus two links killed right after connecting: the third attempt wins."""
+    air = await make_air()
+    wearable, _ = make_wearable(
+        air,
+        rng,
+        0.5,
+        speed=None,
+        faults=WearableFaults(advertise_after_s=0.2, cut_first_connections=2),
+    )
+    decoder = Decoder(INFO)
+    settings = fast_settings(scan_timeout_s=0.1)
+    async with wearable, BleClient(settings, backend=air.backend, sleep=RecordingSleep()) as link:
+        await drain(link, wearable, decoder)
+        stats = link.statistics()
+    assert wearable.statistics().connections == 3
+    assert stats.connects == 1 and stats.not_found >= 1
+    frames, gaps, _ = frames_and_gaps(decoder)
+    assert not gaps and sum(f.emg.shape[1] for f in frames) == 500
