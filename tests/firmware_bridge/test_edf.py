@@ -286,6 +286,19 @@ def test_truncated_mid_record_reads_complete_records(
     assert sum(b[0].size for b in r.iter_blocks([0])) == 3 * 500
 
 
+def test_unknown_record_count_of_an_unclosed_writer(
+    good_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = good_file.read_bytes()
+    unclosed = raw[:236] + b"-1      " + raw[244:]  # what a killed writer leaves behind
+    good_file.write_bytes(unclosed)
+    assert EdfReader(good_file).n_records == 5
+    good_file.write_bytes(unclosed[:-100])
+    with caplog.at_level(logging.WARNING):
+        r = EdfReader(good_file)
+    assert r.n_records == 4 and "last data record is incomplete" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
