@@ -272,11 +272,12 @@ class BleClient:
             item = await self._queue.get()
             if isinstance(item, RawPacket):
                 yield item
-            elif item is _FAILED:
+                continue
+            self._queue.put_nowait(item)  # leave the end marker for any later reader
+            if item is _FAILED:
                 assert self._failure is not None
                 raise self._failure
-            else:
-                return
+            return
 
     @property
     def state(self) -> LinkState:

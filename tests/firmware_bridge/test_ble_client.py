@@ -387,6 +387,8 @@ async def test_no_wearable_power_cycles_then_gives_up_with_link_error() -> None:
         with pytest.raises(LinkError, match="no data after 4 connect cycles"):
             async for _ in link.packets():
                 pass
+        with pytest.raises(LinkError):  # every reader learns it, not just the first
+            await anext(link.packets())
         stats = link.statistics()
     assert len(cycles) == 1 and stats.power_cycles == 1
     assert stats.not_found == 4 and stats.failures_in_row == 4 and stats.state is LinkState.FAILED
