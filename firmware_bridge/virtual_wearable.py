@@ -6,11 +6,16 @@ reach the real wearable through BlueZ. GATT layout, device info and control opco
 ``protocol.py`` (PROTOCOL.md §1, §3, §4); notification bytes come from a pluggable
 ``PayloadSource`` (``ChunkPayloads`` quantises and encodes simulator or EDF chunks).
 
-Like the firmware, its sensor clock never waits for the link: samples produced while nobody is
-streaming are lost, so the sample index in the next notification shows the gap (at ``speed=None``
-the clock waits for a subscriber instead). Fault knobs (``WearableFaults``): periodic link drops,
-MTU cap and unsized batches (silent truncation), stalls while connected, late advertising,
-corrupt notifications.
+Like the firmware, its sensor clock (started by the first START write) never waits for the
+link: samples produced while nobody is streaming are lost, so the sample index in the next
+notification shows the gap (at ``speed=None`` the clock waits for a subscriber instead). Batches
+are sized to the negotiated ATT_MTU − 3, as PROTOCOL.md §5 asks of firmware. Fault knobs
+(``WearableFaults``): periodic link drops, MTU cap and unsized batches (silent truncation), stalls
+while connected (cured by a reconnect), late advertising, corrupt and duplicated notifications,
+links cut during the central's setup, a bad device-info value.
+
+Nothing here blocks on a consumer: as over the air, a fast wearable can outrun a slow central,
+whose bounded queue then counts drops (``BleClient.statistics().queue_drops``).
 
 Imports bumble, numpy and our protocol/codec; never bleak, ``bedside`` or ``detector``.
 """
