@@ -31,6 +31,7 @@ from bedside.events import event_record
 from bedside.mqtt import Command, MqttPublisher
 from bedside.outbox import Outbox
 from bedside.prompt.engine import PromptEngine
+from bedside.retention import prune_recordings
 from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from bedside.settings import Settings
 from detector.pipeline import Pipeline
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
 RECORDING_FLUSH_S = 2.0  # a power cut loses at most this much of an idle recording
+RETENTION_CHECK_S = 600.0  # an 8-h night grows ~150 MB: checking every 10 min keeps margins
 
 # Site codes whose channel is a shin (tibialis anterior) channel: the detector uses it only to
 # recognise leg movements, never to alarm (detector.pipeline.Pipeline docstring).
@@ -502,8 +504,19 @@ class Daemon:
             fh.write(json.dumps(record) + "\n")
 
     # -- main loop ------------------------------------------------------------------------
+    def prune_recordings(self) -> None:
+        d = self.settings.daemon
+        prune_recordings(
+            self.state_dir / "sessions",
+            max_age_days=d.recording_max_age_days,
+            max_total_mb=d.recording_max_total_mb,
+            min_free_mb=d.recording_min_free_mb,
+            keep=[w.recorder.path for w in self.workers if w.recorder is not None],
+        )
+
     async def run(self, stop: asyncio.Event) -> NightSummary:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.prune_recordings()
         for worker in self.workers:
             worker.open_recording()
         tasks = []
@@ -543,6 +556,7 @@ class Daemon:
         next_watchdog = next_status = next_states = self._monotonic()
         next_stats = next_watchdog + self.settings.daemon.stats_interval_s
         next_flush = next_watchdog + RECORDING_FLUSH_S
+        next_prune = next_watchdog + RETENTION_CHECK_S
         while not stop.is_set():
             now = self._monotonic()
             self._last_loop_tick = now
@@ -561,6 +575,9 @@ class Daemon:
                     if worker.recorder is not None:
                         worker.recorder.flush()
                 next_flush = now + RECORDING_FLUSH_S
+            if now >= next_prune:
+                self.prune_recordings()
+                next_prune = now + RETENTION_CHECK_S
             if now >= next_stats:
                 self._log_statistics()
                 next_stats = now + self.settings.daemon.stats_interval_s

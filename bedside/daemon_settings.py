@@ -18,6 +18,22 @@ class DaemonSettings:
         default=True,
         metadata={"doc": "Record every received notification to a power-cut-safe session file."},
     )
+    recording_max_age_days: float = field(
+        default=30.0,
+        metadata={"doc": "Delete session recordings older than this (days).", "min": 1.0,
+                  "max": 3650.0},
+    )
+    recording_max_total_mb: float = field(
+        default=4000.0,
+        metadata={"doc": "Keep all session recordings together under this size (MB); an 8-h\n"
+                  "night is about 150 MB. Oldest are deleted first.", "min": 100.0,
+                  "max": 1_000_000.0},
+    )
+    recording_min_free_mb: float = field(
+        default=500.0,
+        metadata={"doc": "Delete the oldest recordings while the disk has less free space (MB).",
+                  "min": 0.0, "max": 100_000.0},
+    )
     second_wearable_address: str = field(
         default="",
         metadata={"doc": "BLE address of a second wearable (the other leg); empty = none."},
