@@ -196,37 +196,52 @@ class Renderer:
         sub, fs, nb = self.sub, self.fs, self.block_emg
         t = (k * nb + np.arange(nb)) / fs
         ta, tb = t[0], t[-1] + 1.0 / fs
-        env2 = np.zeros((self.n_ch, nb))
+        # Episode control signals are summed on the absolute CTRL_HZ grid covering this block,
+        # then interpolated to the EMG rate once per quantity (not once per episode).
+        j0 = math.floor(t[0] * CTRL_HZ)
+        grid = (j0 + np.arange(math.ceil(t[-1] * CTRL_HZ) - j0 + 1)) / CTRL_HZ
+        m = grid.size
+        env2 = np.zeros((self.n_ch, m))
+        add = np.zeros((self.n_ch, m))
+        rest_gain = np.ones(m)
+        hum_gain = np.ones(m)
+        used = {"add": False, "rest": False, "hum": False}
         x = np.zeros((self.n_ch, nb))
-        rest_gain = np.ones(nb)
-        hum_gain = np.ones(nb)
         overrides: list[tuple[float, float, float]] = []
         ecg_on = False
         for ep, r in self._active(ta, tb):
             if ep.kind == "ecg":
                 ecg_on = True
-            sl, u = self._slice(r, t, fs)
             if r.spikes is not None:
                 times, amps, chans, sig = r.spikes
                 sel = (times > ta - MARGIN_S) & (times < tb + MARGIN_S)
                 for c in range(self.n_ch):
-                    m = sel & (chans == c)
-                    _pulses(x[c], ta, fs, times[m], amps[m], sig[m], muap, 0.03, 0.03)
+                    mask = sel & (chans == c)
+                    _pulses(x[c], ta, fs, times[mask], amps[mask], sig[mask], muap, 0.03, 0.03)
             overrides.extend(r.overrides)
+            sl, u = self._slice(r, grid, CTRL_HZ)
             if u.size == 0:
                 continue
             if r.env is not None:
-                env2[:, sl] += self._interp(u, r.env) ** 2
+                env2[:, sl] += lerp(u, r.env) ** 2
             if r.emg_add is not None:
-                x[:, sl] += self._interp(u, r.emg_add)
+                add[:, sl] += lerp(u, r.emg_add)
+                used["add"] = True
             if r.rest_gain is not None:
-                rest_gain[sl] *= self._interp(u, r.rest_gain)
+                rest_gain[sl] *= lerp(u, r.rest_gain)
+                used["rest"] = True
             if r.hum_gain is not None:
-                hum_gain[sl] *= self._interp(u, r.hum_gain)
-        x += self.rest.block(k) * (sub.noise_floor_uv * rest_gain)
+                hum_gain[sl] *= lerp(u, r.hum_gain)
+                used["hum"] = True
+        pos = t * CTRL_HZ - j0
+        floor = self.rest.block(k) * sub.noise_floor_uv
+        x += floor * lerp(pos, rest_gain) if used["rest"] else floor
         if env2.any():
-            x += np.sqrt(env2) * self.muscle.block(k)
-        x += self._hum(t) * (sub.hum_uv * hum_gain)
+            x += np.sqrt(lerp(pos, env2)) * self.muscle.block(k)
+        if used["add"]:
+            x += lerp(pos, add)
+        hum = self._hum(t) * sub.hum_uv
+        x += hum * lerp(pos, hum_gain) if used["hum"] else hum
         if ecg_on:
             sel = (self.beats > ta - MARGIN_S) & (self.beats < tb + MARGIN_S)
             bt = self.beats[sel]
