@@ -187,6 +187,10 @@ class LegWorker:
             log.warning("%s: data before device info; kept in the recording only", self.label)
             return False
         self.leg = leg_name(info, self.label)
+        if self.recorder is not None:  # what a session replay needs to decode and name events
+            self.recorder.link_event(
+                "device_info", data=info.to_bytes(), session_id=self._session_id, label=self.label
+            )
         self.decoder = Decoder(info)
         self._ratio = info.accel_ratio
         self.pipeline = Pipeline(
