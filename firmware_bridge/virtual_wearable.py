@@ -188,6 +188,74 @@ class ChunkPayloads:
         return data, n / info.emg_rate_hz
 
 
+_EMG_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6}  # to µV
+_ACCEL_UNITS = {"g": 1.0, "m/s^2": 1 / 9.80665, "m/s2": 1 / 9.80665, "m/s²": 1 / 9.80665}  # to g
+# 9.80665 m/s² = 1 g: standard gravity, CGPM 1901 (BIPM SI Brochure, 9th ed., §2.3.4 note).
+
+
+@dataclass(frozen=True, slots=True)
+class EdfNight:
+    """An EDF/BDF recording as a chunk source for ``ChunkPayloads``; build with ``edf_chunks``."""
+
+    path: str
+    emg_rate_hz: float
+    accel_rate_hz: float
+    emg_labels: tuple[str, ...]
+    duration_s: float
+    chunks: Iterator[tuple[FloatArray, FloatArray]]
+
+
+def edf_chunks(path: str, *, records_per_block: int = 10) -> EdfNight:
+    """Play a recording through the virtual wearable: ``(emg µV (n_ch, n), accel g (3, m))``.
+
+    EMG signals are those labelled ``EMG…`` (µV, mV or V; docs/contracts.md "EDF files"),
+    accelerometer ``Accel X/Y/Z`` (g or m/s²). EDF+D gaps are closed up: the wearable plays the
+    samples back to back. Raises ``InputError`` (one line) when the file cannot be played.
+    """
+    from firmware_bridge.edf import EdfReader
+    from firmware_bridge.errors import InputError
+
+    reader = EdfReader(path)
+    emg = [i for i, s in enumerate(reader.signals) if s.label.strip().upper().startswith("EMG")]
+    accel = []
+    for axis in "XYZ":
+        try:
+            accel.append(reader.signal_index(f"Accel {axis}"))
+        except KeyError:
+            raise InputError(f"{path}: no 'Accel {axis}' signal", path=str(path)) from None
+    if not emg:
+        raise InputError(f"{path}: no EMG signal (labels starting with 'EMG')", path=str(path))
+
+    def factor(index: int, units: dict[str, float], what: str) -> float:
+        unit = reader.signals[index].unit.strip()
+        if unit.lower() not in units:
+            raise InputError(
+                f"{path}: {reader.signals[index].label!r}: unit {unit!r} is not an {what} unit",
+                path=str(path),
+            )
+        return units[unit.lower()]
+
+    groups = [emg, accel]
+    scales = [[factor(i, _EMG_UNITS, "EMG") for i in emg]]
+    scales.append([factor(i, _ACCEL_UNITS, "acceleration") for i in accel])
+    for group in groups:
+        if len({reader.signals[i].rate_hz for i in group}) != 1:
+            raise InputError(f"{path}: signals of one kind need one sampling rate", path=str(path))
+
+    def blocks() -> Iterator[tuple[FloatArray, FloatArray]]:
+        for chunk in reader.iter_grouped(groups, records_per_block, scales=scales):
+            yield chunk.arrays[0], chunk.arrays[1]
+
+    return EdfNight(
+        path=str(path),
+        emg_rate_hz=reader.signals[emg[0]].rate_hz,
+        accel_rate_hz=reader.signals[accel[0]].rate_hz,
+        emg_labels=tuple(reader.signals[i].label.strip() for i in emg),
+        duration_s=reader.duration_s,
+        chunks=blocks(),
+    )
+
+
 class VirtualWearable:
     """A bumble peripheral with the crampwatch GATT service, Battery Service and fault knobs.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +22,14 @@ from hypothesis import strategies as st
 from firmware_bridge import protocol
 from firmware_bridge.bumble_backend import BumbleCentral, new_link
 from firmware_bridge.codec import Decoder, Frame
-from firmware_bridge.virtual_wearable import ChunkPayloads, VirtualWearable, WearableFaults
+from firmware_bridge.edf import EdfSignalSpec, EdfWriter
+from firmware_bridge.errors import InputError
+from firmware_bridge.virtual_wearable import (
+    ChunkPayloads,
+    VirtualWearable,
+    WearableFaults,
+    edf_chunks,
+)
 from tests.firmware_bridge.test_ble_support import INFO, chunks
 
 
@@ -206,3 +215,47 @@ async def test_late_advertising_uses_the_injected_sleep() -> None:
         async with asyncio.timeout(2):
             while not wearable.device.is_advertising:
                 await asyncio.sleep(0.005)
+
+
+def write_edf(path: Path, emg_uv: np.ndarray, accel_g: np.ndarray, *, emg_unit: str = "uV") -> None:
+    scale = {"uV": 1.0, "mV": 1e-3}[emg_unit]
+    specs = [
+        EdfSignalSpec(f"EMG {i}", emg_unit, 1000.0, -10_000.0 * scale, 10_000.0 * scale)
+        for i in range(emg_uv.shape[0])
+    ] + [EdfSignalSpec(f"Accel {axis}", "g", 50.0, -8.0, 8.0) for axis in "XYZ"]
+    with EdfWriter(path, specs, start=datetime(2026, 11, 26, 22, 30)) as writer:
+        writer.write([row * scale for row in emg_uv] + list(accel_g))
+
+
+def test_edf_recording_plays_through_the_wearable_source(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    emg = rng.normal(0.0, 50.0, (2, 3000))
+    accel = rng.normal(0.0, 0.3, (3, 150))
+    write_edf(tmp_path / "night.edf", emg, accel, emg_unit="mV")  # mV on file, µV out
+    night = edf_chunks(str(tmp_path / "night.edf"), records_per_block=1)
+    assert (night.emg_rate_hz, night.accel_rate_hz, night.duration_s) == (1000.0, 50.0, 3.0)
+    assert night.emg_labels == ("EMG 0", "EMG 1")
+    source = ChunkPayloads(night.chunks, INFO)
+    values = []
+    while (payload := source(514)) is not None:
+        values.append(payload[0])
+    frames = decode_all(INFO, values)
+    got_emg = np.concatenate([f.emg for f in frames], axis=1)
+    got_accel = np.concatenate([f.accel for f in frames], axis=1)
+    # EDF resolution (20 mV / 65535 ≈ 0.31 µV) plus the wearable's half LSB (0.125 µV)
+    np.testing.assert_allclose(got_emg, emg, rtol=0, atol=0.31 / 2 + 0.125 + 1e-9)
+    np.testing.assert_allclose(got_accel, accel, rtol=0, atol=16 / 65535 / 2 + 2.0**-13 + 1e-9)
+
+
+def test_edf_without_emg_or_with_odd_units_is_one_input_error(tmp_path: Path) -> None:
+    specs = [EdfSignalSpec(f"Accel {axis}", "g", 50.0, -8.0, 8.0) for axis in "XYZ"]
+    with EdfWriter(tmp_path / "a.edf", specs, start=datetime(2026, 11, 26, 22, 30)) as writer:
+        writer.write([np.zeros(50)] * 3)
+    with pytest.raises(InputError, match="no EMG signal"):
+        edf_chunks(str(tmp_path / "a.edf"))
+    specs = [EdfSignalSpec("EMG calf", "degC", 1000.0, -1.0, 1.0), *specs]
+    with EdfWriter(tmp_path / "b.edf", specs, start=datetime(2026, 11, 26, 22, 30)) as writer:
+        writer.write([np.zeros(1000)] + [np.zeros(50)] * 3)
+    with pytest.raises(InputError, match="'degC' is not an EMG unit"):
+        edf_chunks(str(tmp_path / "b.edf"))
