@@ -11,8 +11,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.corpus import CORPUS, QUICK, NightSpec, ensure_night, simulator_fingerprint
+from bedside.cli import main as cli_main
+from benchmarks.corpus import (
+    CORPUS,
+    QUICK,
+    NightSpec,
+    ensure_night,
+    generate,
+    night_dir,
+    simulator_fingerprint,
+)
 from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
+from benchmarks.run import main as run_main
 from detector.scoring import score_night
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import InputError
@@ -101,21 +111,34 @@ def test_corpus_definition_is_large_enough() -> None:
     assert len({s.name for s in CORPUS + QUICK}) == len(CORPUS) + len(QUICK)
 
 
+TINY = (NightSpec("dense", 11, 0.05), NightSpec("quiet", 12, 0.05))  # 3 min each
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding the TINY nights, generated once for this module."""
+    cache = tmp_path_factory.mktemp("corpus")
+    nights = generate(TINY, night_dir(cache), jobs=1)
+    assert all(n.generation_s is not None and n.generation_s > 0 for n in nights)
+    assert all(n.edf.is_file() and n.truth.is_file() for n in nights)
+    assert night_dir(cache).name == simulator_fingerprint()
+    return cache
+
+
 @pytest.mark.slow
-def test_tiny_simulated_corpus_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiny_simulated_corpus_end_to_end(
+    tiny_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
-    specs = [NightSpec("dense", 11, 0.05), NightSpec("quiet", 12, 0.05)]  # 3 min each
-    first = run_corpus(specs, "naive", tmp_path)
-    assert [r.generation_s is not None for r in first.nights] == [True, True]
+    first = run_corpus(TINY, "naive", tiny_cache)
+    assert [r.generation_s for r in first.nights] == [None, None]  # from the cache
     assert first.corpus == simulator_fingerprint()
-    again = ensure_night(specs[0], tmp_path / first.corpus)
-    assert again.generation_s is None  # cached
     m = first.score.metrics
     assert m.nights == 2 and m.duration_s == pytest.approx(2 * 180.0, abs=2.0)
     truths = [r.truth for r in first.nights]
     assert m.cramps == sum(len(t["cramps"]) for t in truths)
     # the same nights through the external-command path give the same scores
-    second = run_corpus(specs, EMIT, tmp_path, jobs=2)
+    second = run_corpus(TINY, EMIT, tiny_cache, jobs=2)
     assert [without_leg(r.events) for r in second.nights] == [
         without_leg(r.events) for r in first.nights
     ]
@@ -124,7 +147,38 @@ def test_tiny_simulated_corpus_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     assert "dense-s11-0.05h" in table and "det/floor" in table
     doc = json.loads(json.dumps(result_dict(first)))
     assert doc["score"]["aggregate"]["nights"] == 2
-    assert doc["speed"][0]["floor_s"] > 0
+    assert doc["speed"][0]["floor_cpu_s"] > 0
+
+
+@pytest.mark.slow
+def test_cli_output_scores_the_same_with_crampwatch_score(
+    tiny_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("benchmarks.run.QUICK", TINY)
+    out, events_dir = tmp_path / "run.json", tmp_path / "events"
+    args = [
+        "--quick",
+        "--cache",
+        str(tiny_cache),
+        "--json",
+        str(out),
+        "--events-dir",
+        str(events_dir),
+    ]
+    assert run_main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("detector: naive") and "floor cpu" in printed
+    runner = json.loads(out.read_text())
+    files = []
+    for spec in TINY:
+        night = ensure_night(spec, night_dir(tiny_cache))
+        files += [str(night.truth), str(events_dir / f"{spec.name}.events.jsonl")]
+    assert cli_main(["score", "--json", *files]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["aggregate"] == runner["score"]["aggregate"]
 
 
 def test_pipeline_runs_through_the_same_protocol(tmp_path: Path, rng: np.random.Generator) -> None:
