@@ -18,7 +18,7 @@ import pytest
 from bedside.mqtt import Command, MqttPublisher
 from bedside.mqtt_settings import MqttSettings
 from bedside.outbox import Outbox
-from tests.bedside.test_mqtt_discovery import check_device_payload
+from tests.bedside.test_mqtt_discovery import check_component, check_device_payload
 from tests.broker import Broker, Received, Subscriber, make_tls_files
 
 PREFIX = "homeassistant"
@@ -504,3 +504,26 @@ async def test_broker_restart_with_messages_in_flight_loses_and_reorders_nothing
     assert list(first) == expected
     assert stranded > 0  # the outage really caught unacknowledged events
     assert h.pub.statistics().disconnects == 1
+
+
+async def test_legacy_discovery_under_a_custom_prefix(
+    broker: Broker, harness_factory: Callable[..., Harness]
+) -> None:
+    settings = settings_for(broker, "t11", discovery_prefix="ha2", discovery_legacy=True)
+    h = harness_factory(settings, republish_delay=lambda: 0.05)
+    h.pub.start()
+    await eventually(lambda: h.pub.connected)
+    sub = Subscriber(broker, ["ha2/#", "homeassistant/#"])
+    try:
+        seen = await sub.until(lambda ms: len(ms) >= 11)
+        await asyncio.sleep(0.2)  # nothing more (and nothing under the default prefix)
+        assert len(sub.messages) == 11 and all(m.retain for m in seen)
+        for m in seen:
+            _, platform, _object_id, _ = m.topic.split("/")
+            check_component(json.loads(m.payload), "crampwatch/t11", legacy_platform=platform)
+        # HA's birth message on the configured prefix triggers the re-publish.
+        sub.publish("ha2/status", "online")
+        await sub.until(lambda ms: len(ms) >= 23)  # 11 configs again + our own 'online'
+        assert h.pub.statistics().ha_restarts == 1
+    finally:
+        sub.close()
