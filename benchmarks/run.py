@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.events import event_record
+from bedside.settings import load_settings
 from benchmarks.corpus import (
     CORPUS,
     DEFAULT_CACHE,
@@ -50,18 +51,22 @@ from benchmarks.corpus import (
 )
 from benchmarks.sosfilt_floor import SosfiltFloor
 from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
+from detector.settings import DetectorSettings
 from detector.types import CrampDetector, DetectorEvent
 from firmware_bridge.edf import EdfReader
-from firmware_bridge.errors import InputError
+from firmware_bridge.errors import ConfigError, InputError
 
 IN_PROCESS = ("naive", "pipeline")
 
 
-def make_detector(name: str, sig: NightSignals) -> CrampDetector:
+def make_detector(
+    name: str, sig: NightSignals, settings: DetectorSettings | None = None
+) -> CrampDetector:
     """Build an in-process detector by name (``naive`` or ``pipeline``) for one night's signals.
 
-    The pipeline gets ``DetectorSettings()`` and, if its constructor takes them, the EMG labels
-    (so it can tell a shin channel from calf ones), as ``crampwatch replay`` does.
+    The pipeline gets ``settings`` (default ``DetectorSettings()``) and, if its constructor
+    takes them, the EMG labels (so it can tell a shin channel from calf ones), as
+    ``crampwatch replay`` does. The naive detector has its own fixed settings.
     """
     if name == "naive":
         from benchmarks.naive_detector import NaiveDetector
@@ -72,14 +77,12 @@ def make_detector(name: str, sig: NightSignals) -> CrampDetector:
             n_emg_channels=len(sig.emg_indices),
         )
     if name == "pipeline":
-        from detector.settings import DetectorSettings
-
         # imported by name: the production pipeline is built in parallel with this harness
         pipeline_class = importlib.import_module("detector.pipeline").Pipeline
         params = inspect.signature(pipeline_class).parameters
         extra = {"emg_labels": sig.emg_labels} if "emg_labels" in params else {}
         pipeline: CrampDetector = pipeline_class(
-            DetectorSettings(),
+            settings or DetectorSettings(),
             emg_rate_hz=sig.emg_rate_hz,
             accel_rate_hz=sig.accel_rate_hz,
             n_emg_channels=len(sig.emg_indices),
@@ -153,7 +156,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_night(spec: NightSpec, detector: str, directory: Path) -> NightRun:
+def run_night(
+    spec: NightSpec, detector: str, directory: Path, settings: DetectorSettings | None = None
+) -> NightRun:
     """Generate into ``directory`` if needed, then time ``detector`` and the floor on the night."""
     night = ensure_night(spec, directory)
     return run_edf(
@@ -162,6 +167,7 @@ def run_night(spec: NightSpec, detector: str, directory: Path) -> NightRun:
         detector,
         name=spec.name,
         generation=(night.generation_s, night.generation_cpu_s),
+        settings=settings,
     )
 
 
@@ -172,6 +178,7 @@ def run_edf(
     *,
     name: str,
     generation: tuple[float | None, float | None] = (None, None),
+    settings: DetectorSettings | None = None,
 ) -> NightRun:
     """Time ``detector`` (in-process name or command) and the sosfilt floor over one EDF night."""
     truth = json.loads(truth_path.read_text())
@@ -180,7 +187,7 @@ def run_edf(
     sig = night_signals(reader)
     n_ch = len(sig.emg_indices)
     floor = SosfiltFloor(sig.emg_rate_hz, n_ch)
-    det = make_detector(detector, sig) if (detector in IN_PROCESS) else None
+    det = make_detector(detector, sig, settings) if detector in IN_PROCESS else None
     raw: list[DetectorEvent] = []
     clock, read = Stopwatch(), Stopwatch()
     blocks = iter_night(reader, sig)
@@ -259,17 +266,27 @@ class BenchResult:
 
 
 def run_corpus(
-    specs: Sequence[NightSpec], detector: str, cache_dir: Path = DEFAULT_CACHE, jobs: int = 1
+    specs: Sequence[NightSpec],
+    detector: str,
+    cache_dir: Path = DEFAULT_CACHE,
+    jobs: int = 1,
+    settings: DetectorSettings | None = None,
 ) -> BenchResult:
     """Run ``detector`` over ``specs`` (``jobs`` processes) and score every night."""
     t0 = time.perf_counter()
     directory = night_dir(cache_dir)
     if jobs <= 1:
-        runs = [run_night(s, detector, directory) for s in specs]
+        runs = [run_night(s, detector, directory, settings) for s in specs]
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             runs = list(
-                pool.map(run_night, specs, [detector] * len(specs), [directory] * len(specs))
+                pool.map(
+                    run_night,
+                    specs,
+                    [detector] * len(specs),
+                    [directory] * len(specs),
+                    [settings] * len(specs),
+                )
             )
     try:
         score = aggregate(score_night(r.truth, r.events, name=r.name) for r in runs)
@@ -340,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="naive | pipeline | a command run as `CMD NIGHT.edf` printing event JSONL",
     )
     parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
+    )
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="corpus cache directory")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
@@ -349,8 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = QUICK if args.quick else CORPUS
     try:
-        result = run_corpus(specs, args.detector, args.cache, args.jobs)
-    except InputError as exc:
+        settings = load_settings(args.config).detector if args.config else None
+        result = run_corpus(specs, args.detector, args.cache, args.jobs, settings)
+    except (InputError, ConfigError) as exc:
         print(f"benchmarks.run: {exc}", file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:

@@ -188,3 +188,14 @@ def test_pipeline_runs_through_the_same_protocol(tmp_path: Path, rng: np.random.
     assert result.detector_s > 0
     score = score_night(json.loads(truth.read_text()), result.events)  # valid event JSON
     assert score.metrics.nights == 1
+
+
+def test_bad_config_is_one_line_and_exit_78(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[detector]\nmin_emg_rate_hz_typo = 3\n")
+    assert run_main(["--quick", "--cache", str(tmp_path), "--config", str(config)]) == 78
+    err = capsys.readouterr().err
+    assert "min_emg_rate_hz_typo" in err and err.count("\n") == 1
+    assert {p.name for p in tmp_path.iterdir()} == {"c.toml"}  # nothing generated
