@@ -25,14 +25,6 @@ def shwedyk_psd(f_hz: FloatArray, f_low_hz: float, f_high_hz: float) -> FloatArr
     return out
 
 
-def band_psd(f_hz: FloatArray, low_hz: float, high_hz: float) -> FloatArray:
-    """Flat pass band with soft (2nd-order-like) edges; used for the resting noise floor."""
-    lo = (f_hz / low_hz) ** 4 / (1.0 + (f_hz / low_hz) ** 4)
-    hi = 1.0 / (1.0 + (f_hz / high_hz) ** 8)
-    out: FloatArray = lo * hi
-    return out
-
-
 def design_fir(psd: FloatArray, n_taps: int) -> FloatArray:
     """Linear-phase FIR whose power response follows ``psd`` (given on ``rfftfreq(n_taps)``).
 
@@ -94,8 +86,7 @@ class NoiseStream:
         got = self._white.get(k)
         if got is None:
             gen = np.random.default_rng([self._seed, self._stream, k + 1])  # k = -1 primes the FIR
-            # float32 draws are twice as fast; the values are widened to float64 on use
-            got = gen.standard_normal((self._n_ch, self._len), dtype=np.float32).astype(np.float64)
+            got = gen.standard_normal((self._n_ch, self._len))
             self._white[k] = got
             while len(self._white) > 3:  # sequential rendering needs blocks k-1 and k only
                 del self._white[min(self._white)]

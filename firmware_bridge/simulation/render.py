@@ -24,7 +24,6 @@ import numpy.typing as npt
 from firmware_bridge.simulation.episodes import CTRL_HZ, Episode, Realized, realize
 from firmware_bridge.simulation.noise import (
     NoiseStream,
-    band_psd,
     design_fir,
     fir_taps,
     shwedyk_psd,
@@ -35,7 +34,7 @@ from firmware_bridge.simulation.subject import Subject
 FloatArray = npt.NDArray[np.float64]
 
 BLOCK_S = 10  # internal block: whole seconds so every integer rate gives whole blocks
-REST_BAND_HZ = (5.0, 450.0)  # ISEK 5–500 Hz [KAAP]: the band the resting floor is defined in
+REST_BAND_HZ = (5.0, 450.0)  # ISEK 5–500 Hz [KAAP], low-pass ~450 [LE]: band of the rest floor
 ACCEL_RANGE_G = 8.0  # ±8 g MEMS range [ADXL]; ±2 g would clip heel strikes (computed)
 QRS_SIGMA_S = 0.012  # QRS ~80–100 ms wide: Ricker σ 12 ms (textbook ECG; size on calf unconfirmed)
 MARGIN_S = 0.5  # spikes and impulses reach this far past their episode
@@ -123,15 +122,12 @@ class Renderer:
         self.block_emg = round(BLOCK_S * self.fs)
         self.block_acc = round(BLOCK_S * self.fa)
         f = np.asarray(np.fft.rfftfreq(fir_taps(self.fs), 1.0 / self.fs), dtype=np.float64)
-        # Up to 1 kHz the 5–450 Hz band is nearly all of 0..fs/2: a flat (white) amplifier floor
-        # [TI98] is used as is; faster rates get the band shaped so the floor means the same.
-        rest_fir = (
-            design_fir(band_psd(f, REST_BAND_HZ[0], REST_BAND_HZ[1]), fir_taps(self.fs))
-            if self.fs > 2 * REST_BAND_HZ[1] / 0.9
-            else None
-        )
+        # The amplifier floor is white (flat density, as an AFE's input noise [TI98]); its RMS in
+        # the 5–450 Hz band is ``noise_floor_uv``, so faster rates carry more broadband noise.
+        in_band = min(REST_BAND_HZ[1], self.fs / 2) - REST_BAND_HZ[0]
+        self.rest_scale = sub.noise_floor_uv * math.sqrt((self.fs / 2) / in_band)
         self.rest = NoiseStream(
-            seed=night.seed, stream=1, n_ch=self.n_ch, block_len=self.block_emg, fir=rest_fir
+            seed=night.seed, stream=1, n_ch=self.n_ch, block_len=self.block_emg, fir=None
         )
         psd = shwedyk_psd(f, sub.shwedyk_f_low_hz, sub.shwedyk_f_high_hz)
         self.muscle = NoiseStream(
@@ -234,7 +230,7 @@ class Renderer:
                 hum_gain[sl] *= lerp(u, r.hum_gain)
                 used["hum"] = True
         pos = t * CTRL_HZ - j0
-        floor = self.rest.block(k) * sub.noise_floor_uv
+        floor = self.rest.block(k) * self.rest_scale
         x += floor * lerp(pos, rest_gain) if used["rest"] else floor
         if env2.any():
             x += np.sqrt(lerp(pos, env2)) * self.muscle.block(k)

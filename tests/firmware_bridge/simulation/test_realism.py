@@ -33,12 +33,12 @@ def median_frequency(x: FloatArray, fs: float) -> float:
 
 
 def rms_without_mains(x: FloatArray, fs: float, mains_hz: float) -> float:
-    """RMS after zeroing < 5 Hz and ±1.5 Hz around mains harmonics (spectrum interpolation-like)."""
+    """RMS in 5–450 Hz (ISEK band) after zeroing ±1.5 Hz around the mains harmonics."""
     spec = np.fft.rfft(x - x.mean())
     f = np.fft.rfftfreq(x.size, 1.0 / fs)
     for k in range(1, 9):
         spec[np.abs(f - k * mains_hz) < 1.5] = 0
-    spec[f < 5.0] = 0
+    spec[(f < 5.0) | (f > 450.0)] = 0
     return float(np.sqrt(np.mean(np.fft.irfft(spec, x.size) ** 2)))
 
 
