@@ -194,16 +194,17 @@ class MqttPublisher:
         self.topics = Topics(settings.resolved_base_topic())
         self._client: paho.Client | None = None
         self._connected = False
-        self._stopping = False
-        self._finished = False
+        self._stopping = False  # stop() has begun: no new connection is taken up
+        self._closing = False  # stop() is past sending the outbox: nothing new is handed to paho
+        self._finished = False  # stop() is done: late paho callbacks are ignored
         self._states: dict[str, str] = {}  # name -> last payload, re-sent on every connect
         self._active_legs: set[str] = set()
         self._last: dict[str, object] | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._last_sent_row = 0  # highest row id handed to paho in this process
-        # After a reconnect paho re-sends its unacknowledged messages itself, from its own
-        # thread, after our on_connect; new rows wait until those are acknowledged ("draining"),
-        # or a newer row could overtake an older one (seen in test_mqtt_broker).
+        # After a reconnect paho re-sends its unacknowledged message itself, from its own
+        # thread, after our on_connect; new rows wait until it is acknowledged ("draining"),
+        # or a newer row could overtake an older one.
         self._draining = False
         self._drain_handle: asyncio.TimerHandle | None = None
         self._waiters: dict[int, asyncio.Future[None]] = {}
@@ -283,17 +284,23 @@ class MqttPublisher:
         client.loop_start()
 
     async def stop(self, timeout_s: float = 3.0) -> None:
-        """Publish ``offline`` (retained), wait up to ``timeout_s`` for its PUBACK, disconnect.
+        """Send what the outbox holds (up to ``timeout_s``), publish ``offline`` (retained), wait
+        up to ``timeout_s`` for its PUBACK, disconnect.
 
-        Events not yet acknowledged stay in the outbox and are sent after the next start.
+        Events still not acknowledged stay in the outbox and are sent after the next start.
         """
         client = self._client
         if client is None or self._stopping:
             return
         self._stopping = True
-        for handle in (self._republish_handle, self._drain_handle):
-            if handle is not None:
-                handle.cancel()
+        if self._republish_handle is not None:
+            self._republish_handle.cancel()
+        deadline = time.monotonic() + timeout_s
+        while self._connected and len(self._outbox) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # e.g. the nightly summary published just before stop()
+        self._closing = True
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
         if self._connected:
             info = client.publish(self.topics.status, "offline", qos=1, retain=True)
             waiter = self._waiter(info.mid)
@@ -433,7 +440,7 @@ class MqttPublisher:
     def _flush(self) -> None:
         """Hand the oldest outbox rows not yet given to paho to it, up to the in-flight window."""
         client = self._client
-        if client is None or not self._connected or self._stopping or self._draining:
+        if client is None or not self._connected or self._closing or self._draining:
             return
         room = INFLIGHT_WINDOW - len(self._inflight)
         if room <= 0:

@@ -527,3 +527,24 @@ async def test_legacy_discovery_under_a_custom_prefix(
         assert h.pub.statistics().ha_restarts == 1
     finally:
         sub.close()
+
+
+async def test_stop_sends_the_outbox_before_going_offline(
+    broker: Broker, harness_factory: Callable[..., Harness]
+) -> None:
+    h = harness_factory(settings_for(broker, "t12"))
+    sub = Subscriber(broker, ["crampwatch/t12/cramp/event", "crampwatch/t12/summary/night",
+                              "crampwatch/t12/status"])  # fmt: skip
+    try:
+        h.pub.start()
+        await eventually(lambda: h.pub.connected)
+        for n in range(5):
+            h.pub.publish_event(cramp(n))
+        h.pub.publish_summary({"night": "2026-11-26", "cramps": 5})
+        await h.pub.stop()  # at once: nothing has been acknowledged yet
+        assert len(h.outbox) == 0
+        seen = await sub.until(lambda ms: ms[-1].text == "offline")
+        topics = [m.topic.rsplit("/", 1)[1] for m in seen if m.text != "online"]
+        assert topics == ["event"] * 5 + ["night", "status"]
+    finally:
+        sub.close()
