@@ -17,12 +17,15 @@ nominal :data:`NOMINAL_ACCEL_RATE_HZ`, so both streams stay aligned by sample in
 detector knows posture and movement are unknown.
 
 Bad input raises :class:`~firmware_bridge.errors.InputError` (exit 65) naming the file.
+Session recordings (raw notifications, :func:`is_session_file`) are replayed by
+:mod:`bedside.session_replay` instead.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +40,7 @@ from bedside.events import event_record
 from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
 from firmware_bridge.edf import EdfReader, EdfSignalInfo
 from firmware_bridge.errors import InputError
+from firmware_bridge.recording import FILE_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,16 @@ ACCEL_UNITS_TO_G = {
     "m·s⁻²": 1 / STANDARD_GRAVITY,
 }
 _ACCEL_LABEL = re.compile(r"^acc[a-z]*[\s_.\-]*([xyz])$", re.IGNORECASE)
+
+
+def is_session_file(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` starts with the session file magic (``\\x89CWSESS\\n``,
+    ``firmware_bridge.recording``); False if not, or unreadable (opening it will say why)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
+    except OSError:
+        return False
 
 
 class DetectorFactory(Protocol):

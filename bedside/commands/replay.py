@@ -6,6 +6,10 @@ files are replayed one after the other, each as its own session (its own ``event
 With ``--truth`` (one per INPUT, in order) the scorer's table is printed: on stdout when the
 events go to a file, else on stderr so stdout stays pure JSONL. All inputs (headers, channels,
 rates, truth durations) are checked before the first one is replayed.
+
+An INPUT that is a session recording (``crampwatch run``/``capture``; told by its magic bytes) is
+replayed from its raw notifications through the live codec and detector wiring
+(:mod:`bedside.session_replay`): the events equal those the daemon produced.
 """
 
 from __future__ import annotations
@@ -19,18 +23,22 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bedside.events import dumps
 from bedside.replay import (
     ChannelSelection,
     DetectorFactory,
     ReplayResult,
+    is_session_file,
     plot_replay,
     replay_file,
     select_channels,
 )
 from bedside.settings import load_settings
+
+if TYPE_CHECKING:
+    from bedside.session_replay import SessionReplayResult
 from detector.settings import DetectorSettings
 from detector.types import CrampDetector
 from firmware_bridge.edf import EdfReader
@@ -38,13 +46,18 @@ from firmware_bridge.errors import ConfigError, CrampwatchError, InputError
 
 log = logging.getLogger(__name__)
 
-HELP = "replay EDF/BDF recordings through the detector; events as JSON lines"
+HELP = "replay EDF/BDF recordings or raw session files through the detector; events as JSON lines"
 DEFAULT_DETECTOR = "detector.pipeline:Pipeline"
 DEFAULT_LEG = "left"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="EDF, EDF+, BDF or BDF+ file")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="EDF, EDF+, BDF or BDF+ file, or a session recording (crampwatch run/capture)",
+    )
     parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
     parser.add_argument("--events", metavar="OUT.jsonl", help="write events here, not to stdout")
     parser.add_argument(
@@ -213,8 +226,12 @@ def _run(args: argparse.Namespace) -> int:
     # Check every input before replaying the first: a typo in file 3 should not cost an hour.
     # Readers hold no open file, so keeping one per input costs only its header.
     truth_data: list[dict[str, Any] | None] = []
-    checked: list[tuple[EdfReader, ChannelSelection]] = []
+    checked: list[tuple[EdfReader, ChannelSelection] | None] = []  # None: a session recording
     for i, path in enumerate(inputs):
+        if is_session_file(path):
+            _check_session(path, args, truths[i] if truths else None, truth_data)
+            checked.append(None)
+            continue
         reader = EdfReader(path)
         channels = select_channels(
             reader,
@@ -231,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
             truth_data.append(None)
     make_detector = load_detector(args.detector, settings.detector)
 
-    results: list[ReplayResult] = []
+    results: list[ReplayResult | SessionReplayResult] = []
     with ExitStack() as stack:
         out: IO[str] = sys.stdout
         if args.events:
@@ -244,9 +261,13 @@ def _run(args: argparse.Namespace) -> int:
             out.write(dumps(record) + "\n")
             out.flush()
 
-        for path, (reader, channels), truth in zip(inputs, checked, truth_data, strict=True):
-            leg = args.leg or _truth_leg(truth) or DEFAULT_LEG
+        for path, edf, truth in zip(inputs, checked, truth_data, strict=True):
             bar = _Progress(path.name, sys.stderr) if sys.stderr.isatty() else None
+            if edf is None:
+                results.append(_replay_session(path, args, make_detector, truth, on_event, bar))
+                continue
+            reader, channels = edf
+            leg = args.leg or _truth_leg(truth) or DEFAULT_LEG
             try:
                 result = replay_file(
                     reader,
@@ -272,6 +293,59 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_session(
+    path: Path,
+    args: argparse.Namespace,
+    truth_path: Path | None,
+    truth_data: list[dict[str, Any] | None],
+) -> None:
+    """Refuse EDF-only options for a session; check its header, device info and truth."""
+    from bedside.session_replay import probe_session
+    from detector.scoring import parse_truth
+
+    for flag, value in (("--plot", args.plot), ("--emg", args.emg), ("--accel", args.accel)):
+        if value:
+            raise InputError(
+                f"{path}: is a session recording; {flag} applies to EDF/BDF inputs only",
+                path=str(path),
+            )
+    probe_session(path)
+    if truth_path is None:
+        truth_data.append(None)
+        return
+    truth = _read_truth(truth_path)
+    try:
+        parse_truth(truth)
+    except ValueError as exc:
+        raise InputError(f"{truth_path}: {exc}", path=str(truth_path)) from exc
+    truth_data.append(truth)
+
+
+def _replay_session(
+    path: Path,
+    args: argparse.Namespace,
+    make_detector: DetectorFactory,
+    truth: dict[str, Any] | None,
+    on_event: Callable[[dict[str, Any]], None],
+    bar: _Progress | None,
+) -> SessionReplayResult:
+    from bedside.session_replay import replay_session, summary_line
+
+    try:
+        result = replay_session(
+            path,
+            make_detector=make_detector,
+            leg=args.leg or _truth_leg(truth),
+            on_event=on_event,
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.done()
+    log.info("%s", summary_line(result))
+    return result
+
+
 def _truth_leg(truth: dict[str, Any] | None) -> str | None:
     if truth is None:
         return None
@@ -281,7 +355,9 @@ def _truth_leg(truth: dict[str, Any] | None) -> str | None:
 
 
 def _score(
-    results: list[ReplayResult], truths: list[dict[str, Any] | None], paths: list[Path]
+    results: list[ReplayResult | SessionReplayResult],
+    truths: list[dict[str, Any] | None],
+    paths: list[Path],
 ) -> str:
     try:
         from detector.scoring import aggregate, format_table, score_night
