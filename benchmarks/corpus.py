@@ -9,8 +9,9 @@ Nights are written with ``write_night`` as EDF+ plus ``.truth.json`` into
 ``benchmarks/.corpus/<fingerprint>/`` (gitignored), where the fingerprint hashes the simulator's
 source: change it and the corpus is regenerated, never silently stale.
 
-``python -m benchmarks.corpus [--quick] [-j N]`` generates the corpus and prints the seconds each
-night took (plan + render + EDF write), which is the simulator's generation time.
+``python -m benchmarks.corpus [--quick] [-j N] [--prune]`` generates the corpus and prints the
+seconds each night took (plan + render + EDF write), which is the simulator's generation time;
+``--prune`` first deletes the nights of other simulator versions (~1.5 GB each).
 """
 
 from __future__ import annotations
@@ -178,6 +179,19 @@ def generate(specs: Sequence[NightSpec], directory: Path, jobs: int) -> list[Nig
         return list(pool.map(ensure_night, specs, [directory] * len(specs)))
 
 
+def prune(cache_dir: Path) -> list[Path]:
+    """Delete the cache's night directories of other simulator fingerprints; returns them."""
+    keep = night_dir(cache_dir).name
+    stale = [
+        d
+        for d in (cache_dir.iterdir() if cache_dir.is_dir() else [])
+        if d.is_dir() and d.name != keep and len(d.name) == 12 and not d.name.startswith(".")
+    ]
+    for d in stale:
+        shutil.rmtree(d, ignore_errors=True)
+    return stale
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
@@ -186,7 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fresh", action="store_true", help="regenerate into a temporary cache (times every night)"
     )
+    parser.add_argument(
+        "--prune", action="store_true", help="delete cached nights of other simulator versions"
+    )
     args = parser.parse_args(argv)
+    if args.prune:
+        for stale in prune(args.cache):
+            print(f"removed {stale}", file=sys.stderr)
     specs = QUICK if args.quick else CORPUS
     cache: Path = args.cache
     if args.fresh:

@@ -19,6 +19,7 @@ from benchmarks.corpus import (
     ensure_night,
     generate,
     night_dir,
+    prune,
     simulator_fingerprint,
 )
 from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
@@ -199,3 +200,14 @@ def test_bad_config_is_one_line_and_exit_78(
     err = capsys.readouterr().err
     assert "min_emg_rate_hz_typo" in err and err.count("\n") == 1
     assert {p.name for p in tmp_path.iterdir()} == {"c.toml"}  # nothing generated
+
+
+def test_prune_removes_only_other_simulator_versions(tmp_path: Path) -> None:
+    current = night_dir(tmp_path)
+    stale = tmp_path / "0123456789ab"
+    for d in (current, stale, tmp_path / "my-notes"):
+        d.mkdir(parents=True)
+        (d / "x.edf").write_bytes(b"")
+    assert prune(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current.name, "my-notes"])
+    assert prune(tmp_path / "missing") == []
