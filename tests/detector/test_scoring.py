@@ -283,6 +283,11 @@ def test_every_start_is_counted_once(
 ) -> None:
     spans = sorted((a, a + d) for a, d in cramps)
     events = [started(t, i) for i, t in enumerate(detects)]
-    m = score_night(truth(duration_s=3600.0, cramps=spans), events).metrics
+    night = score_night(truth(duration_s=3600.0, cramps=spans), events)
+    m = night.metrics
     assert m.hits + m.fragments + m.neutral + m.false_alarms == len(detects)
     assert m.hits <= m.cramps
+    assert aggregate([night]).metrics == m  # one night pooled is that night
+    doubled = aggregate([night, night]).metrics
+    assert (doubled.hits, doubled.false_alarms) == (2 * m.hits, 2 * m.false_alarms)
+    assert doubled.false_alarms_per_8h == m.false_alarms_per_8h  # a rate: unchanged
