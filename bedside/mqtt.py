@@ -236,6 +236,7 @@ class MqttPublisher:
         if self._client is not None:
             raise RuntimeError("MqttPublisher.start() called twice")
         s = self._settings
+        self._states.setdefault("cramp_active", "OFF")  # no cramp until an event says so
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=s.resolved_client_id(),

@@ -128,7 +128,7 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
     # A late subscriber (HA starting after us) gets everything retained.
     sub = Subscriber(broker, [f"{PREFIX}/#", f"{base}/#"])
     try:
-        seen = await sub.until(lambda ms: len({m.topic for m in ms}) >= 8)
+        seen = await sub.until(lambda ms: len({m.topic for m in ms}) >= 9)
         disc = last(seen, f"{PREFIX}/device/crampwatch_t1/config")
         assert disc.retain and disc.qos == 1
         check_device_payload(
@@ -142,6 +142,7 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         assert retained[f"{base}/wearable/signal_quality"] == "93.5"
         assert retained[f"{base}/wearable/rssi"] == "None"
         assert retained[f"{base}/cramp/count_tonight"] == "0"
+        assert retained[f"{base}/cramp/active"] == "OFF"
 
         h.pub.publish_event(cramp(1))
         h.pub.publish_event(cramp(1, "cramp_ended"))
@@ -159,7 +160,7 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         assert started == {**cramp(1), "event_type": "cramp_started", "schema": 1}
         assert ended == {**cramp(1, "cramp_ended"), "event_type": "cramp_ended", "schema": 1}
         active = [m.text for m in seen if m.topic == f"{base}/cramp/active"]
-        assert active == ["ON", "OFF"]
+        assert active == ["OFF", "ON", "OFF"]  # retained OFF from the start, then the cramp
         lastcramp = json.loads(last(seen, f"{base}/cramp/last").payload)
         assert lastcramp == {
             "schema": 1,
