@@ -265,7 +265,10 @@ def write_night(plan: NightPlan, path: Path, *, chunk_s: float = 60.0) -> Path:
         for emg, accel in render_chunks(plan, chunk_s):
             writer.write([*emg, *accel])
     tp = truth_path(path)
-    tp.write_text(json.dumps(plan.truth, indent=1) + "\n")
+    try:
+        tp.write_text(json.dumps(plan.truth, indent=1) + "\n")
+    except OSError as exc:
+        raise InputError(f"{tp}: cannot write: {exc.strerror}", path=str(tp)) from exc
     log.info(
         "wrote %s (%.0f s, %d EMG ch at %g Hz, accel %g Hz) and %s: %d cramps, %d short, "
         "%d confounders, %d bad-signal spans",

@@ -318,7 +318,9 @@ class Renderer:
         elev = np.radians(np.interp(t, self.key_t, self.key_elev) + tilt)
         roll = np.radians(np.interp(t, self.key_t, self.key_roll))
         ce = np.cos(elev)
-        g = np.vstack([np.sin(elev), ce * np.sin(roll), -ce * np.cos(roll)])
+        # Same mounting on either leg: lying on one side reads +y on the left leg, -y on the right.
+        side = 1.0 if self.sub.leg == "left" else -1.0
+        g = np.vstack([np.sin(elev), side * ce * np.sin(roll), -ce * np.cos(roll)])
         g += dyn + self.acc_noise.block(k) * self.sub.accel_noise_g
         out: FloatArray = np.clip(g, -ACCEL_RANGE_G, ACCEL_RANGE_G)
         return out

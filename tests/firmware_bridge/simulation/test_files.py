@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bedside.cli import main
+from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import plan_night, render_chunks, truth_path, write_night
 
 EMG_LSB_UV = 20000.0 / 65535  # ±10 mV over int16: 0.31 µV
@@ -83,3 +84,11 @@ def test_cli_missing_folder_is_one_line_input_error(
     assert code == 65
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0]
+
+
+def test_write_night_to_a_folder_is_an_input_error(tmp_path: Path) -> None:
+    plan = plan_night(seed=1, hours=0.001)
+    target = tmp_path / "taken.edf"
+    target.mkdir()
+    with pytest.raises(InputError, match="cannot write"):
+        write_night(plan, target)
