@@ -1,0 +1,128 @@
+"""Command freshness rules and robustness, without a broker (the loop-side handler is fed directly;
+the broker tests cover delivery through paho's thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bedside.mqtt import Command, MqttPublisher
+from bedside.mqtt_settings import MqttSettings
+from bedside.outbox import Outbox
+
+NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z, s since the epoch
+BASE = "crampwatch/c1"
+
+
+class Rig:
+    def __init__(self, outbox: Outbox, loop: asyncio.AbstractEventLoop) -> None:
+        self.commands: list[Command] = []
+        self.pub = MqttPublisher(
+            MqttSettings(node_id="c1", command_max_age_s=10.0),
+            outbox,
+            on_command=self.commands.append,
+            loop=loop,
+            clock=lambda: NOW,
+        )
+
+    def deliver(self, name: str, payload: bytes | str, *, retain: bool = False) -> None:
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.pub._on_message(f"{BASE}/cmd/{name}", data, retain)
+
+    def counts(self) -> tuple[int, int, int]:
+        s = self.pub.statistics()
+        return s.commands_accepted, s.commands_stale, s.commands_bad
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    loop = asyncio.new_event_loop()
+    try:
+        with Outbox(tmp_path / "o.sqlite3") as box:
+            yield Rig(box, loop)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "accepted"),
+    [
+        ("PRESS", True),  # no time in it: acted on when it arrives
+        ("", True),
+        (json.dumps({"value": "PRESS", "ts": NOW}), True),
+        (json.dumps({"value": "PRESS", "ts": NOW - 10.0}), True),  # exactly the window
+        (json.dumps({"value": "PRESS", "ts": NOW - 10.5}), False),
+        (json.dumps({"value": "PRESS", "ts": NOW + 60.0}), False),  # clock skew
+        (json.dumps({"ts": "2026-11-18T11:06:40+00:00"}), True),  # == NOW, ISO with offset
+        (json.dumps({"ts": "2026-11-18T11:06:40Z"}), True),
+        (json.dumps({"ts": "2026-11-18T11:06:40"}), True),  # naive = UTC
+        (json.dumps({"ts": "2026-11-18T12:06:40+01:00"}), True),  # same instant, other zone
+        (json.dumps({"ts": "2026-11-18T11:06:40+01:00"}), False),  # an hour old
+    ],
+)
+def test_freshness_window(rig: Rig, payload: str, accepted: bool) -> None:
+    rig.deliver("test_prompt", payload)
+    assert len(rig.commands) == int(accepted)
+    assert rig.counts() == ((1, 0, 0) if accepted else (0, 1, 0))
+
+
+def test_value_and_time_reach_the_daemon(rig: Rig) -> None:
+    rig.deliver("label_last", json.dumps({"value": "false_alarm", "ts": NOW - 1}))
+    assert rig.commands == [Command(name="label_last", value="false_alarm", sent_at=NOW - 1)]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["{nope", '{"ts": "yesterday"}', '{"ts": true}', '{"ts": NaN}', '{"ts": null}'],
+)
+def test_unreadable_payloads_are_counted_not_acted_on(rig: Rig, payload: str) -> None:
+    rig.deliver("silence", payload)
+    assert rig.commands == [] and rig.counts() == (0, 0, 1)
+
+
+def test_retained_and_unknown_commands_are_dropped(rig: Rig) -> None:
+    rig.deliver("test_prompt", json.dumps({"ts": NOW}), retain=True)
+    rig.deliver("reboot", "PRESS")
+    assert rig.commands == [] and rig.counts() == (0, 1, 1)
+
+
+def test_a_failing_handler_does_not_break_the_publisher(rig: Rig) -> None:
+    def boom(_c: Command) -> None:
+        raise RuntimeError("daemon bug")
+
+    rig.pub._on_command = boom
+    rig.deliver("silence", "PRESS")
+    rig.deliver("silence", "PRESS")
+    assert rig.counts() == (2, 0, 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(["test_prompt", "silence", "label_last", "x", ""]),
+    payload=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["value", "ts", "other"]),
+            st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=30)),
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+    retain=st.booleans(),
+)
+def test_any_payload_is_handled_without_raising(
+    tmp_path_factory: pytest.TempPathFactory, name: str, payload: bytes, retain: bool
+) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        with Outbox(tmp_path_factory.mktemp("fuzz") / "o.sqlite3") as box:
+            r = Rig(box, loop)
+            r.deliver(name, payload, retain=retain)
+            assert sum(r.counts()) == 1  # every message is accepted, stale or bad: once
+            assert len(r.commands) == r.counts()[0]
+    finally:
+        loop.close()
