@@ -196,3 +196,24 @@ def test_cramps_reach_their_level_with_a_plausible_spectrum(santuz: dict[str, An
                     assert surge > rms_without_mains(emg[0], plan.emg_rate_hz, mains)  # [RT95]
             checked += 1
     assert checked >= 5
+
+
+def test_simulated_floor_range_covers_the_quietest_real_rest(real_dir: Path) -> None:
+    """UCI thigh sEMG at rest (seated/standing trials): quietest 1-s RMS per file, the same
+    statistic as the simulated floor; the simulator's 1–7 µV sweep must cover all of them."""
+    quietest = []
+    for name in ("3Asen", "3Apie", "5Nsen", "5Npie"):
+        d = np.genfromtxt(
+            real_dir / "uci-lower-limb-emg" / f"{name}.txt", skip_header=7, delimiter="\t"
+        )
+        emg_uv = d[~np.any(np.isnan(d[:, :4]), axis=1), :4] * 1000.0  # mV -> µV
+        quietest.append(
+            min(
+                rms_without_mains(emg_uv[i : i + 1000, c], 1000.0, 50.0)
+                for c in range(4)
+                for i in range(0, emg_uv.shape[0] - 1000, 500)
+            )
+        )
+    floors = [plan_night(seed=s, hours=0.01).subject.noise_floor_uv for s in range(200)]
+    assert min(floors) <= min(quietest) and max(quietest) <= max(floors)
+    assert min(quietest) >= 1.0 and max(quietest) <= 7.0  # notes §3: 1.2–3.4 µV (computed)
