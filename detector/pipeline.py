@@ -103,12 +103,19 @@ class Pipeline:
             history_blocks=max(1, round(s.floor_history_s / (block * fs))),
             block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
             min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+        self._hum_base = RestFloor(
+            n_channels=n_emg_channels, block_frames=block,
+            history_blocks=max(1, round(s.hum_history_s / (block * fs))),
+            block_quantile=0.5, history_quantile=0.25,
+            min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
         self._smooth = _frames(s.smooth_s, fs)
         self._machine = CrampMachine(MachineParams(
             frame_s=fs,
             onset_log=math.log(s.onset_ratio),
             end_log_min=math.log(s.end_ratio_min),
             end_log_fraction=math.log(s.end_fraction),
+            end_log_max=math.log(s.end_ratio_max),
+            pre_still_frames=_frames(s.pre_still_s, fs),
             confirm_frames=_frames(s.confirm_s, fs),
             after_motion_frames=round(s.after_motion_window_s / fs),
             after_motion_confirm_frames=_frames(s.after_motion_confirm_s, fs),
@@ -205,7 +212,14 @@ class Pipeline:
         spectra = self._spectral.compute(fr.emg)
         mains = self._mains.update(spectra, fr.first)
         band_pow, hum_pow = band_and_hum_power(spectra, self._plan, mains)
-        code = self._quality.classify(spectra, band_pow, hum_pow, fr.first)
+        # hum far above this night's usual hum (a lifting electrode) [Mew04]; the usual level is
+        # tracked like the rest floor, over a longer history
+        log_hum = 0.5 * np.log(np.maximum(hum_pow, 1e-12))
+        hum_base = self._hum_base.update(log_hum, np.broadcast_to(spectra.valid, log_hum.shape))
+        rise = ((log_hum - hum_base > math.log(s.hum_rise))
+                & (log_hum > math.log(s.hum_rise_min_uv))
+                & (hum_pow > s.hum_rise_band_ratio**2 * band_pow))
+        code = self._quality.classify(spectra, band_pow, hum_pow, fr.first, hum_rise=rise)
         ok = code == GOOD
         motion = self._motion.compute(fr.accel, fr.accel_bounds)
         log_env = 0.5 * np.log(np.maximum(band_pow, 1e-12))

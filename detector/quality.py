@@ -7,8 +7,9 @@ A frame is bad for a channel when (checked in this order, first match wins):
   rail saturation (a share of samples sitting exactly on an extreme of at least
   ``rail_min_uv``: lead-off comparators drive the input to the rails [TI92]), or a DC step
   larger than ``step_uv`` between consecutive frames (electrode contact change);
-* ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS
-  (a lifted electrode picks up mains first [Mew04]);
+* ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS,
+  or hum risen far above the night's usual hum (computed by the caller): a lifted electrode
+  picks up mains first [Mew04];
 * ``NOISY`` — drift / motion artefact: RMS below ``low_band_hz`` above both ``drift_min_uv`` and
   ``drift_ratio`` × band RMS [DL10, vB01].
 
@@ -55,8 +56,9 @@ class QualityGate:
         self._last_code = np.full(self._n_ch, NO_SIGNAL, dtype=np.int64)
 
     def classify(self, spectra: FrameSpectra, band_pow: FloatArray, hum_pow: FloatArray,
-                 first_frame: int) -> np.ndarray:
-        """Quality code per channel and frame ``(n_ch, n_frames)`` (0 = good), holds applied."""
+                 first_frame: int, hum_rise: np.ndarray | None = None) -> np.ndarray:
+        """Quality code per channel and frame ``(n_ch, n_frames)`` (0 = good), holds applied.
+        ``hum_rise`` (optional, same shape): hum far above this night's usual hum level."""
         t = self._t
         n = band_pow.shape[1]
         if n == 0:
@@ -71,6 +73,8 @@ class QualityGate:
             | step
         )
         hum = np.sqrt(hum_pow) > np.maximum(t.hum_min_uv, t.hum_ratio * band_rms)
+        if hum_rise is not None:
+            hum |= hum_rise
         noisy = np.sqrt(spectra.low_pow) > np.maximum(t.drift_min_uv, t.drift_ratio * band_rms)
         code = np.where(noisy, NOISY, GOOD)
         code = np.where(hum, HUM, code)

@@ -63,6 +63,17 @@ class DetectorSettings:
         8.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
     hum_ratio: float = _f(
         2.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM).", 1.0, 1e4)
+    hum_rise: float = _f(
+        6.0, "Hum RMS above this × the night's usual hum (lower quartile of 10-s medians over "
+        "hum_history_s) = a lifting electrode (quality HUM); appliances change hum by up to ~5×.",
+        1.5, 1000.0)
+    hum_rise_min_uv: float = _f(
+        2.0, "… only when the hum RMS is also above this (µV).", 0.0, 1e4)
+    hum_rise_band_ratio: float = _f(
+        0.7, "… and above this × the EMG band RMS (the hum estimate's own noise is ~0.2×).",
+        0.0, 100.0)
+    hum_history_s: float = _f(
+        3600.0, "History (s) of the usual-hum estimate.", 60.0, 14400.0)
     drift_min_uv: float = _f(
         500.0, "Low-band (drift) RMS (µV) below which the signal is never called noisy.", 0.0, 1e6)
     drift_ratio: float = _f(
@@ -99,15 +110,21 @@ class DetectorSettings:
         2.5, "Causal running median of the log level over this (s): sustained discharge passes, "
         "sparse twitches and single-frame spikes do not.", 0.5, 10.0)
     onset_ratio: float = _f(
-        1.6, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
+        1.8, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
         1.1, 20.0)
     end_ratio_min: float = _f(
         1.3, "A cramp never ends while its level stays above this (× rest floor).", 1.0, 10.0)
+    end_ratio_max: float = _f(
+        3.2, "A dip below this (× rest floor) may always end a cramp: the residual after a "
+        "cramp is ~2× [CS].", 1.2, 10.0)
     end_fraction: float = _f(
-        0.8, "A dip below this × the cramp's median level may end it (see plateau_*).",
+        0.8, "A dip below this × the cramp's lower-quartile level may end it (see plateau_*).",
         0.05, 1.0)
     confirm_s: float = _f(
-        5.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
+        6.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
+    pre_still_s: float = _f(
+        3.0, "A candidate that began this long (s) before any movement is not vetoed by it: the "
+        "sleeper wakes from the cramp [CS], voluntary movement starts with its EMG.", 0.5, 60.0)
     after_motion_window_s: float = _f(
         10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
     after_motion_confirm_s: float = _f(
@@ -135,8 +152,8 @@ class DetectorSettings:
         0.15, "t_end = first time in the dip the level came within this fraction of the plateau.",
         0.0, 2.0)
     upright_end_s: float = _f(
-        6.0, "Upright this long (s) during a cramp ends it at the moment of standing up (walking "
-        "it off [NHS]).", 1.0, 120.0)
+        300.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
+        "long (s) ends it at the moment of standing up (walked off [NHS]).", 1.0, 3600.0)
     post_cramp_ratio: float = _f(
         2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
         "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)

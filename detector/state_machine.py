@@ -93,7 +93,9 @@ class MachineParams:
     frame_s: float
     onset_log: float
     end_log_min: float
-    end_log_fraction: float  # end threshold = max(end_log_min, median_log + this (≤ 0))
+    end_log_fraction: float  # end threshold = lower quartile + this (≤ 0), clamped:
+    end_log_max: float
+    pre_still_frames: int  # a candidate still this long is no longer vetoed by movement
     confirm_frames: int
     after_motion_frames: int  # a run starting within this of movement …
     after_motion_confirm_frames: int  # … needs this long
@@ -152,6 +154,8 @@ class CrampMachine:
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
         self._up_since = -1
+        self._woken = False
+        self._motion_before_k0 = -(10**9)
         self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
         self._post_from = 0  # … decaying from this frame on
 
@@ -231,9 +235,15 @@ class CrampMachine:
             return Trigger.LOW
         if not good:
             return Trigger.BAD
-        if f.upright[i]:
+        if f.upright[i] and not self._woken:
             return Trigger.UPRIGHT
-        if f.moving[i]:
+        if f.moving[i] or f.upright[i]:
+            if self.state is State.CANDIDATE and (
+                    self._woken or (k - self._k0 >= p.pre_still_frames
+                                    and self._k0 - self._motion_before_k0 > p.after_motion_frames)):
+                # the discharge began while the leg was still: the sleeper woke from it [CS]
+                self._woken = True
+                return Trigger.CONFIRM if k - self._k0 + 1 >= self._need(f, i) else Trigger.HIGH
             return Trigger.MOVE
         thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
         if self.state is State.IDLE:
@@ -242,13 +252,18 @@ class CrampMachine:
         if level < thr:
             low_since = self._low_since if self._low_since >= 0 else k
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
+        return Trigger.CONFIRM if k - self._k0 + 1 >= self._need(f, i) else Trigger.HIGH
+
+    def _need(self, f: FrameInputs, i: int) -> int:
+        """Frames a candidate must last: longer right after movement and in a PLM series."""
+        p = self.p
         need = p.confirm_frames
-        if self._k0 - int(f.last_motion[i]) <= p.after_motion_frames:
+        if self._k0 - int(self._motion_before_k0) <= p.after_motion_frames:
             need = max(need, p.after_motion_confirm_frames)
         recent = [b for b in self._bursts if self._k0 - b <= p.plm_window_frames]
         if len(recent) >= p.plm_min_bursts:
             need = max(need, p.plm_confirm_frames)
-        return Trigger.CONFIRM if k - self._k0 + 1 >= need else Trigger.HIGH
+        return need
 
     def _act(self, old: State, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
              events: list[DetectorEvent]) -> None:
@@ -256,6 +271,8 @@ class CrampMachine:
         level = float(f.level[i])
         if old is State.IDLE and new is State.CANDIDATE:
             self._k0 = k
+            self._woken = False
+            self._motion_before_k0 = int(f.last_motion[i])
             self._low_since = -1
             self._levels = [level]
             self._bursts = [b for b in self._bursts if k - b <= p.plm_window_frames]
@@ -270,7 +287,8 @@ class CrampMachine:
             elif trig is Trigger.HIGH:
                 self._low_since = -1
             elif new is State.IDLE:
-                self._bursts.append(self._k0)
+                if trig is Trigger.DROP and k - self._k0 >= 2:  # an LM is 0.5-10 s [PLMt]
+                    self._bursts.append(self._k0)
                 self._levels = []
             elif new is State.CRAMP:
                 self._start(k, events)
@@ -317,8 +335,15 @@ class CrampMachine:
                 self._next_update = k + p.update_frames
                 events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
             bisect.insort(self._sorted, level)
-            med = self._sorted[len(self._sorted) // 2]
-            self._end_log = max(p.end_log_min, med + p.end_log_fraction)
+            self._end_log = self._end_threshold()
+
+    def _end_threshold(self) -> float:
+        """A fraction of the cramp's lower-quartile level (a stretch surge [RT95] does not lift
+        it), never above ``end_log_max`` (the ~2× residual must end it [CS]) nor below
+        ``end_log_min``."""
+        p = self.p
+        q25 = self._sorted[len(self._sorted) // 4]
+        return max(p.end_log_min, min(p.end_log_max, q25 + p.end_log_fraction))
 
     def _plateau(self, level: float) -> bool:
         """The dip has levelled off: the later half of the last ``plateau_frames`` is not lower
@@ -353,8 +378,7 @@ class CrampMachine:
         self._last_good = k
         self._next_update = k + p.update_frames
         self._sorted = sorted(self._levels)
-        med = self._sorted[len(self._sorted) // 2]
-        self._end_log = max(p.end_log_min, med + p.end_log_fraction)
+        self._end_log = self._end_threshold()
         events.append(self._event(EventKind.CRAMP_STARTED, k))
 
     def _end(self, t_end: float, events: list[DetectorEvent]) -> None:
