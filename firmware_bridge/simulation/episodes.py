@@ -273,7 +273,7 @@ def realize(ep: Episode, sub: Subject, night_seed: int) -> Realized:
         # LM on tibialis anterior [PLMt]; calf only by crosstalk/co-activation (unconfirmed).
         shape = _window(n, min(0.3, t[-1] / 3))
         shape *= np.exp(0.2 * smooth_noise(rng, n, 0.3))
-        ta = float(p["ta_uv"]) * scale * shape
+        ta = float(p["ta_uv"]) * shape  # absolute µV: already scaled to the subject
         calf = ta * float(p["calf_gain"])
         out.env = _per_channel(sub, calf, ta)
         if p.get("tilt_deg", 0.0):

@@ -415,7 +415,11 @@ class _Builder:
                 "plm",
                 a + o,
                 a + o + d,
-                ta_uv=max(PLM_ONSET_UV * 1.5, ta * float(rng.lognormal(0.0, 0.3))),
+                # scored LMs rise ≥ 8 µV above rest [PLMt], whatever the subject's scale
+                ta_uv=max(
+                    PLM_ONSET_UV * 1.5,
+                    ta * self.sub.amplitude_scale * float(rng.lognormal(0.0, 0.3)),
+                ),
                 calf_gain=calf_gain * float(rng.lognormal(0.0, 0.4)),
                 tilt_deg=float(rng.uniform(1.0, 5.0)) if seen else 0.0,
             )

@@ -217,3 +217,25 @@ def test_simulated_floor_range_covers_the_quietest_real_rest(real_dir: Path) -> 
     floors = [plan_night(seed=s, hours=0.01).subject.noise_floor_uv for s in range(200)]
     assert min(floors) <= min(quietest) and max(quietest) <= max(floors)
     assert min(quietest) >= 1.0 and max(quietest) <= 7.0  # notes §3: 1.2–3.4 µV (computed)
+
+
+def test_plm_on_the_shin_rises_above_the_scoring_threshold() -> None:
+    """[PLMt]: a leg movement starts ≥ 8 µV above the resting EMG of tibialis anterior."""
+    checked = 0
+    for seed in range(40):
+        plan = plan_night(seed=seed, hours=1.0, profile="dense")
+        if "EMG shin" not in plan.emg_labels:
+            continue
+        ch = plan.emg_labels.index("EMG shin")
+        sub = plan.subject
+        bad = [(b["start_s"], b["end_s"]) for b in plan.truth["bad_signal"]]
+        for lm in (c for c in plan.truth["confounders"] if c["kind"] == "plm"):
+            a, b = lm["start_s"], lm["end_s"]
+            if b - a < 1.5 or any(a < e + 5 and s < b + 5 for s, e in bad):
+                continue
+            emg, _ = render_window(plan, a + 0.4, b - 0.4)
+            rms = rms_without_mains(emg[ch], plan.emg_rate_hz, sub.mains_hz + sub.mains_offset_hz)
+            assert rms - sub.noise_floor_uv >= 8.0, (seed, lm, rms)
+            checked += 1
+            break
+    assert checked >= 3
