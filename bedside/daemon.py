@@ -281,6 +281,37 @@ class LegWorker:
         )
 
 
+NIGHT_STARTS_AT_HOUR = 12  # a "night" runs from local noon to noon, so 23:00 and 03:00 share one
+
+
+def night_of(moment: datetime) -> str:
+    """The night a moment belongs to, named by the date of its evening (local time)."""
+    local = moment.astimezone()
+    return (local - timedelta(hours=NIGHT_STARTS_AT_HOUR)).date().isoformat()
+
+
+def restore_night(history: Path, night: str) -> list[dict[str, Any]]:
+    """Tonight's events from the event history, so a restart (crash, SIGHUP, update) keeps the
+    night's count; unreadable lines are skipped with one warning."""
+    if not history.exists():
+        return []
+    restored: list[dict[str, Any]] = []
+    bad = 0
+    with history.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+                when = datetime.fromisoformat(record["time"])
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+                continue
+            if night_of(when) == night:
+                restored.append(record)
+    if bad:
+        log.warning("%s: %d unreadable line(s) skipped", history, bad)
+    return restored
+
+
 @dataclass
 class NightSummary:
     """What the daemon tells at the end of a night (and publishes as the nightly summary)."""
@@ -408,7 +439,11 @@ class Daemon:
         self._monotonic = monotonic
         started = datetime.fromtimestamp(wall(), UTC)
         self.session_id = f"{started:%Y%m%dT%H%M%SZ}"
-        self.summary = NightSummary(night=started.astimezone().date().isoformat())
+        self.summary = NightSummary(night=night_of(started))
+        for record in restore_night(state_dir / "events.jsonl", self.summary.night):
+            self.summary.add(record)
+        if self.summary.events:
+            log.info("restored tonight's %d cramp(s) from the event history", self.summary.cramps)
         self.sink = EventSink(
             history_path=state_dir / "events.jsonl",
             publisher=publisher,
@@ -467,9 +502,20 @@ class Daemon:
                 parts.append(f"{worker.label}: {ls.state.value}")
         return " | ".join(parts) + f" | cramps={self.summary.cramps}"
 
+    def _roll_night(self) -> None:
+        """At noon the night is over: publish its summary and start counting the next one."""
+        night = night_of(datetime.fromtimestamp(self._wall(), UTC))
+        if night == self.summary.night:
+            return
+        log.info("night %s over: %s", self.summary.night, self.summary.as_json())
+        if self.publisher is not None:
+            self.publisher.publish_summary(self.summary.as_json())
+        self.summary = self.sink.summary = NightSummary(night=night)
+
     def _publish_states(self) -> None:
         if self.publisher is None:
             return
+        self.publisher.publish_state("count_tonight", self.summary.cramps)
         worker, link = self.workers[0], self.links[0]
         ls = link.statistics()
         self.publisher.publish_state("link_state", _HA_LINK_STATE.get(ls.state, "disconnected"))
@@ -571,6 +617,7 @@ class Daemon:
                 self._status(self.status_line())
                 next_status = now + self._status_every_s
             if now >= next_states:
+                self._roll_night()
                 self._publish_states()
                 next_states = now + self.settings.daemon.status_interval_s
             if now >= next_flush:

@@ -35,6 +35,7 @@ class NightResult:
     summary: NightSummary
     link_failed: bool
     daemon: Daemon
+    reload: bool = False
 
 
 def wearable_specs(settings: Settings, virtual: VirtualSetup | None) -> list[WearableSpec]:
@@ -90,16 +91,31 @@ async def run_night(
     status_every_s: float = 1.0,
     wav_dir: Path | None = None,
     with_prompt: bool = True,
+    reload_check: Callable[[], bool] | None = None,
 ) -> NightResult:
-    """Run until SIGTERM/SIGINT (or, with ``virtual``, until its night has been played)."""
+    """Run until SIGTERM/SIGINT (or, with ``virtual``, until its night has been played).
+
+    SIGHUP calls ``reload_check``; when it approves, the night ends cleanly with
+    ``NightResult.reload`` set, for the caller to re-execute itself with the new configuration
+    (the event history carries tonight's count over).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(
-        signal.SIGHUP,
-        lambda: log.warning("SIGHUP: configuration reload is not supported yet; restart instead"),
-    )
+    reload_requested = False
+
+    def on_sighup() -> None:
+        nonlocal reload_requested
+        if reload_check is None:
+            log.warning("SIGHUP ignored: nothing to reload here")
+        elif reload_check():
+            log.info("SIGHUP: configuration is valid; restarting cleanly to apply it")
+            reload_requested = True
+            stop.set()
+        # else reload_check logged why; keep running on the old configuration
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     prompt: PromptEngine | None = None
     publisher: MqttPublisher | None = None
@@ -160,4 +176,9 @@ async def run_night(
             await virtual.wearable.stop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-    return NightResult(summary=summary, link_failed=daemon.link_failure is not None, daemon=daemon)
+    return NightResult(
+        summary=summary,
+        link_failed=daemon.link_failure is not None,
+        daemon=daemon,
+        reload=reload_requested,
+    )

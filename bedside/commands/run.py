@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 
 from bedside.commands.demo import parse_speed
+from bedside.sdnotify import Notifier
 from bedside.service import run_night
 from bedside.settings import load_settings
 from bedside.virtual import parse_source, start_virtual
+from firmware_bridge.errors import ConfigError
+
+RELOAD = -1  # internal: re-execute with the new configuration
 
 HELP = "run the bedside daemon: wearable → detector → recording, MQTT and prompt, all night"
 
@@ -50,8 +55,26 @@ def run(args: argparse.Namespace) -> int:
             virtual = await start_virtual(
                 seed=seed, hours=args.hours, profile=args.profile, speed=args.speed
             )
-        result = await run_night(settings, state_dir=state_dir, virtual=virtual)
-        log.info("night over: %s", result.summary.as_json())
+        result = await run_night(
+            settings, state_dir=state_dir, virtual=virtual, reload_check=config_is_valid
+        )
+        log.info("stopped: %s", result.summary.as_json())
+        if result.reload:
+            Notifier().notify("RELOADING=1")
+            return RELOAD
         return 1 if result.link_failed else 0
 
-    return asyncio.run(main())
+    def config_is_valid() -> bool:
+        try:
+            load_settings(args.config)
+        except ConfigError as exc:
+            log.error("SIGHUP: keeping the running configuration: %s", exc)
+            return False
+        return True
+
+    code = asyncio.run(main())
+    if code == RELOAD:
+        # Same PID, so systemd (Type=notify) keeps tracking us; READY=1 follows from the new run.
+        logging.shutdown()
+        os.execv(sys.executable, sys.orig_argv)
+    return code
