@@ -88,6 +88,20 @@ class BumbleDeviceDetails:
     advertisement: Advertisement
 
 
+LE_DATA_LENGTH_OCTETS = 251  # Core spec v5.4 Vol 6 Part B §4.5.10: LE Data Length Extension max
+
+
+def use_data_length_extension(controller: Controller) -> None:
+    """Give a bumble controller 251-octet LE ACL packets (Data Length Extension) instead of 27.
+
+    The Pi's CYW43455 supports DLE (ble.md §1), so a 230-byte notification travels as one ACL
+    packet there too; with bumble's default of 27 it would be cut into nine, each costing a trip
+    through both Python host stacks. Call before the controller's host powers on.
+    """
+    controller.le_acl_data_packet_length = LE_DATA_LENGTH_OCTETS
+    controller.acl_data_packet_length = LE_DATA_LENGTH_OCTETS
+
+
 def new_link() -> LocalLink:
     """A fresh virtual air for bumble controllers (typed wrapper: bumble's is untyped)."""
     return LocalLink()  # type: ignore[no-untyped-call]
@@ -120,6 +134,7 @@ class BumbleCentral:
     ) -> BumbleCentral:
         """Build a controller on ``link``, a bumble host/device on it, and power it on."""
         controller = Controller(name, link=link)
+        use_data_length_extension(controller)
         device = Device(
             name=name,
             address=hci.Address(address),

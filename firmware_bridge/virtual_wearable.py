@@ -43,6 +43,7 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from firmware_bridge import protocol
+from firmware_bridge.bumble_backend import use_data_length_extension
 from firmware_bridge.codec import Encoder, accel_to_counts, emg_to_counts
 from firmware_bridge.protocol import DeviceInfo
 
@@ -296,6 +297,7 @@ class VirtualWearable:
         self._rng = random.Random(self.faults.seed)
         self._link = link
         self._controller = Controller(f"wearable-{address}", link=link)
+        use_data_length_extension(self._controller)
         self.device = Device(
             name=name,
             address=hci.Address(address),
