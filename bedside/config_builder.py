@@ -36,7 +36,7 @@ def _type_name(tp: Any) -> str:
 
 def _convert(value: Any, tp: Any, where: str, path: str, section: str, key: str) -> Any:
     def fail(why: str) -> ConfigError:
-        return ConfigError(f"{where}: key '{key}': {why}", path=path, section=section, key=key)
+        return ConfigError(f"{where}: key {key!r}: {why}", path=path, section=section, key=key)
 
     origin = get_origin(tp)
     if origin in (types.UnionType, typing.Union):
@@ -112,7 +112,7 @@ def build(
                 f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(fields)}"
             )
             raise ConfigError(
-                f"{where}: unknown key '{key}'{hint}", path=path, section=section, key=key
+                f"{where}: unknown key {key!r}{hint}", path=path, section=section, key=key
             )
     kwargs: dict[str, Any] = {}
     for name, field in fields.items():

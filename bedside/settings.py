@@ -49,6 +49,8 @@ def load_settings(path: str | Path | None) -> Settings:
         raise ConfigError(f"{path}: no such configuration file", path=str(path)) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", path=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}", path=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from exc
     return build(Settings, table, path=str(path))
