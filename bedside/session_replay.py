@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bedside.daemon import emg_labels, leg_name
 from bedside.events import event_record
 from bedside.replay import DetectorFactory, is_session_file, session_id_for
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 # minutes of a night) is far more than either needs and still costs only milliseconds.
 PROBE_RECORDS = 5000
 DROP_KINDS = frozenset({"disconnected", "silence"})  # link events that mean the stream stopped
+BATCH_S = 60.0  # house-style §2: offline replay runs the pipeline a minute at a time
 
 SamplesCallback = Callable[[FloatArray, FloatArray, int, int], None]
 GapCallback = Callable[[Gap, int], None]
@@ -162,6 +165,8 @@ class StreamDetector:
     the wall clock there). ``on_samples(emg, accel, emg_at, accel_at)`` sees every fed block:
     ``emg`` (n_ch, n) µV from stream EMG index ``emg_at``, ``accel`` (3, m) g from stream
     accelerometer index ``accel_at``; ``on_gap(gap, emg_at)`` every gap after stream time 0.
+    ``batch_s`` > 0 holds contiguous frames and feeds them as one block of about that many
+    seconds (flushed at a gap and at ``finish``); 0 feeds every frame at once, as the daemon.
     """
 
     def __init__(
@@ -173,6 +178,7 @@ class StreamDetector:
         on_origin: Callable[[int], None] | None = None,
         on_samples: SamplesCallback | None = None,
         on_gap: GapCallback | None = None,
+        batch_s: float = 0.0,
     ) -> None:
         self.info = info
         self.detector = detector
@@ -184,6 +190,12 @@ class StreamDetector:
         self.base_emg_index: int | None = None  # device EMG index of stream time 0
         self._frames = self._gaps = self._missing = self._resets = self._bad = 0
         self._emg_end = 0  # stream EMG index after the last fed or lost sample
+        # Offline: contiguous frames are fed in blocks of about batch_s (house-style §2: block
+        # output equals batch output, so the events are the same; the calls are far fewer).
+        self._batch = round(batch_s * info.emg_rate_hz)
+        self._held_emg: list[FloatArray] = []
+        self._held_accel: list[FloatArray] = []
+        self._held = 0
 
     def handle(self, item: Frame | Gap | Reset | BadFrame) -> None:
         """Feed one decoder item (in decoder order)."""
@@ -202,7 +214,14 @@ class StreamDetector:
             self._emg_end = emg_at + emg.shape[1]
             if self._on_samples is not None:
                 self._on_samples(emg, accel, emg_at, item.first_accel_index - base // self._ratio)
-            self._send(self.detector.process(emg, accel))
+            if self._batch <= 0:
+                self._send(self.detector.process(emg, accel))
+                return
+            self._held_emg.append(emg)
+            self._held_accel.append(accel)
+            self._held += emg.shape[1]
+            if self._held >= self._batch:
+                self._release()
         elif isinstance(item, Gap):
             self._gaps += 1
             self._missing += item.emg_samples_missing
@@ -212,6 +231,7 @@ class StreamDetector:
                 self._emg_end = emg_at + item.emg_samples_missing
                 if self._on_gap is not None:
                     self._on_gap(item, emg_at)
+                self._release()
                 self._send(self.detector.gap(item.emg_samples_missing, item.accel_samples_missing))
         elif isinstance(item, Reset):
             self._resets += 1
@@ -222,7 +242,17 @@ class StreamDetector:
 
     def finish(self) -> None:
         """End of stream: the detector closes what is open (a cramp still running)."""
+        self._release()
         self._send(self.detector.finish())
+
+    def _release(self) -> None:
+        """Feed the frames held for a batch."""
+        if not self._held_emg:
+            return
+        emg = np.concatenate(self._held_emg, axis=1)
+        accel = np.concatenate(self._held_accel, axis=1)
+        self._held_emg, self._held_accel, self._held = [], [], 0
+        self._send(self.detector.process(emg, accel))
 
     def _send(self, events: list[DetectorEvent]) -> None:
         if events:
@@ -276,6 +306,7 @@ def replay_session(
     on_link_event: Callable[[LinkEvent], None] | None = None,
     on_start: Callable[[datetime], None] | None = None,
     progress: Callable[[float], None] | None = None,
+    batch_s: float = BATCH_S,
 ) -> SessionReplayResult:
     """Replay one session file through a fresh detector from ``make_detector``.
 
@@ -283,7 +314,8 @@ def replay_session(
     and a name from the file. ``on_event`` gets each event JSON object as it appears;
     ``on_samples``/``on_gap`` see the stream (see :class:`StreamDetector`); ``on_link_event``
     each recorded link event; ``on_start(session_start)`` is called once stream time 0 is known
-    (before any samples); ``progress`` the fraction of the file read. Raises
+    (before any samples); ``progress`` the fraction of the file read. Contiguous frames reach
+    the detector in blocks of about ``batch_s`` (0: one call per notification, as live). Raises
     :class:`InputError`/:class:`RecordingError` for unusable files.
     """
     t0 = time.perf_counter()
@@ -322,7 +354,13 @@ def replay_session(
                 on_event(record)
 
     stream = StreamDetector(
-        info, detector, emit=emit, on_origin=origin, on_samples=on_samples, on_gap=on_gap
+        info,
+        detector,
+        emit=emit,
+        on_origin=origin,
+        on_samples=on_samples,
+        on_gap=on_gap,
+        batch_s=batch_s,
     )
     decoder = Decoder(info)
     link_events = drops = 0
@@ -402,6 +440,7 @@ def summary_line(result: SessionReplayResult) -> str:
 
 
 __all__ = [
+    "BATCH_S",
     "PROBE_RECORDS",
     "SessionProbe",
     "SessionReplayResult",

@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_speed,
         default=None,
         metavar="X|max",
-        help="virtual: play X× real time, or max (default max)",
+        help="virtual: play X× real time, or max (default max; then the virtual clock waits "
+        "for the link, so drops leave no gap)",
     )
     parser.add_argument(
         "--drop-every",

@@ -66,6 +66,9 @@ def test_session_replay_equals_live_events(live: LiveNight, make_detector: Detec
     result = replay_session(live.session, make_detector=make_detector)
     # Everything equal: kinds, stream times, wall-clock times, ids (session id and leg included).
     assert result.events == live.events
+    # Also when every notification is its own detector call, exactly as the daemon fed them.
+    per_frame = replay_session(live.session, make_detector=make_detector, batch_s=0.0)
+    assert per_frame.events == live.events
     assert result.session_id == live.session_id
     assert result.read.notifications == result.decoder.frames == live.sent
     assert result.read.clean_end and result.read.truncated_tail_bytes == 0
