@@ -225,11 +225,11 @@ class Pipeline:
         log_env = 0.5 * np.log(np.maximum(band_pow, 1e-12))
         floor = self._floor.update(log_env, ok)
         raw = np.where(ok, log_env - floor, np.nan)  # NaN while the floor warms up
-        # causal NaN-aware running median over self._smooth frames: a sustained discharge passes,
-        # sparse twitches (fasciculation [JAT21]) and single-frame spikes do not
+        # causal NaN-aware running lower quartile over self._smooth frames: a sustained discharge
+        # passes, intermittent twitches (fasciculation [JAT21]) and single-frame spikes do not
         ext = np.concatenate((self._smooth_tail, raw), axis=1)
         win = sliding_window_view(ext, self._smooth, axis=1)  # (n_ch, n, smooth)
-        smooth = nan_quantile(win, 0.5, 1)
+        smooth = nan_quantile(win, s.smooth_quantile, 1)
         smooth = np.where(np.isfinite(raw), smooth, np.nan)
         self._smooth_tail = ext[:, ext.shape[1] - (self._smooth - 1):].copy()
         calf_level = _nanmax(smooth[self._calf])

@@ -107,8 +107,11 @@ class DetectorSettings:
         30.0, "Good signal (s) needed before the floor exists; no alarms before.", 10.0, 600.0)
     # --- events --------------------------------------------------------------------------------
     smooth_s: float = _f(
-        2.5, "Causal running median of the log level over this (s): sustained discharge passes, "
-        "sparse twitches and single-frame spikes do not.", 0.5, 10.0)
+        2.5, "Causal running quantile of the log level over this (s): sustained discharge passes, "
+        "intermittent twitches and single-frame spikes do not.", 0.5, 10.0)
+    smooth_quantile: float = _f(
+        0.25, "… the quantile (0.5 = median). Below the median so that pre-cramp fasciculation "
+        "twitches [JAT21] do not look sustained.", 0.0, 1.0)
     onset_ratio: float = _f(
         1.8, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
         1.1, 20.0)

@@ -300,6 +300,7 @@ class CrampMachine:
                 return
             if trig is Trigger.LOST:
                 self._end(self._t(self._last_good + 1), events)
+                self._post_base, self._post_from = p.post_base_log, k
                 return
             if trig is Trigger.UPRIGHT:
                 if self._up_since < 0:
