@@ -35,6 +35,7 @@ class LiveNight:
     events: list[dict[str, Any]]
     session_id: str
     sent: int
+    truth: dict[str, Any]
 
 
 async def _live_night(state_dir: Path) -> LiveNight:
@@ -47,6 +48,7 @@ async def _live_night(state_dir: Path) -> LiveNight:
         events=result.summary.events,
         session_id=result.daemon.session_id,
         sent=virtual.wearable.statistics().sent,
+        truth=virtual.truth,
     )
 
 
@@ -142,3 +144,18 @@ def test_cli_replays_a_session(
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert out == live.events
     assert main(["replay", str(copy), "--plot", str(tmp_path / "x.png")]) == 65
+
+
+def test_cli_scores_a_session_against_truth(
+    live: LiveNight, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truth = tmp_path / "night.truth.json"
+    truth.write_text(json.dumps(live.truth))
+    events = tmp_path / "events.jsonl"
+    argv = ["replay", str(live.session), "--truth", str(truth), "--events", str(events)]
+    assert main(argv) == 0
+    table = capsys.readouterr().out  # with --events the scorer's table goes to stdout
+    header, _, row = table.splitlines()[:3]
+    assert header.split()[:4] == ["night", "hours", "cramps", "hits"]
+    assert row.split()[:3] == ["night", "0.10", str(len(live.truth["cramps"]))]
+    assert [json.loads(line) for line in events.read_text().splitlines()] == live.events
