@@ -26,7 +26,8 @@ How it becomes truth (the scorer's rule, ``docs/contracts.md``, is unchanged):
 * ``not_cramp`` at a detection → a confounder ``{"kind": "not_cramp"}`` over the detection's
   ``[t_onset, t_end]``: an alarm there is a false alarm (and is reported as having fallen on it);
   a simulator/annotation cramp under that detection's ``t_detect`` is dropped (the user knows best).
-* ``cramp`` at a detection → a required cramp over ``[t_onset, t_end]`` of the detection.
+* ``cramp`` at a detection → a required cramp over ``[t_onset, t_end]`` of the detection
+  (replacing an "around" cramp whose window holds it).
 * ``cramp`` "around" a wall time (``t_s`` ± ``tolerance_s``, default :data:`DEFAULT_TOLERANCE_S`)
   → a required cramp ``[t_s − tolerance_s, t_s + tolerance_s]`` flagged ``"approximate": true``:
   a start anywhere in that window is a hit; its latency is meaningless, so ``crampwatch tune``
@@ -398,7 +399,9 @@ def apply_labels(truth: dict[str, Any] | None, night: NightLabels) -> dict[str, 
                 {"kind": "not_cramp", "start_s": span["onset_s"], "end_s": span["end_s"]}
             )
         elif verdict == "cramp":
-            if not any(_overlaps_detect(c, d.t_detect) for c in cramps):
+            near = [c for c in cramps if _overlaps_detect(c, d.t_detect)]
+            if all(c.get("approximate") for c in near):  # the exact span replaces "around"
+                cramps = [c for c in cramps if not any(c is x for x in near)]
                 cramps.append({**span, "level": 0.0, "source": "user"})
         elif not complete:
             short.append({**span, "level": 0.0, "unlabelled": True})
@@ -490,3 +493,17 @@ def _annotation_truth(recording: Path) -> dict[str, Any] | None:
         raise _bad(recording, f"cannot open: {exc}") from exc
     notes = [(a.onset_s, a.duration_s or 0.0, a.text) for a in reader.annotations()]
     return truth_from_annotations(notes, reader.duration_s, reader.start)
+
+
+def load_truth(path: Path) -> dict[str, Any]:
+    """A truth for ``crampwatch replay --truth`` / ``score``: ``path`` may be a truth JSON
+    (returned as is) or a ``NIGHT.labels.json`` (applied over ``NIGHT.truth.json`` if that
+    exists beside it). :class:`InputError` if it is neither."""
+    from bedside.commands.score import read_truth
+
+    data = read_truth(path)
+    if data.get("format") != LABELS_FORMAT:
+        return data
+    night = parse_labels(data, path)
+    base = path.with_name(path.name.removesuffix(".labels.json") + ".truth.json")
+    return apply_labels(read_truth(base) if base.exists() else None, night)
