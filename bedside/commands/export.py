@@ -258,6 +258,10 @@ def export_session(
             )
         except OSError as exc:
             raise InputError(f"{output}: cannot write: {exc.strerror}", path=str(output)) from exc
+        except ValueError as exc:  # e.g. a start outside EDF's 1985-2084 (a wrong clock)
+            raise InputError(
+                f"{session}: cannot be written as EDF+: {exc}", path=str(session)
+            ) from exc
         state["writer"], state["start"] = writer, start
         state["grid"] = GridWriter(writer, info, record_s)
         for text in state["pending"]:  # link events before stream time 0

@@ -159,3 +159,22 @@ def test_cli_scores_a_session_against_truth(
     assert header.split()[:4] == ["night", "hours", "cramps", "hits"]
     assert row.split()[:3] == ["night", "0.10", str(len(live.truth["cramps"]))]
     assert [json.loads(line) for line in events.read_text().splitlines()] == live.events
+
+
+def test_damaged_record_in_the_middle_is_counted_and_becomes_a_gap(
+    live: LiveNight, make_detector: DetectorFactory, tmp_path: Path
+) -> None:
+    data = bytearray(live.session.read_bytes())
+    middle = next(
+        r.offset for i, r in enumerate(read_session(live.session)) if i > 3000
+    )  # a notification record about half way
+    data[middle + 40] ^= 0x5A  # inside its body: the record's CRC-32 fails
+    path = tmp_path / "damaged.cwsession"
+    path.write_bytes(bytes(data))
+    result = replay_session(path, make_detector=make_detector)
+    assert result.read.corrupt_records == 1 and result.read.clean_end
+    assert result.read.notifications == live.sent - 1
+    # The lost notification is a gap for the detector, not glued samples.
+    assert result.stream.gaps == result.statistics.gaps == 1
+    assert result.stream.missing_emg_samples > 0
+    assert result.duration_s == pytest.approx(360.0)
