@@ -180,6 +180,7 @@ class LegWorker:
             self.pipeline = None
         if self.recorder is not None:
             self.recorder.close()
+            self.recorder = None
 
     def _start(self, link: BleClient) -> bool:
         info = link.statistics().device_info
@@ -467,6 +468,7 @@ class Daemon:
             {"event loop": self._check_loop, "pipeline": self._check_pipeline},
         )
         self.link_failure: LinkError | None = None
+        self.worker_tasks: list[asyncio.Task[None]] = []
 
     # -- health ---------------------------------------------------------------------------
     def _check_loop(self) -> str | None:
@@ -572,7 +574,9 @@ class Daemon:
         tasks = []
         for worker, link in zip(self.workers, self.links, strict=True):
             await link.start()
-            tasks.append(asyncio.create_task(self._run_worker(worker, link, stop)))
+            task = asyncio.create_task(self._run_worker(worker, link, stop))
+            self.worker_tasks.append(task)
+            tasks.append(task)
         if self.prompt is not None:
             tasks.append(asyncio.create_task(self.prompt.run(), name="prompt-ticks"))
         tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
@@ -591,6 +595,7 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._log_statistics()
+            self._notifier.close()
         return self.summary
 
     async def _run_worker(self, worker: LegWorker, link: BleClient, stop: asyncio.Event) -> None:

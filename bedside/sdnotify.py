@@ -24,6 +24,7 @@ class Notifier:
         # sd_notify(3): a leading '@' means the Linux abstract namespace.
         self._address = "\0" + address[1:] if address.startswith("@") else address
         self.failures = 0
+        self.dropped = 0
         self._socket: socket.socket | None = None
 
     @property
@@ -37,7 +38,13 @@ class Notifier:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._socket.connect(self._address)
+                # Never block the event loop on a supervisor that does not read (a full
+                # socket buffer would otherwise freeze detection); a dropped ping is counted.
+                self._socket.setblocking(False)
             self._socket.sendall(message.encode())
+        except BlockingIOError:
+            self.dropped += 1
+            return False
         except OSError as exc:
             self.failures += 1
             if self.failures == 1:

@@ -187,3 +187,12 @@ def test_install_and_uninstall_in_throwaway_root(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert not config.exists()
+
+
+def test_notifier_never_blocks_on_a_supervisor_that_does_not_read(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    _server, path = notify_socket  # nobody reads: the socket buffer fills up
+    with Notifier({"NOTIFY_SOCKET": path}) as notifier:
+        sent = sum(notifier.notify("WATCHDOG=1") for _ in range(5000))
+    assert sent < 5000 and notifier.dropped == 5000 - sent
