@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from bedside.daemon import emg_labels, leg_name
 from bedside.events import event_record
 from bedside.replay import DetectorFactory, is_session_file, session_id_for
 from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
@@ -318,6 +317,9 @@ def replay_session(
     the detector in blocks of about ``batch_s`` (0: one call per notification, as live). Raises
     :class:`InputError`/:class:`RecordingError` for unusable files.
     """
+    # Imported here: bedside.daemon may import StreamDetector from this module.
+    from bedside.daemon import emg_labels, leg_name
+
     t0 = time.perf_counter()
     p = Path(path)
     probe = probe_session(p)
