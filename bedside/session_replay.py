@@ -166,6 +166,7 @@ class StreamDetector:
     accelerometer index ``accel_at``; ``on_gap(gap, emg_at)`` every gap after stream time 0.
     ``batch_s`` > 0 holds contiguous frames and feeds them as one block of about that many
     seconds (flushed at a gap and at ``finish``); 0 feeds every frame at once, as the daemon.
+    ``label`` prefixes the log lines.
     """
 
     def __init__(
@@ -178,8 +179,10 @@ class StreamDetector:
         on_samples: SamplesCallback | None = None,
         on_gap: GapCallback | None = None,
         batch_s: float = 0.0,
+        label: str = "",
     ) -> None:
         self.info = info
+        self._prefix = f"{label}: " if label else ""  # for log lines (the daemon's wearable)
         self.detector = detector
         self._emit = emit
         self._on_origin = on_origin
@@ -224,7 +227,12 @@ class StreamDetector:
         elif isinstance(item, Gap):
             self._gaps += 1
             self._missing += item.emg_samples_missing
-            log.info("gap of %d EMG samples at index %d", item.emg_samples_missing, item.at_index)
+            log.info(
+                "%sgap of %d EMG samples at index %d",
+                self._prefix,
+                item.emg_samples_missing,
+                item.at_index,
+            )
             if self.base_emg_index is not None:
                 emg_at = item.at_index - self.base_emg_index
                 self._emg_end = emg_at + item.emg_samples_missing
@@ -234,10 +242,10 @@ class StreamDetector:
                 self._send(self.detector.gap(item.emg_samples_missing, item.accel_samples_missing))
         elif isinstance(item, Reset):
             self._resets += 1
-            log.warning("the wearable's sample index restarted (reboot?)")
+            log.warning("%sthe wearable's sample index restarted (reboot?)", self._prefix)
         else:
             self._bad += 1
-            log.debug("bad frame (%s, %d B)", item.reason, item.size)
+            log.debug("%sbad frame (%s, %d B)", self._prefix, item.reason, item.size)
 
     def finish(self) -> None:
         """End of stream: the detector closes what is open (a cramp still running)."""
