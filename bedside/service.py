@@ -20,7 +20,7 @@ from bedside.mqtt import MqttPublisher
 from bedside.prompt.engine import PromptEngine, build_engine
 from bedside.sdnotify import Notifier
 from bedside.settings import Settings
-from bedside.virtual import VirtualSetup
+from bedside.virtual import VirtualAir
 from firmware_bridge.ble_client import BleClient, LinkEvent
 from firmware_bridge.link_settings import WearableSettings
 
@@ -38,7 +38,7 @@ class NightResult:
     reload: bool = False
 
 
-def wearable_specs(settings: Settings, virtual: VirtualSetup | None) -> list[WearableSpec]:
+def wearable_specs(settings: Settings, virtual: VirtualAir | None) -> list[WearableSpec]:
     if virtual is not None:
         return [WearableSpec("left", virtual.client_factory(settings.wearable, "left"))]
     specs = [WearableSpec("wearable", _real_factory(settings.wearable, "wearable"))]
@@ -62,7 +62,7 @@ def _real_factory(
     return make
 
 
-async def _night_played(daemon: Daemon, virtual: VirtualSetup) -> None:
+async def _night_played(daemon: Daemon, virtual: VirtualAir) -> None:
     """Returns once the virtual wearable has sent its whole night and the worker consumed it."""
     await virtual.wearable.finished.wait()
     quiet_since: float | None = None
@@ -85,7 +85,7 @@ async def run_night(
     settings: Settings,
     *,
     state_dir: Path,
-    virtual: VirtualSetup | None = None,
+    virtual: VirtualAir | None = None,
     printer: EventCallback | None = None,
     status: Callable[[str], None] | None = None,
     status_every_s: float = 1.0,

@@ -12,15 +12,25 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from firmware_bridge.ble_client import BleBackend, BleClient, LinkEvent
 from firmware_bridge.bumble_backend import BumbleCentral, new_link
+from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 from firmware_bridge.link_settings import WearableSettings
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks
-from firmware_bridge.virtual_wearable import ChunkPayloads, VirtualWearable, WearableFaults
+from firmware_bridge.virtual_wearable import (
+    ChunkPayloads,
+    PayloadSource,
+    VirtualWearable,
+    WearableFaults,
+    edf_chunks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +66,21 @@ def _cheap_bumble_debug_formatting() -> None:
     def name_only(packet: object) -> str:
         return type(packet).__name__
 
-    for module in (bumble.controller, bumble.device, bumble.gatt_client, bumble.gatt_server,
-                   bumble.hci, bumble.host):
+    for module in (
+        bumble.controller,
+        bumble.device,
+        bumble.gatt_client,
+        bumble.gatt_server,
+        bumble.hci,
+        bumble.host,
+    ):
         if hasattr(module, "color"):
             setattr(module, "color", plain)  # noqa: B010  (not every bumble module declares it)
-    for cls in (bumble.hci.HCI_Event, bumble.hci.HCI_Command_Complete_Event,
-                bumble.hci.HCI_AclDataPacket):
+    for cls in (
+        bumble.hci.HCI_Event,
+        bumble.hci.HCI_Command_Complete_Event,
+        bumble.hci.HCI_AclDataPacket,
+    ):
         cls.__str__ = name_only  # type: ignore[method-assign]
 
 
@@ -95,18 +114,32 @@ def parse_source(spec: str) -> int:
     return int(value)
 
 
-@dataclass
-class VirtualSetup:
-    """The air, the wearable on it and the night it plays (with the simulator's truth)."""
+async def start_from_spec(
+    spec: str,
+    *,
+    hours: float,
+    profile: str,
+    speed: float | None,
+    faults: WearableFaults | None = None,
+) -> VirtualAir:
+    """``sim:SEED`` plays a simulated night, a path to an EDF/BDF file plays that recording."""
+    if spec.startswith("sim:"):
+        return await start_virtual(
+            seed=parse_source(spec), hours=hours, profile=profile, speed=speed, faults=faults
+        )
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"--virtual: expected sim:SEED or an EDF/BDF file, got {spec!r}")
+    return await start_virtual_edf(path, speed=speed, faults=faults)
 
-    plan: NightPlan
+
+@dataclass
+class VirtualAir:
+    """A virtual air with the Pi's central and one wearable on it, playing some night."""
+
     info: DeviceInfo
     central: BumbleCentral
     wearable: VirtualWearable
-
-    @property
-    def truth(self) -> dict[str, Any]:
-        return self.plan.truth
 
     def client_factory(
         self, settings: WearableSettings, label: str
@@ -122,6 +155,80 @@ class VirtualSetup:
         return make
 
 
+@dataclass
+class VirtualSetup(VirtualAir):
+    """A simulated night on the virtual wearable, with the simulator's truth."""
+
+    plan: NightPlan
+
+    @property
+    def truth(self) -> dict[str, Any]:
+        return self.plan.truth
+
+
+@dataclass
+class EdfPlayback(VirtualAir):
+    """A recorded EDF/BDF night played by the virtual wearable."""
+
+    path: Path
+    duration_s: float
+
+
+async def _air(
+    info: DeviceInfo, payloads: PayloadSource, speed: float | None, faults: WearableFaults | None
+) -> tuple[BumbleCentral, VirtualWearable]:
+    _cheap_bumble_debug_formatting()
+    link = new_link()
+    central = await BumbleCentral.create(link)
+    wearable = VirtualWearable(link, info, payloads, speed=speed, faults=faults)
+    await wearable.start()
+    return central, wearable
+
+
+async def start_virtual_edf(
+    path: Path, *, speed: float | None, faults: WearableFaults | None = None
+) -> EdfPlayback:
+    """Play an EDF/BDF recording (EMG… and Accel X/Y/Z) through the virtual wearable.
+
+    The wearable quantises with the EDF's own EMG resolution, so the daemon sees the recorded
+    values again (to within half a step of the file's digital offset).
+    """
+    night = edf_chunks(str(path))
+    emg_rate, accel_rate = night.emg_rate_hz, night.accel_rate_hz
+    if (
+        emg_rate != round(emg_rate)
+        or accel_rate != round(accel_rate)
+        or round(emg_rate) % round(accel_rate)
+    ):
+        raise InputError(
+            f"{path}: the wearable protocol needs whole-Hz rates with the accelerometer rate "
+            f"dividing the EMG rate; got {emg_rate:g} and {accel_rate:g} Hz",
+            path=str(path),
+        )
+    reader = EdfReader(path)
+    emg_signal = reader.signals[reader.signal_index(night.emg_labels[0])]
+    resolution = (emg_signal.physical_max - emg_signal.physical_min) / (
+        emg_signal.digital_max - emg_signal.digital_min
+    )
+    unit = emg_signal.unit.strip().lower()
+    per_uv = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}.get(unit, 1.0)
+    info = DeviceInfo(
+        emg_rate_hz=round(emg_rate),
+        accel_rate_hz=round(accel_rate),
+        emg_sites=tuple(_site(label) for label in night.emg_labels),
+        # the wire carries it as float32 (PROTOCOL.md §3)
+        emg_uv_per_lsb=float(np.float32(resolution * per_uv)),
+        accel_g_per_lsb=ACCEL_G_PER_LSB,
+        leg=Leg.LEFT,
+        firmware_version=(0, 1, 0),
+    )
+    central, wearable = await _air(info, ChunkPayloads(night.chunks, info), speed, faults)
+    log.info("virtual wearable: playing %s (%.0f s)", path, night.duration_s)
+    return EdfPlayback(
+        info=info, central=central, wearable=wearable, path=path, duration_s=night.duration_s
+    )
+
+
 async def start_virtual(
     *,
     seed: int,
@@ -133,22 +240,23 @@ async def start_virtual(
     """Plan the night, power on a central and the wearable on a fresh virtual air."""
     try:
         plan = plan_night(
-            seed=seed, hours=hours, profile=profile,
-            emg_rate_hz=DEMO_EMG_RATE_HZ, accel_rate_hz=DEMO_ACCEL_RATE_HZ,
+            seed=seed,
+            hours=hours,
+            profile=profile,
+            emg_rate_hz=DEMO_EMG_RATE_HZ,
+            accel_rate_hz=DEMO_ACCEL_RATE_HZ,
         )
     except ValueError as exc:
         raise InputError(f"cannot simulate that night: {exc}") from exc
     info = device_info_for(plan)
-    _cheap_bumble_debug_formatting()
-    link = new_link()
-    central = await BumbleCentral.create(link)
-    wearable = VirtualWearable(
-        link, info, ChunkPayloads(render_chunks(plan, chunk_s=10.0), info),
-        speed=speed, faults=faults,
+    central, wearable = await _air(
+        info, ChunkPayloads(render_chunks(plan, chunk_s=10.0), info), speed, faults
     )
-    await wearable.start()
     log.info(
         "virtual wearable: seed %d, %s profile, %.2f h, %s",
-        seed, profile, hours, "as fast as possible" if speed is None else f"{speed:g}× real time",
+        seed,
+        profile,
+        hours,
+        "as fast as possible" if speed is None else f"{speed:g}× real time",
     )
-    return VirtualSetup(plan=plan, info=info, central=central, wearable=wearable)
+    return VirtualSetup(info=info, central=central, wearable=wearable, plan=plan)

@@ -13,7 +13,7 @@ from bedside.commands.demo import parse_speed
 from bedside.sdnotify import Notifier
 from bedside.service import run_night
 from bedside.settings import load_settings
-from bedside.virtual import parse_source, start_virtual
+from bedside.virtual import start_from_spec
 from firmware_bridge.errors import ConfigError
 
 RELOAD = -1  # internal: re-execute with the new configuration
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--virtual",
-        metavar="sim:SEED",
-        help="stream a simulated night from a virtual wearable instead of the real one",
+        metavar="sim:SEED|NIGHT.edf",
+        help="stream a simulated night (or an EDF/BDF recording) from a virtual wearable",
     )
     parser.add_argument("--hours", type=float, default=8.0, help="with --virtual: night length")
     parser.add_argument("--profile", default="typical", help="with --virtual: simulator profile")
@@ -47,13 +47,12 @@ def run(args: argparse.Namespace) -> int:
     state_dir = Path(
         args.state_dir or os.environ.get("STATE_DIRECTORY", "") or settings.daemon.state_dir
     )
-    seed = parse_source(args.virtual) if args.virtual else None
 
     async def main() -> int:
         virtual = None
-        if seed is not None:
-            virtual = await start_virtual(
-                seed=seed, hours=args.hours, profile=args.profile, speed=args.speed
+        if args.virtual:
+            virtual = await start_from_spec(
+                args.virtual, hours=args.hours, profile=args.profile, speed=args.speed
             )
         result = await run_night(
             settings, state_dir=state_dir, virtual=virtual, reload_check=config_is_valid
