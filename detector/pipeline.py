@@ -127,6 +127,8 @@ class Pipeline:
             lost_frames=_frames(s.lost_s, fs),
             update_frames=round(s.update_interval_s / fs),
             onset_lookback_frames=self._smooth,
+            burst_max_frames=_frames(s.plm_burst_max_s, fs),
+            plm_gap_frames=_frames(s.plm_gap_s, fs),
             smooth_delay_s=(self._smooth - 1) * fs / 2,
             plateau_frames=2 * _frames(s.plateau_s / 2, fs),
             plateau_drop_log=math.log(1.0 + s.plateau_drop),

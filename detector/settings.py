@@ -135,6 +135,12 @@ class DetectorSettings:
     plm_window_s: float = _f(
         90.0, "Unconfirmed bursts within this (s) count towards a PLM series (intervals 5-90 s "
         "[PLMt]).", 10.0, 600.0)
+    plm_burst_max_s: float = _f(
+        12.0, "Elevated runs (moving or still) up to this long (s) count as possible leg "
+        "movements (LM 0.5-10 s [PLMt]).", 1.0, 60.0)
+    plm_gap_s: float = _f(
+        2.0, "… when they ended at least this long (s) before the candidate (LMs are 5-90 s "
+        "apart onset to onset [PLMt]; a blip on a cramp's own ramp is not an LM).", 0.0, 30.0)
     plm_min_bursts: int = _i(
         1, "This many recent bursts make a PLM series context.", 1, 20)
     plm_confirm_s: float = _f(

@@ -107,6 +107,8 @@ class MachineParams:
     lost_frames: int
     update_frames: int  # 0 = no cramp_update
     onset_lookback_frames: int
+    burst_max_frames: int  # an elevated run this short may be a leg movement (LM ≤ 10 s)
+    plm_gap_frames: int  # … if it ended at least this long before the candidate
     smooth_delay_s: float  # delay of the smoothed level behind the raw one (s)
     plateau_frames: int  # the residual plateau: compare the means of two halves this long
     plateau_drop_log: float  # … "still falling" if the later half is lower by more than this
@@ -150,7 +152,9 @@ class CrampMachine:
         self._dip: list[tuple[int, float]] = []  # (frame, level) of the current dip's good frames
         self._peak = 0.0
         self._next_update = 0
-        self._bursts: list[int] = []  # onset frames of recent unconfirmed runs
+        self._bursts: list[tuple[int, int]] = []  # (start, end) frames of recent short runs
+        self._prev_elev = False
+        self._run_start_carry = -(10**9)
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
         self._up_since = -1
@@ -184,6 +188,7 @@ class CrampMachine:
         if n == 0:
             return events
         # frames that can leave IDLE: usable, lying, still, elevated
+        self._record_bursts(f)
         quiet_ok = f.good & ~f.upright & ~f.moving
         wake = np.flatnonzero(quiet_ok & (f.level >= self._onset_thr(f.first + np.arange(n))))
         i = 0
@@ -207,6 +212,29 @@ class CrampMachine:
         look = p.onset_lookback_frames
         self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
         return events
+
+    def _record_bursts(self, f: FrameInputs) -> None:
+        """Remember every completed elevated run of LM length (moving or not) as ``(start,
+        end)`` frames: a PLM series shows up as a string of them [PLMt]. Vectorised; a run's
+        entry is only used once it has ended before a candidate began (causal)."""
+        p = self.p
+        n = f.good.shape[0]
+        elev = f.good & ~f.upright & (f.level >= p.onset_log)
+        prev = np.concatenate(([self._prev_elev], elev[:-1]))
+        idx = f.first + np.arange(n)
+        starts = idx[elev & ~prev]
+        ends = idx[~elev & prev]
+        # pair each end with the start before it (the carried one for the first)
+        all_starts = np.concatenate(([self._run_start_carry], starts))
+        pos = np.searchsorted(all_starts, ends, side="right") - 1
+        for start, end in zip(all_starts[pos].tolist(), ends.tolist(), strict=True):
+            if 1 <= end - start <= p.burst_max_frames:
+                self._bursts.append((int(start), int(end)))
+        if starts.size:
+            self._run_start_carry = int(starts[-1])
+        self._prev_elev = bool(elev[-1])
+        horizon = f.first + n - 2 * p.plm_window_frames
+        self._bursts = [b for b in self._bursts if b[1] > horizon]
 
     def _onset_thr(self, k: np.ndarray) -> FloatArray:
         """Onset threshold (log) at frames ``k``: raised after a cramp by the residual level it
@@ -260,7 +288,8 @@ class CrampMachine:
         need = p.confirm_frames
         if self._k0 - int(self._motion_before_k0) <= p.after_motion_frames:
             need = max(need, p.after_motion_confirm_frames)
-        recent = [b for b in self._bursts if self._k0 - b <= p.plm_window_frames]
+        recent = [b for b in self._bursts
+                  if b[1] < self._k0 - p.plm_gap_frames and self._k0 - b[0] <= p.plm_window_frames]
         if len(recent) >= p.plm_min_bursts:
             need = max(need, p.plm_confirm_frames)
         return need
@@ -275,7 +304,6 @@ class CrampMachine:
             self._motion_before_k0 = int(f.last_motion[i])
             self._low_since = -1
             self._levels = [level]
-            self._bursts = [b for b in self._bursts if k - b <= p.plm_window_frames]
             self._t_onset = self._onset(f, i, k)
             return
         if old is State.CANDIDATE:
@@ -287,8 +315,6 @@ class CrampMachine:
             elif trig is Trigger.HIGH:
                 self._low_since = -1
             elif new is State.IDLE:
-                if trig is Trigger.DROP and k - self._k0 >= 2:  # an LM is 0.5-10 s [PLMt]
-                    self._bursts.append(self._k0)
                 self._levels = []
             elif new is State.CRAMP:
                 self._start(k, events)
@@ -389,7 +415,6 @@ class CrampMachine:
         self._levels = []
         self._dip = []
         self._peak = 0.0
-        self._bursts = []
         self._low_since = -1
         self._bad_since = -1
         self._up_since = -1

@@ -21,7 +21,7 @@ from detector.settings import DetectorSettings
 from detector.types import DetectorEvent, EventKind, FloatArray
 from tests.conftest import REAL_DATA
 
-MIN_S = 120.0
+MIN_S = 90.0
 ACC_HZ = 100.0
 G = 9.80665
 
