@@ -69,11 +69,12 @@ def replay_night(
     settings: DetectorSettings,
     *,
     leg: str | None = None,
-    wrap: Callable[[Any], Any] | None = None,
+    wrap: Callable[[Any, float, float], Any] | None = None,
 ) -> NightReplay:
     """Replay ``path`` (EDF/BDF or session recording) through the production pipeline.
 
-    ``wrap(detector) -> detector`` may wrap each detector built (the report's tracer).
+    ``wrap(detector, emg_rate_hz, accel_rate_hz) -> detector`` may wrap each detector built
+    (the report's tracer).
     Raises :class:`InputError` for unusable files.
     """
     from bedside.commands.replay import load_detector
@@ -83,7 +84,9 @@ def replay_night(
 
     def make(**kwargs: Any) -> Any:
         detector = inner(**kwargs)
-        return wrap(detector) if wrap is not None else detector
+        if wrap is None:
+            return detector
+        return wrap(detector, float(kwargs["emg_rate_hz"]), float(kwargs["accel_rate_hz"]))
 
     if is_session_file(path):
         from bedside.session_replay import replay_session
