@@ -1,5 +1,5 @@
-"""``crampwatch capture (--virtual sim:SEED | --address ADDR) [--duration S] [--speed X|max]
-[--drop-every S] -o SESSION``: record a wearable's raw notifications, without the daemon.
+"""``crampwatch capture (--virtual sim:SEED|NIGHT.edf | --address ADDR) [--duration S]
+[--speed X|max] [--drop-every S] -o SESSION``: record a wearable's raw notifications, no daemon.
 
 Only the production ``BleClient`` and a ``SessionWriter`` run: every notification is appended as
 it arrives (bytes + receive time), and every link event (connected, device info, battery,
@@ -10,7 +10,8 @@ session can be decoded, replayed (``crampwatch replay SESSION``) and exported
 
 ``--virtual sim:SEED`` records a simulated night from the virtual wearable (bumble, no
 hardware); its night is ``--duration`` stream seconds long (default 1 h) and the capture ends
-when it has been sent. ``--drop-every S`` makes the virtual wearable cut the link every S
+when it has been sent. ``--virtual NIGHT.edf`` plays an EDF/BDF recording (EMG… and Accel
+X/Y/Z) instead, whole. ``--drop-every S`` makes the virtual wearable cut the link every S
 stream-seconds (``WearableFaults(drop_every_stream_s=S)``). With ``--address`` the capture runs
 for ``--duration`` wall seconds, or until SIGINT/SIGTERM.
 """
@@ -58,7 +59,11 @@ def _positive(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--virtual", metavar="sim:SEED", help="a simulated night (no hardware)")
+    source.add_argument(
+        "--virtual",
+        metavar="sim:SEED|NIGHT.edf",
+        help="a simulated night, or an EDF/BDF recording played by the virtual wearable",
+    )
     source.add_argument("--address", metavar="ADDR", help="BLE address of the real wearable")
     parser.add_argument(
         "-o", "--output", required=True, metavar="SESSION", help="session file (must not exist)"
@@ -67,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=_positive,
         metavar="S",
-        help="virtual: night length in stream seconds (default 3600); "
+        help="virtual sim:SEED: night length in stream seconds (default 3600); "
         "real: stop after S wall seconds (default: until Ctrl-C)",
     )
     parser.add_argument(
@@ -219,13 +224,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CaptureResult:
                 return BleClient(wearable, label="capture", on_event=on_event)
 
             return await capture(make, output, stop=stop, duration_s=args.duration)
-        from bedside.virtual import parse_source, start_virtual
+        from bedside.virtual import start_from_spec
         from firmware_bridge.virtual_wearable import WearableFaults
 
-        seed = parse_source(args.virtual)
         faults = WearableFaults(drop_every_stream_s=args.drop_every or 0.0)
-        virtual = await start_virtual(
-            seed=seed,
+        virtual = await start_from_spec(
+            args.virtual,
             hours=(args.duration or DEFAULT_VIRTUAL_S) / 3600.0,
             profile=args.profile,
             speed=args.speed,

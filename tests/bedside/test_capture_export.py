@@ -265,3 +265,19 @@ def test_grid_writer_places_partial_records_and_skips_empty_ones(tmp_path: Path)
     np.testing.assert_allclose(
         chunks[1].arrays[1][0], np.concatenate([[0.0, 0.0], accel[0, 10:12]]), rtol=1e-6, atol=1e-5
     )
+
+
+def test_capture_plays_an_edf_night(tmp_path: Path) -> None:
+    """``--virtual NIGHT.edf``: the virtual wearable plays a recording; the capture holds it all."""
+    night = tmp_path / "night.edf"
+    assert main(["simulate", "--hours", "0.01", "--seed", "2", "-o", str(night)]) == 0
+    out = tmp_path / "edf.cwsession"
+    assert main(["capture", "--virtual", str(night), "-o", str(out)]) == 0
+    make_detector = load_detector(DEFAULT_DETECTOR, Settings().detector)
+    result = replay_session(out, make_detector=make_detector)
+    assert result.stream.gaps == 0 and result.decoder.bad_frames == 0
+    assert result.duration_s == pytest.approx(EdfReader(night).duration_s, abs=0.05)
+    assert (
+        main(["capture", "--virtual", str(tmp_path / "missing.edf"), "-o", str(tmp_path / "m")])
+        == 65
+    )
