@@ -243,8 +243,8 @@ def _clock(start: datetime) -> Any:
 
 
 def _hour_ticks(start: datetime, hours: float) -> list[float]:
-    """Positions (h since ``start``) of round clock times: every 5 min … 2 h, at most 12 ticks."""
-    step_min = next((m for m in (5, 10, 15, 30, 60) if hours * 60 / m <= 12), 120)
+    """Positions (h since ``start``) of round clock times: every 1 min … 2 h, at most 12 ticks."""
+    step_min = next((m for m in (1, 2, 5, 10, 15, 30, 60) if hours * 60 / m <= 12), 120)
     into = (start.minute % step_min) + start.second / 60  # minutes past the last round time
     first = (step_min - into) / 60 if into else 0.0
     return [float(h) for h in np.arange(first, hours + 1e-9, step_min / 60)] or [0.0]
@@ -317,6 +317,11 @@ def night_figure(data: NightData) -> Any:
                       xytext=(2, -2), textcoords="offset points", va="top", fontsize=8,
                       color=colour, rotation=90)
     ax_e.set_ylabel("EMG (µV)")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")  # 2, 5, 10, 100 rather than 2×10⁰
+    ax_e.yaxis.set_major_formatter(plain)
+    ax_e.yaxis.set_minor_formatter(plain)
     ax_e.set_title(NIGHT_PANELS[0], loc="left", fontsize=10)
     if tr is not None and tr.t_s:
         ax_e.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
