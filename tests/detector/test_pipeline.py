@@ -242,3 +242,31 @@ def test_voluntary_stretch_not_alarmed() -> None:
                   seed=14)
     events, _ = run(*render(night))
     assert starts(events) == []
+
+
+def test_surge_and_brief_dip_stay_one_cramp() -> None:
+    # stretching a cramp raises the EMG [RT95]; a short dip in the discharge is the same cramp
+    bursts = [(100.0, 130.0, 3.0), (130.0, 138.0, 9.0), (138.0, 150.0, 3.0), (150.0, 153.0, 1.0),
+              (153.0, 190.0, 3.0)]
+    night = Night(seconds=260.0, bursts=bursts, moves=[(131.0, 134.0, 0.2)], seed=15)
+    events, _ = run(*render(night))
+    kinds = [e.kind for e in events if e.kind is not EventKind.CRAMP_UPDATE]
+    assert kinds == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
+    ended = events[-1]
+    assert ended.t_end is not None and abs(ended.t_end - 190.0) <= 3.0
+    assert ended.peak_intensity > 6.0  # the surge
+
+
+def test_table_covers_every_trigger_a_state_can_see() -> None:
+    from detector.state_machine import TABLE, State, Trigger
+
+    can_see = {
+        State.IDLE: {"BAD", "UPRIGHT", "MOVE", "HIGH", "LOW"},
+        State.CANDIDATE: {"BAD", "UPRIGHT", "MOVE", "HIGH", "LOW", "DROP", "CONFIRM"},
+        State.CRAMP: {"BAD", "LOST", "UPRIGHT", "STOOD", "HIGH", "LOW"},
+        State.CRAMP_DIP: {"BAD", "LOST", "UPRIGHT", "STOOD", "HIGH", "LOW", "END"},
+    }
+    for state, triggers in can_see.items():
+        for name in triggers:
+            assert (state, Trigger[name]) in TABLE
+    assert {s for s, _ in TABLE} == set(State)
