@@ -8,8 +8,9 @@ against the night's truth (:func:`bedside.labels.truth_for`).
 **Choice rule** (:func:`choose`): the reference is the *base* settings (the current
 configuration) on the same nights. Only settings whose false alarms per 8 h are no worse than
 the reference's are eligible (the false-alarm side is never relaxed); among them the highest
-sensitivity wins, then the lowest median latency, then the fewest changed parameters, then the
-grid order. The base is always eligible, so "no change" is a possible answer.
+sensitivity wins, then the lowest median latency, then the fewest false alarms, then the fewest
+changed parameters, then the grid order. The base is always eligible, so "no change" is a
+possible answer.
 
 **Cross-validation** (:func:`folds`, :func:`cross_validate`): the nights are split into K folds
 (round robin over the sorted night names, so the split is reproducible). For each fold the rule
@@ -214,15 +215,16 @@ def choose(summaries: Sequence[Summary], n_changed: Sequence[int]) -> int:
     """Index of the chosen setting; ``summaries[0]`` is the reference (the base settings).
 
     Eligible: false alarms per 8 h ≤ the reference's (never relaxed). Then: highest
-    sensitivity, lowest median latency, fewest changed parameters, grid order.
+    sensitivity, lowest median latency, fewest false alarms, fewest changed parameters, grid
+    order.
     """
     ref = summaries[0].false_alarms_per_8h
     eligible = [i for i, s in enumerate(summaries) if s.false_alarms_per_8h <= ref + 1e-9]
 
-    def key(i: int) -> tuple[float, float, int, int]:
+    def key(i: int) -> tuple[float, float, float, int, int]:
         s = summaries[i]
         latency = s.latency_median_s if s.latency_median_s is not None else math.inf
-        return (-(s.sensitivity or 0.0), latency, n_changed[i], i)
+        return (-(s.sensitivity or 0.0), latency, s.false_alarms_per_8h, n_changed[i], i)
 
     return min(eligible, key=key)
 
@@ -452,7 +454,7 @@ def format_result(result: TuneResult) -> str:
             f"{summary.false_alarms_per_8h:>7.2f} {_fmt(summary.latency_median_s, '.1f'):>9}  "
             f"{_describe(s, result.base)}"
         )
-    lines.append("* chosen (FA/8h no worse than the current settings, then sensitivity, latency)")
+    lines.append("* chosen (FA/8h no worse than the current one's; then sensitivity, latency, FA)")
     lines.append("P Pareto front (sensitivity, FA/8h, latency)")
     if result.cv:
         lines += ["", "cross-validation (chosen on the other nights, scored on the held-out ones):"]

@@ -91,8 +91,8 @@ def _new_night(path: Path, args: argparse.Namespace) -> NightLabels:
         replayed = _replayed(path, args)
         events, start, duration = replayed.events, replayed.start, replayed.duration_s
     detections = detections_from_events(events)
-    if duration <= 0:  # a session's length is known only by replaying it; the detections bound it
-        duration = max((d.t_end or d.t_detect for d in detections), default=0.0) + 1.0
+    if duration <= 0:  # a session's length is known only by replaying it (false alarms per 8 h
+        duration = _replayed(path, args).duration_s  # need the true length)
     return NightLabels(recording=path.name, start=start, duration_s=duration,
                        detections=detections)
 

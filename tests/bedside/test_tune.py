@@ -65,6 +65,8 @@ def test_choice_never_relaxes_false_alarms() -> None:
     assert choose([base, louder], [0, 1]) == 0  # nothing eligible but the current settings
     # ties on everything: the fewest changed parameters
     assert choose([base, same_fa, same_fa], [0, 2, 1]) == 2
+    # no cramps labelled (only "not a cramp"): fewer false alarms decide
+    assert choose([_summary(0, 0, 3, None), _summary(0, 0, 0, None)], [0, 1]) == 1
 
 
 def test_pareto_front() -> None:
