@@ -20,8 +20,9 @@ from bedside.tune import (
     tune,
 )
 from detector.settings import DetectorSettings
+from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import ConfigError
-from firmware_bridge.simulation import plan_night, write_night
+from firmware_bridge.simulation import plan_night, render_chunks, write_night
 
 SEEDS = (1, 2, 3, 4)  # dense half-hour nights: one required cramp each (checked below)
 
@@ -125,10 +126,20 @@ def test_tune_cli_writes_a_loadable_config(
     assert tomllib.loads(out.read_text(encoding="utf-8"))["detector"] == {"onset_ratio": 1.8}
 
 
-def test_tune_cli_refuses_unlabelled_night(tmp_path: Path) -> None:
-    plan = plan_night(seed=5, hours=0.05, profile="quiet")
-    path = write_night(plan, tmp_path / "n.edf")
-    edf = tmp_path / "bare.edf"
-    edf.write_bytes(b"not an edf")
-    assert main(["tune", str(edf), "--grid", "onset_ratio=1.8", "-o", str(tmp_path / "o")]) == 65
-    assert main(["tune", str(path), "--grid", "onset_ration=1.8", "-o", str(tmp_path / "o")]) == 78
+def test_tune_cli_refuses_unlabelled_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = plan_night(seed=5, hours=0.02, profile="quiet")
+    spec = EdfSignalSpec(label="EMG calf", unit="uV", rate_hz=plan.emg_rate_hz,
+                         physical_min=-1e4, physical_max=1e4, transducer="", prefilter="")
+    bare = tmp_path / "bare.edf"
+    with EdfWriter(bare, [spec], start=plan.start) as writer:  # no annotations, no truth
+        for emg, _accel in render_chunks(plan):
+            writer.write([emg[0]])
+    assert main(["tune", str(bare), "--grid", "onset_ratio=1.8", "-o", str(tmp_path / "o")]) == 65
+    assert "bare.edf: no labels" in capsys.readouterr().err
+    junk = tmp_path / "junk.edf"
+    junk.write_bytes(b"not an edf")
+    assert main(["tune", str(junk), "--grid", "onset_ratio=1.8", "-o", str(tmp_path / "o")]) == 65
+    assert main(["tune", str(bare), "--grid", "onset_ration=1.8", "-o", str(tmp_path / "o")]) == 78
+    assert not (tmp_path / "o").exists()
