@@ -33,6 +33,7 @@ from bedside.outbox import Outbox
 from bedside.prompt.engine import PromptEngine
 from bedside.retention import prune_recordings
 from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
+from bedside.session_replay import StreamDetector
 from bedside.settings import Settings
 from detector.pipeline import Pipeline
 from detector.types import DetectorEvent, PipelineStatistics, Quality
@@ -127,10 +128,8 @@ class LegWorker:
         self.decoder: Decoder | None = None
         self.pipeline: Pipeline | None = None
         self.session_start: datetime | None = None
-        self._base_emg: int | None = None  # device index of our stream time 0
-        self._ratio = 1
-        self._packets = self._frames = self._gaps = self._missing = 0
-        self._resets = self._bad = self._events = 0
+        self.stream: StreamDetector | None = None
+        self._packets = self._events = 0
         self.cramp_active = False
         self.last_progress_mono = monotonic()
         self._final_stream_s = 0.0
@@ -193,13 +192,15 @@ class LegWorker:
                 "device_info", data=info.to_bytes(), session_id=self._session_id, label=self.label
             )
         self.decoder = Decoder(info)
-        self._ratio = info.accel_ratio
         self.pipeline = Pipeline(
             self._settings.detector,
             emg_rate_hz=float(info.emg_rate_hz),
             accel_rate_hz=float(info.accel_rate_hz),
             n_emg_channels=info.n_emg_channels,
             emg_labels=emg_labels(info),
+        )
+        self.stream = StreamDetector(
+            info, self.pipeline, emit=self._emit, on_origin=self._origin, label=self.label
         )
         log.info(
             "%s: %s leg, %d EMG channel(s) at %d Hz, accelerometer at %d Hz, firmware %s",
@@ -209,43 +210,22 @@ class LegWorker:
         return True
 
     def _handle(self, item: Frame | Gap | Reset | BadFrame) -> None:
-        pipeline = self.pipeline
-        assert pipeline is not None and self.decoder is not None
+        assert self.stream is not None and self.pipeline is not None
+        self.stream.handle(item)  # the rules session replay uses too (bedside.session_replay)
         if isinstance(item, Frame):
-            emg, accel = item.emg, item.accel
-            if self._base_emg is None:
-                # Stream time 0 = the first EMG sample that has its accelerometer sample, so both
-                # streams start together (PROTOCOL.md §2.3: accel k belongs to EMG k·ratio).
-                self._base_emg = item.first_accel_index * self._ratio
-                skip = self._base_emg - item.first_emg_index
-                emg = emg[:, skip:]
-                rate = self.decoder.info.emg_rate_hz
-                received = self._wall() - (emg.shape[1] / rate)
-                self.session_start = datetime.fromtimestamp(received, UTC)
-                if self.recorder is not None:
-                    self.recorder.link_event(
-                        "stream_origin",
-                        device_emg_index=self._base_emg,
-                        session_start=self.session_start.isoformat(),
-                    )
-            self._frames += 1
-            self._emit(pipeline.process(emg, accel))
-            self.cramp_active = pipeline.status().cramp_active
-        elif isinstance(item, Gap):
-            self._gaps += 1
-            self._missing += item.emg_samples_missing
-            log.info(
-                "%s: gap of %d EMG samples at index %d",
-                self.label, item.emg_samples_missing, item.at_index,
+            self.cramp_active = self.pipeline.status().cramp_active
+
+    def _origin(self, n_emg: int) -> None:
+        """Stream time 0 is in the frame being handled: its wall clock starts the session."""
+        assert self.stream is not None and self.decoder is not None
+        received = self._wall() - n_emg / self.decoder.info.emg_rate_hz
+        self.session_start = datetime.fromtimestamp(received, UTC)
+        if self.recorder is not None:
+            self.recorder.link_event(
+                "stream_origin",
+                device_emg_index=self.stream.base_emg_index,
+                session_start=self.session_start.isoformat(),
             )
-            if self._base_emg is not None:
-                self._emit(pipeline.gap(item.emg_samples_missing, item.accel_samples_missing))
-        elif isinstance(item, Reset):
-            self._resets += 1
-            log.warning("%s: the wearable's sample index restarted (reboot?)", self.label)
-        else:
-            self._bad += 1
-            log.debug("%s: bad frame (%s, %d B)", self.label, item.reason, item.size)
 
     def _emit(self, events: list[DetectorEvent]) -> None:
         for event in events:
@@ -263,15 +243,16 @@ class LegWorker:
 
     def statistics(self) -> LegStatistics:
         p = self.pipeline.statistics() if self.pipeline is not None else self._final_pipeline
+        d = self.stream.statistics() if self.stream is not None else None
         return LegStatistics(
             label=self.label,
             leg=self.leg,
             packets=self._packets,
-            frames=self._frames,
-            gaps=self._gaps,
-            missing_emg_samples=self._missing,
-            resets=self._resets,
-            bad_frames=self._bad,
+            frames=d.frames if d is not None else 0,
+            gaps=d.gaps if d is not None else 0,
+            missing_emg_samples=d.missing_emg_samples if d is not None else 0,
+            resets=d.resets if d is not None else 0,
+            bad_frames=d.bad_frames if d is not None else 0,
             stream_s=round(self.stream_s(), 3),
             events=self._events,
             cramps=p.cramps if p is not None else 0,
