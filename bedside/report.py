@@ -317,11 +317,16 @@ def night_figure(data: NightData) -> Any:
                       xytext=(2, -2), textcoords="offset points", va="top", fontsize=8,
                       color=colour, rotation=90)
     ax_e.set_ylabel("EMG (µV)")
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     plain = FuncFormatter(lambda v, _pos: f"{v:g}")  # 2, 5, 10, 100 rather than 2×10⁰
     ax_e.yaxis.set_major_formatter(plain)
-    ax_e.yaxis.set_minor_formatter(plain)
+    lo, hi = ax_e.get_ylim()
+    # within about a decade the decade ticks alone would leave the axis unlabelled
+    ax_e.yaxis.set_minor_formatter(plain if hi / max(lo, 1e-9) < 20 else NullFormatter())
+    if tr is None or not tr.t_s:
+        ax_e.set_yticks([])
+        ax_e.set_yticks([], minor=True)
     ax_e.set_title(NIGHT_PANELS[0], loc="left", fontsize=10)
     if tr is not None and tr.t_s:
         ax_e.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
@@ -345,6 +350,10 @@ def night_figure(data: NightData) -> Any:
         ax_q.set_title(f"{NIGHT_PANELS[1]}: {good:.0%} good", loc="left", fontsize=10)
     else:
         ax_q.set_title(NIGHT_PANELS[1], loc="left", fontsize=10)
+        for ax in (ax_q, ax_m):
+            ax.text(0.5, 0.5, "no recording", transform=ax.transAxes, ha="center",
+                    va="center", color="0.4")
+            ax.set_yticks([])
     ax_q.set_yticks([])
     ax_q.set_ylim(0, 1)
     # movement and posture
@@ -371,9 +380,10 @@ def night_figure(data: NightData) -> Any:
     ax_m.set_xlabel(f"local time (night starting {data.start:%a %d %b %Y %H:%M})")
     real = [r for r in cramps if data.verdicts.get(r["stem"]) != "not_cramp"]
     total = sum(r["duration_s"] or 0.0 for r in real)
+    recorded = f"{hours:.1f} h recorded" if tr is not None else "no recording"
     fig.suptitle(
         f"{data.name}: {len(real)} cramp(s), {total / 60:.1f} min in all, "
-        f"{hours:.1f} h recorded — {_stretch_text(data)}",
+        f"{recorded} — {_stretch_text(data)}",
         fontsize=11,
     )
     fig.tight_layout()
