@@ -258,8 +258,17 @@ class BleClient:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Bounded: a library call that swallows the cancellation must not keep the daemon
+            # from stopping (SIGTERM must end it within systemd's TimeoutStopSec).
+            done, _ = await asyncio.wait({task}, timeout=self.settings.disconnect_timeout_s + 2.0)
+            if not done:
+                stack = "".join(
+                    f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}; "
+                    for frame in task.get_stack()
+                )
+                logger.warning("%s: supervisor did not stop when cancelled (%s)", self.label, stack)
+            elif not task.cancelled() and task.exception() is not None:
+                logger.debug("%s: supervisor ended with %r", self.label, task.exception())
         await self._release()
         if self._state is not LinkState.FAILED:
             self._set_state(LinkState.CLOSED)
