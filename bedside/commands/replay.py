@@ -136,9 +136,9 @@ def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
 
 
 def _read_truth(path: Path) -> dict[str, Any]:
-    from bedside.commands.score import read_truth  # the scorer's reader: same messages
+    from bedside.labels import load_truth  # a truth JSON, or labels applied over one
 
-    return read_truth(path)
+    return load_truth(path)
 
 
 def _check_truth(truth: dict[str, Any], truth_path: Path, reader: EdfReader) -> None:

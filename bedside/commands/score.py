@@ -84,7 +84,9 @@ def night_name(truth_path: Path) -> str:
 
 def score_files(truth_path: Path, events_path: Path) -> NightScore:
     """Read and score one night; every problem becomes an :class:`InputError`."""
-    truth = read_truth(truth_path)
+    from bedside.labels import load_truth  # a truth JSON, or labels applied over one
+
+    truth = load_truth(truth_path)
     events = read_events(events_path)
     try:
         parse_truth(truth)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bedside.cli import main
+from bedside.commands.score import score_files
 from bedside.labels import (
     DEFAULT_TOLERANCE_S,
     Detection,
@@ -27,7 +28,7 @@ from bedside.labels import (
     truth_from_annotations,
     write_labels,
 )
-from detector.scoring import parse_truth, score_night
+from detector.scoring import aggregate, parse_truth, score_night
 from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import plan_night, write_night
 
@@ -235,3 +236,30 @@ def test_load_truth_accepts_truth_or_labels(night_edf: Path, tmp_path: Path) -> 
     merged = load_truth(lpath)  # applied over the simulator's truth beside it
     assert len(merged["cramps"]) == len(json.loads(tpath.read_text())["cramps"]) + 1
     lpath.unlink()
+
+
+def test_score_and_replay_read_labels_over_the_truth(tmp_path: Path) -> None:
+    """`crampwatch score NIGHT.labels.json EVENTS` applies the user's verdict over the truth."""
+    truth = {
+        "format": "crampwatch-truth/1", "duration_s": 1800.0, "start": START.isoformat(),
+        "cramps": [{"onset_s": 90.0, "end_s": 160.0, "level": 3.0}],
+        "short_cramps": [], "confounders": [], "bad_signal": [],
+    }
+    (tmp_path / "n.truth.json").write_text(json.dumps(truth))
+    events = [
+        {"event": "cramp_started", "event_id": "s:left:1:started", "leg": "left",
+         "t_onset": 95.0, "t_detect": 100.0, "time": START.isoformat(), "intensity": 3.0},
+        {"event": "cramp_ended", "event_id": "s:left:1:ended", "leg": "left", "t_onset": 95.0,
+         "t_end": 150.0, "duration_s": 55.0, "time": START.isoformat(), "intensity": 3.0},
+    ]
+    events_path = tmp_path / "events.jsonl"
+    events_path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert aggregate([score_night(truth, events)]).metrics.false_alarms == 0
+
+    night = NightLabels(recording="n.edf", start=START, duration_s=1800.0,
+                        detections=detections_from_events(events))
+    night.add(Label(kind="not_cramp", event_id="s:left:1"))
+    lpath = tmp_path / "n.labels.json"
+    write_labels(lpath, night)
+    labelled = aggregate([score_files(lpath, events_path)]).metrics
+    assert labelled.false_alarms == 1 and labelled.hits == 0
