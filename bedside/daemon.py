@@ -31,6 +31,8 @@ from bedside.events import event_record
 from bedside.mqtt import Command, MqttPublisher
 from bedside.outbox import Outbox
 from bedside.prompt.engine import PromptEngine
+from bedside.prompt.reminder import night_of as reminder_night_of
+from bedside.report import write_night_report
 from bedside.retention import prune_recordings
 from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from bedside.session_replay import StreamDetector
@@ -125,6 +127,7 @@ class LegWorker:
         self._monotonic = monotonic
         self.link: BleClient | None = None
         self.recorder: SessionWriter | None = None
+        self.recording_path: Path | None = None
         self.decoder: Decoder | None = None
         self.pipeline: Pipeline | None = None
         self.session_start: datetime | None = None
@@ -151,6 +154,7 @@ class LegWorker:
         now = datetime.fromtimestamp(self._wall(), UTC)
         path = self._recording_dir / f"{now:%Y%m%dT%H%M%SZ}-{self.label}.cwsession"
         self.recorder = SessionWriter(path, session_start=now, monotonic=self._monotonic)
+        self.recording_path = path
         log.info("%s: recording to %s", self.label, path)
 
     async def run(self, link: BleClient) -> None:
@@ -263,13 +267,10 @@ class LegWorker:
         )
 
 
-NIGHT_STARTS_AT_HOUR = 12  # a "night" runs from local noon to noon, so 23:00 and 03:00 share one
-
-
 def night_of(moment: datetime) -> str:
-    """The night a moment belongs to, named by the date of its evening (local time)."""
-    local = moment.astimezone()
-    return (local - timedelta(hours=NIGHT_STARTS_AT_HOUR)).date().isoformat()
+    """The night a moment belongs to (noon to noon, local time), named by its evening's date:
+    the same rule as the bedtime reminder's, so reports, summaries and adherence line up."""
+    return reminder_night_of(moment.astimezone()).isoformat()
 
 
 def restore_night(history: Path, night: str) -> list[dict[str, Any]]:
@@ -450,6 +451,7 @@ class Daemon:
         )
         self.link_failure: LinkError | None = None
         self.worker_tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- health ---------------------------------------------------------------------------
     def _check_loop(self) -> str | None:
@@ -491,9 +493,26 @@ class Daemon:
         if night == self.summary.night:
             return
         log.info("night %s over: %s", self.summary.night, self.summary.as_json())
-        if self.publisher is not None:
-            self.publisher.publish_summary(self.summary.as_json())
+        task = asyncio.get_running_loop().create_task(self._close_night(self.summary))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         self.summary = self.sink.summary = NightSummary(night=night)
+
+    async def _close_night(self, summary: NightSummary) -> None:
+        """Draw the night's report (in a thread: it replays the recording) and publish the
+        nightly summary with the report's path."""
+        report = await asyncio.to_thread(
+            write_night_report,
+            self.state_dir,
+            summary.as_json(),
+            self.workers[0].recording_path,
+            settings=self.settings.detector,
+            adherence=self.settings.prompt.adherence_path(),
+        )
+        if self.publisher is not None:
+            self.publisher.publish_summary(
+                {**summary.as_json(), "report": str(report) if report else None}
+            )
 
     def _publish_states(self) -> None:
         if self.publisher is None:

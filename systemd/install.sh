@@ -33,7 +33,7 @@ if [ ! -x "$prefix/venv/bin/python" ]; then
   say "venv $prefix/venv"
 fi
 if [ -z "${CRAMPWATCH_SKIP_PIP:-}" ]; then
-  "$prefix/venv/bin/python" -m pip install -q --upgrade "$repo"
+  "$prefix/venv/bin/python" -m pip install -q --upgrade "$repo[plot]"
   say "package installed into $prefix/venv"
 fi
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bedside.report import write_night_report
 from bedside.service import run_night
 from bedside.settings import Settings, load_settings
 from bedside.virtual import start_virtual
@@ -192,11 +193,21 @@ def run(args: argparse.Namespace) -> int:
                 w.label: dataclasses.asdict(w.statistics()) for w in result.daemon.workers
             },
         }
+        report = await asyncio.to_thread(
+            write_night_report,
+            out,
+            result.summary.as_json(),
+            result.daemon.workers[0].recording_path,
+            settings=settings.detector,
+        )
+        summary["report"] = str(report) if report else None
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print("\nNight summary")
         print(f"  cramps detected: {summary['cramps']}, total {summary['total_cramp_s']} s")
         print(f"  the simulator put in {summary['simulated_cramps']} cramp(s) of 10 s or more")
         print(format_table(score))
+        if report is not None:
+            print(f"  night report: {report} (and .html beside it)")
         print(f"  recording, event history and summary in {out}/")
         return 1 if result.link_failed else 0
 
