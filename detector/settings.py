@@ -121,7 +121,8 @@ class DetectorSettings:
         3.2, "A dip below this (× rest floor) may always end a cramp: the residual after a "
         "cramp is ~2× [CS].", 1.2, 10.0)
     end_fraction: float = _f(
-        0.8, "A dip below this × the cramp's lower-quartile level may end it (see plateau_*).",
+        0.8, "A dip below rest + this × the cramp's lower-quartile excess over rest may end it "
+        "(see plateau_*): a weak cramp (+100 %) leaves a residual nearly as high (~2× [CS]).",
         0.05, 1.0)
     confirm_s: float = _f(
         6.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
@@ -161,8 +162,9 @@ class DetectorSettings:
         0.15, "t_end = first time in the dip the level came within this fraction of the plateau.",
         0.0, 2.0)
     upright_end_s: float = _f(
-        300.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
-        "long (s) ends it at the moment of standing up (walked off [NHS]).", 1.0, 3600.0)
+        45.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
+        "long (s) ends it then: standing with weight on the leg and walking relieve it [NHS].",
+        1.0, 3600.0)
     post_cramp_ratio: float = _f(
         2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
         "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)

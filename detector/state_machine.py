@@ -18,8 +18,10 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
   starts right after movement needs ``after_motion_confirm_s``;
 * a stretch during a cramp raises the EMG [RT95] and waking moves the leg: inside a cramp motion
   never ends or restarts it; dips shorter than ``end_hold_s`` are bridged;
-* the cramp ends when the level falls below its end threshold (relative to the cramp's own median
-  level, so the ~2× residual [CS] ends it) for ``end_hold_s``; ``t_end`` is where that fall began.
+* the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
+  lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
+  ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
+* standing / walking relieves it [NHS]: upright for ``upright_end_s`` ends it at that moment.
 
 Stateful; no I/O, no clock.
 """
@@ -93,7 +95,7 @@ class MachineParams:
     frame_s: float
     onset_log: float
     end_log_min: float
-    end_log_fraction: float  # end threshold = lower quartile + this (≤ 0), clamped:
+    end_log_fraction: float  # end threshold = log(1 + exp(this) × lower-quartile excess), clamped:
     end_log_max: float
     pre_still_frames: int  # a candidate still this long is no longer vetoed by movement
     confirm_frames: int
@@ -333,7 +335,8 @@ class CrampMachine:
                     self._up_since = k
                 return
             if trig is Trigger.STOOD:
-                self._end(self._t(self._up_since), events)
+                # walking relieves it [NHS]: it is over once walked on for upright_end_frames
+                self._end(self._t(k), events)
                 self._post_base, self._post_from = p.post_base_log, k
                 return
             self._up_since = -1
@@ -370,7 +373,11 @@ class CrampMachine:
         ``end_log_min``."""
         p = self.p
         q25 = self._sorted[len(self._sorted) // 4]
-        return max(p.end_log_min, min(p.end_log_max, q25 + p.end_log_fraction))
+        # the fraction applies to the excess over rest: a weak cramp (+100 %) whose residual is
+        # nearly as high [CS] still ends when it has lost part of its excess
+        excess = max(math.exp(q25) - 1.0, 0.0)
+        thr = math.log1p(math.exp(p.end_log_fraction) * excess)
+        return max(p.end_log_min, min(p.end_log_max, thr))
 
     def _plateau(self, level: float) -> bool:
         """The dip has levelled off: the later half of the last ``plateau_frames`` is not lower

@@ -270,3 +270,28 @@ def test_table_covers_every_trigger_a_state_can_see() -> None:
         for name in triggers:
             assert (state, Trigger[name]) in TABLE
     assert {s for s, _ in TABLE} == set(State)
+
+
+def test_weak_cramp_ends_at_its_residual_not_when_soreness_fades() -> None:
+    # a +140 % cramp dropping to a 1.85x residual (soreness [CS]): the residual keeps most of the
+    # level, yet the cramp ends where the discharge stops, not minutes later
+    bursts = [(100.0, 180.0, 2.4), (180.0, 400.0, 1.85)]
+    night = Night(seconds=420.0, bursts=bursts, seed=16)
+    events, _ = run(*render(night))
+    assert len(starts(events)) == 1
+    ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert len(ended) == 1 and ended[0].t_end is not None
+    assert abs(ended[0].t_end - 180.0) <= 5.0
+
+
+def test_walking_it_off_ends_the_cramp_within_upright_end_s() -> None:
+    # the sleeper stands up at 160 s and walks (gait bursts [SAN]) until 300 s
+    s = DetectorSettings()
+    bursts = [(100.0, 160.0, 3.0)] + [(160.0 + k * 1.03, 160.3 + k * 1.03, 40.0)
+                                       for k in range(135)]
+    night = Night(seconds=360.0, bursts=bursts, upright=[(160.0, 300.0)], seed=17)
+    events, _ = run(*render(night))
+    assert len(starts(events)) == 1
+    ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert len(ended) == 1 and ended[0].t_end is not None
+    assert 160.0 <= ended[0].t_end <= 160.0 + s.upright_end_s + 1.0
