@@ -31,6 +31,7 @@ from bedside.events import event_record
 from bedside.mqtt import Command, MqttPublisher
 from bedside.outbox import Outbox
 from bedside.prompt.engine import PromptEngine
+from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
 from bedside.prompt.reminder import night_of as reminder_night_of
 from bedside.report import write_night_report
 from bedside.retention import prune_recordings
@@ -449,9 +450,30 @@ class Daemon:
             self._notifier,
             {"event loop": self._check_loop, "pipeline": self._check_pipeline},
         )
+        self.reminder = BedtimeReminder(
+            settings.prompt,
+            AdherenceLog(self._adherence_path()),
+            speak=prompt.say if prompt is not None else None,
+            publish=(lambda p: publisher.publish_state("bedtime", p)) if publisher else None,
+            wall_clock=lambda: datetime.fromtimestamp(self._wall()).astimezone(),
+        )
         self.link_failure: LinkError | None = None
         self.worker_tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+
+    def _adherence_path(self) -> Path:
+        """``[prompt] adherence_log``, else the daemon's state directory."""
+        if self.settings.prompt.adherence_log:
+            return Path(self.settings.prompt.adherence_log)
+        return self.state_dir / "adherence.jsonl"
+
+    def night_json(self, summary: NightSummary) -> dict[str, Any]:
+        """The nightly summary, with whether the bedtime stretch was done that night."""
+        done = any(
+            r.get("event") == "done" and r.get("night") == summary.night
+            for r in self.reminder.adherence.records()
+        )
+        return {**summary.as_json(), "bedtime_stretch_done": done}
 
     # -- health ---------------------------------------------------------------------------
     def _check_loop(self) -> str | None:
@@ -507,11 +529,11 @@ class Daemon:
             summary.as_json(),
             self.workers[0].recording_path,
             settings=self.settings.detector,
-            adherence=self.settings.prompt.adherence_path(),
+            adherence=self._adherence_path(),
         )
         if self.publisher is not None:
             self.publisher.publish_summary(
-                {**summary.as_json(), "report": str(report) if report else None}
+                {**self.night_json(summary), "report": str(report) if report else None}
             )
 
     def _publish_states(self) -> None:
@@ -539,6 +561,13 @@ class Daemon:
             self.prompt.say("opening", force=True)
         elif command.name == "silence" and self.prompt is not None:
             self.prompt.silence("night" if command.value == "night" else "cramp")
+        elif command.name == "stretch_done":
+            issued = (
+                datetime.fromtimestamp(command.sent_at, UTC).astimezone()
+                if command.sent_at is not None
+                else None
+            )
+            self.reminder.confirm_done(issued_at=issued)
         elif command.name == "label_last" and self.publisher is not None:
             self.publisher.label_last(command.value or "false_alarm")
             self._append_label(command.value or "false_alarm")
@@ -621,6 +650,7 @@ class Daemon:
             if self._status is not None and now >= next_status:
                 self._status(self.status_line())
                 next_status = now + self._status_every_s
+            self.reminder.tick()
             if now >= next_states:
                 self._roll_night()
                 self._publish_states()

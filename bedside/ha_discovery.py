@@ -29,13 +29,14 @@ STATE_TOPICS: dict[str, str] = {
     "rssi": "wearable/rssi",  # dBm
     "link_state": "ble/state",  # one of LINK_STATES
     "wearable_available": "wearable/availability",  # online / offline
+    "bedtime": "bedtime/state",  # JSON: last bedtime reminder or "stretch done" of the night
 }
 LINK_STATES = ("connected", "connecting", "disconnected", "adapter_error")
 EVENT_TYPES = ("cramp_started", "cramp_ended")
 EVENT_TOPIC = "cramp/event"  # JSON, QoS 1, never retained (HA ignores retained events)
 SUMMARY_TOPIC = "summary/night"  # JSON, retained, QoS 1
 STATUS_TOPIC = "status"  # online / offline (the will), retained, QoS 1
-COMMANDS = ("test_prompt", "silence", "label_last")  # subscribed as cmd/<name>
+COMMANDS = ("test_prompt", "silence", "label_last", "stretch_done")  # subscribed as cmd/<name>
 
 # HA's button has a fixed payload_press, but its command_template is rendered by HA at press
 # time, so the payload can carry the press time; crampwatch drops presses older than
@@ -147,6 +148,16 @@ def _components(topics: Topics, uid: str) -> dict[str, dict[str, Any]]:
             state_topic=topics.state("count_tonight"),
             icon="mdi:counter",
         ),
+        entity(
+            "bedtime",
+            "sensor",
+            "Bedtime stretch",
+            state_topic=topics.state("bedtime"),
+            value_template="{{ 'done' if value_json.event == 'bedtime_stretch_done' "
+            "else 'reminded' }}",
+            json_attributes_topic=topics.state("bedtime"),
+            icon="mdi:human-handsup",
+        ),
         strap_sensor(
             "battery",
             "Wearable battery",
@@ -194,6 +205,13 @@ def _components(topics: Topics, uid: str) -> dict[str, dict[str, Any]]:
             "label_last",
             "false_alarm",
             icon="mdi:close-circle-outline",
+        ),
+        button(
+            "stretch_done",
+            "Bedtime stretch done",
+            "stretch_done",
+            "PRESS",
+            icon="mdi:human-handsup",
         ),
     ]
     return {item["unique_id"].removeprefix(f"{uid}_"): item for item in items}

@@ -163,7 +163,7 @@ async def run_night(
             with contextlib.suppress(asyncio.CancelledError):
                 await ender
         if publisher is not None:
-            publisher.publish_summary(daemon.summary.as_json())
+            publisher.publish_summary(daemon.night_json(daemon.summary))
             await publisher.stop()
         if outbox is not None:
             outbox.close()

@@ -7,15 +7,19 @@ espeak-ng and written as WAVs, the recording is a real session file.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bedside.daemon import Daemon, WearableSpec
 from bedside.daemon_settings import DaemonSettings
 from bedside.events import event_record
+from bedside.mqtt import Command
 from bedside.replay import replay_file
 from bedside.service import run_night
 from bedside.settings import Settings
@@ -140,3 +144,34 @@ async def test_edf_night_over_ble_equals_replaying_the_edf(tmp_path: Path) -> No
         for key in ("t_onset", "t_detect", "t_end"):
             if key in b:
                 assert abs(a[key] - b[key]) <= 0.5, (key, a, b)
+
+
+async def test_bedtime_reminder_and_stretch_done_reach_the_nightly_summary(tmp_path: Path) -> None:
+    """At the reminder time the daemon reminds (once); the MQTT "stretch done" button logs it."""
+    evening = datetime(2026, 11, 26, 22, 5).astimezone()
+    settings = Settings(
+        daemon=DaemonSettings(state_dir=str(tmp_path)),
+        prompt=dataclasses.replace(Settings().prompt, reminder_time="22:00"),
+    )
+    virtual = await start_virtual(seed=5, hours=0.01, profile="quiet", speed=None)
+    daemon = Daemon(
+        settings,
+        wearables=[WearableSpec("left", virtual.client_factory(settings.wearable, "left"))],
+        state_dir=tmp_path,
+        wall=evening.timestamp,
+    )
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    await asyncio.sleep(1.0)
+    assert daemon.night_json(daemon.summary)["bedtime_stretch_done"] is False
+    daemon.on_command(Command(name="stretch_done", value="PRESS", sent_at=evening.timestamp()))
+    stop.set()
+    await run
+    await virtual.wearable.stop()
+    records = [json.loads(x) for x in (tmp_path / "adherence.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in records] == ["reminded", "done"]
+    assert {r["night"] for r in records} == {"2026-11-26"}
+    assert daemon.night_json(daemon.summary) == {
+        **daemon.summary.as_json(),
+        "bedtime_stretch_done": True,
+    }

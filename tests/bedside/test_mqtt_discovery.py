@@ -143,6 +143,8 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
         "test_prompt": "button",
         "silence": "button",
         "label_false": "button",
+        "stretch_done": "button",
+        "bedtime": "sensor",
     }
     assert components["cramp_event"]["event_types"] == list(EVENT_TYPES)
     assert components["ble_link"]["options"] == list(LINK_STATES)
