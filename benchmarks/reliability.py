@@ -91,35 +91,48 @@ def outage(args: argparse.Namespace) -> None:
             f'node_id = "outage"\nreconnect_max_delay_s = 5.0\n'
             f'[daemon]\nstate_dir = "{state}"\n[prompt]\nbackend = "none"\n'
         )
-        subscriber = Subscriber(broker, ["crampwatch/outage/cramp/event"])
-        log = Path(tmp) / "daemon.log"
-        first = daemon(config, log, seed=args.seed, hours=8, speed=args.speed, profile="dense")
-        wait_for_line(log, "connected to")
-        time.sleep(args.lead_s)
-        broker.stop()
-        t_down = time.monotonic()
-        print(f"broker stopped; outage of {args.outage_min:g} min", flush=True)
-        time.sleep(outage_s / 2)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        print("first daemon SIGKILLed inside the outage", flush=True)
-        second = daemon(config, log, seed=args.seed + 1, hours=8, speed=args.speed, profile="dense")
-        time.sleep(max(0.0, outage_s - (time.monotonic() - t_down)))
-        broker.start()
-        print("broker back", flush=True)
-        time.sleep(args.after_s)  # the second daemon goes on detecting and publishing live
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=60)
-        history = [json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()]
-        wanted = [e["event_id"] for e in history]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            got = [json.loads(m.payload)["event_id"] for m in subscriber.messages]
-            if set(wanted) <= set(got):
-                break
-            time.sleep(0.5)
-        subscriber.close()
-        broker.stop()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            subscriber = Subscriber(broker, ["crampwatch/outage/cramp/event"])
+            log = Path(tmp) / "daemon.log"
+            first = daemon(config, log, seed=args.seed, hours=8, speed=args.speed, profile="dense")
+            procs.append(first)
+            wait_for_line(log, "connected to")
+            time.sleep(args.lead_s)
+            broker.stop()
+            t_down = time.monotonic()
+            print(f"broker stopped; outage of {args.outage_min:g} min", flush=True)
+            time.sleep(outage_s / 2)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            print("first daemon SIGKILLed inside the outage", flush=True)
+            second = daemon(
+                config, log, seed=args.seed + 1, hours=8, speed=args.speed, profile="dense"
+            )
+            procs.append(second)
+            time.sleep(max(0.0, outage_s - (time.monotonic() - t_down)))
+            broker.start()
+            print("broker back", flush=True)
+            time.sleep(args.after_s)  # the second daemon goes on detecting and publishing live
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+            history = [
+                json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()
+            ]
+            wanted = [e["event_id"] for e in history]
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                got = [json.loads(m.payload)["event_id"] for m in subscriber.messages]
+                if set(wanted) <= set(got):
+                    break
+                time.sleep(0.5)
+            subscriber.close()
+            broker.stop()
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         print(f"daemons logged {log.read_text().count('ERROR')} ERROR line(s)")
     first_seen = list(dict.fromkeys(got))
     missing = [e for e in wanted if e not in set(got)]

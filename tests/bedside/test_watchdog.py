@@ -147,6 +147,11 @@ def test_supervisor_restarts_a_frozen_daemon(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGCONT)
             proc.terminate()
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
         server.close()
     assert (starts, kills) == (2, 1)
