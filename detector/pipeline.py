@@ -115,6 +115,7 @@ class Pipeline:
             end_log_min=math.log(s.end_ratio_min),
             end_log_fraction=math.log(s.end_fraction),
             end_log_max=math.log(s.end_ratio_max),
+            end_rebound_log=math.log(1.0 + s.end_rebound),
             pre_still_frames=_frames(s.pre_still_s, fs),
             confirm_frames=_frames(s.confirm_s, fs),
             after_motion_frames=round(s.after_motion_window_s / fs),

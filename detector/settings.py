@@ -124,6 +124,10 @@ class DetectorSettings:
         0.8, "A dip below rest + this × the cramp's lower-quartile excess over rest may end it "
         "(see plateau_*): a weak cramp (+100 %) leaves a residual nearly as high (~2× [CS]).",
         0.05, 1.0)
+    end_rebound: float = _f(
+        0.15, "A dip under way continues until the level rises above the end threshold by more "
+        "than this fraction (hysteresis: the residual's noise does not restart the cramp).",
+        0.0, 2.0)
     confirm_s: float = _f(
         6.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
     pre_still_s: float = _f(
@@ -150,8 +154,11 @@ class DetectorSettings:
     candidate_dip_s: float = _f(
         1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
     end_hold_s: float = _f(
-        5.0, "A cramp ends after its level stayed below the end threshold this long (s); "
-        "shorter dips are one cramp.", 0.5, 60.0)
+        15.0, "A cramp ends after its level stayed below the end threshold this long (s); "
+        "shorter dips are one cramp (motor units rotate, active 23.6 ± 16.2 s [Min09], so the "
+        "discharge waxes and wanes); the end event comes this late, t_end is dated back to "
+        "where the fall levelled off.",
+        0.5, 60.0)
     plateau_s: float = _f(
         4.0, "The end needs the level to have levelled off (the ~2× residual [CS]) over this (s).",
         1.0, 30.0)

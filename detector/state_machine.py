@@ -97,6 +97,7 @@ class MachineParams:
     end_log_min: float
     end_log_fraction: float  # end threshold = log(1 + exp(this) × lower-quartile excess), clamped:
     end_log_max: float
+    end_rebound_log: float  # a dip ends (back to CRAMP) only above the end threshold + this
     pre_still_frames: int  # a candidate still this long is no longer vetoed by movement
     confirm_frames: int
     after_motion_frames: int  # a run starting within this of movement …
@@ -257,7 +258,8 @@ class CrampMachine:
             if f.upright[i]:
                 since = self._up_since if self._up_since >= 0 else k
                 return Trigger.STOOD if k - since + 1 >= p.upright_end_frames else Trigger.UPRIGHT
-            if level >= self._end_log:
+            rebound = p.end_rebound_log if self.state is State.CRAMP_DIP else 0.0
+            if level >= self._end_log + rebound:  # hysteresis: a dip survives small pops
                 return Trigger.HIGH
             if (self.state is State.CRAMP_DIP and k - self._low_since + 1 >= p.end_hold_frames
                     and self._plateau(level)):
@@ -346,6 +348,8 @@ class CrampMachine:
             self._peak = max(self._peak, math.exp(level))
             if trig is Trigger.HIGH:
                 self._low_since = -1
+                for _, v in self._dip:  # the dip was part of the cramp after all
+                    bisect.insort(self._sorted, v)
                 self._dip = []
             elif trig is Trigger.LOW:
                 if old is State.CRAMP:
@@ -364,8 +368,9 @@ class CrampMachine:
             if new is State.CRAMP and p.update_frames and k >= self._next_update:
                 self._next_update = k + p.update_frames
                 events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
-            bisect.insort(self._sorted, level)
-            self._end_log = self._end_threshold()
+            if new is State.CRAMP:  # the threshold stays frozen while a dip is under way
+                bisect.insort(self._sorted, level)
+                self._end_log = self._end_threshold()
 
     def _end_threshold(self) -> float:
         """A fraction of the cramp's lower-quartile level (a stretch surge [RT95] does not lift

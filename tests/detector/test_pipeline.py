@@ -295,3 +295,14 @@ def test_walking_it_off_ends_the_cramp_within_upright_end_s() -> None:
     ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
     assert len(ended) == 1 and ended[0].t_end is not None
     assert 160.0 <= ended[0].t_end <= 160.0 + s.upright_end_s + 1.0
+
+
+def test_ten_second_lull_stays_one_cramp_and_the_end_is_dated_back() -> None:
+    # the discharge waxes and wanes (units rotate, active 23.6 ± 16.2 s [Min09]): a 10-s lull
+    # near the residual level is not the end; the real end is dated back to the fall
+    bursts = [(100.0, 160.0, 4.0), (160.0, 170.0, 2.2), (170.0, 230.0, 4.0), (230.0, 400.0, 1.8)]
+    night = Night(seconds=420.0, bursts=bursts, seed=18)
+    events, _ = run(*render(night))
+    kinds = [e.kind for e in events if e.kind is not EventKind.CRAMP_UPDATE]
+    assert kinds == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
+    assert events[-1].t_end is not None and abs(events[-1].t_end - 230.0) <= 5.0
