@@ -176,7 +176,7 @@ class DetectorSettings:
         2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
         "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)
     post_cramp_tau_s: float = _f(
-        900.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
+        1800.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
         "minutes to hours [NHS]).", 10.0, 7200.0)
     lost_s: float = _f(
         30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
