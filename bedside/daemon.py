@@ -37,7 +37,7 @@ from bedside.report import write_night_report
 from bedside.retention import prune_recordings
 from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from bedside.session_replay import StreamDetector
-from bedside.settings import Settings
+from bedside.settings import Settings, adherence_file
 from detector.pipeline import Pipeline
 from detector.types import DetectorEvent, PipelineStatistics, Quality
 from firmware_bridge.ble_client import BleClient, LinkEvent, LinkState
@@ -462,10 +462,7 @@ class Daemon:
         self._background: set[asyncio.Task[None]] = set()
 
     def _adherence_path(self) -> Path:
-        """``[prompt] adherence_log``, else the daemon's state directory."""
-        if self.settings.prompt.adherence_log:
-            return Path(self.settings.prompt.adherence_log)
-        return self.state_dir / "adherence.jsonl"
+        return adherence_file(self.settings, self.state_dir)
 
     def night_json(self, summary: NightSummary) -> dict[str, Any]:
         """The nightly summary, with whether the bedtime stretch was done that night."""

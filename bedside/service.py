@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from bedside.daemon import Daemon, EventCallback, NightSummary, WearableSpec, open_outbox
 from bedside.mqtt import MqttPublisher
 from bedside.prompt.engine import PromptEngine, build_engine
 from bedside.sdnotify import Notifier
-from bedside.settings import Settings
+from bedside.settings import Settings, pid_file
 from bedside.virtual import VirtualAir
 from firmware_bridge.ble_client import BleClient, LinkEvent
 from firmware_bridge.link_settings import WearableSettings
@@ -60,6 +63,13 @@ def _real_factory(
         return BleClient(settings, label=label, on_event=on_event)
 
     return make
+
+
+def _silence(prompt: PromptEngine | None, scope: Literal["cramp", "night"]) -> None:
+    if prompt is None:
+        log.info("silence (%s) asked, but prompts are off", scope)
+        return
+    prompt.silence(scope)
 
 
 async def _night_played(daemon: Daemon, virtual: VirtualAir) -> None:
@@ -116,6 +126,11 @@ async def run_night(
         # else reload_check logged why; keep running on the old configuration
 
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    # `crampwatch prompt silence [--night]` reaches the running daemon by these two signals.
+    silence_signals: dict[signal.Signals, Literal["cramp", "night"]] = {
+        signal.SIGUSR1: "cramp",
+        signal.SIGUSR2: "night",
+    }
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     prompt: PromptEngine | None = None
     publisher: MqttPublisher | None = None
@@ -145,6 +160,10 @@ async def run_night(
         notifier=Notifier(),
     )
     daemon_ref.append(daemon)
+    for sig, scope in silence_signals.items():
+        loop.add_signal_handler(sig, functools.partial(_silence, prompt, scope))
+    pid_path = pid_file(state_dir)
+    pid_path.write_text(f"{os.getpid()}\n")
     if publisher is not None:
         publisher.start()
     ender: asyncio.Task[None] | None = None
@@ -174,8 +193,10 @@ async def run_night(
             await prompt.aclose()
         if virtual is not None:
             await virtual.wearable.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, *silence_signals):
             loop.remove_signal_handler(sig)
+        with contextlib.suppress(FileNotFoundError):
+            pid_path.unlink()
     return NightResult(
         summary=summary,
         link_failed=daemon.link_failure is not None,

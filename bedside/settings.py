@@ -6,6 +6,7 @@ Each room owns its section's dataclass; this module only composes them and loads
 
 from __future__ import annotations
 
+import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -61,3 +62,21 @@ def example_toml() -> str:
     for name, section_type in typing.get_type_hints(Settings).items():
         sections.append(render_example(section_type, section=name))
     return "\n".join(sections)
+
+
+def state_dir_for(settings: Settings, override: str | None = None) -> Path:
+    """The daemon's state directory: ``--state-dir``, else systemd's ``$STATE_DIRECTORY``, else
+    ``[daemon] state_dir``. Every command that touches the daemon's files uses this one rule."""
+    return Path(override or os.environ.get("STATE_DIRECTORY", "") or settings.daemon.state_dir)
+
+
+def adherence_file(settings: Settings, state_dir: Path) -> Path:
+    """The bedtime-stretch adherence log: ``[prompt] adherence_log``, else in the state dir."""
+    if settings.prompt.adherence_log:
+        return Path(settings.prompt.adherence_log)
+    return state_dir / "adherence.jsonl"
+
+
+def pid_file(state_dir: Path) -> Path:
+    """Where a running daemon writes its PID (for ``crampwatch prompt silence``)."""
+    return state_dir / "crampwatch.pid"

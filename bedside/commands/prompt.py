@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ from bedside.prompt.player import build_player
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
 from bedside.prompt.speech import render_phrases, with_gain
 from bedside.prompt_settings import PromptSettings
-from bedside.settings import load_settings
+from bedside.settings import adherence_file, load_settings, pid_file, state_dir_for
 from firmware_bridge.errors import PromptError
 
 HELP = "test the stretch prompt (play or --to-wav), pre-render it, log the bedtime stretch"
@@ -33,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="configuration file (default: built-in)")
     common.add_argument("--cache", metavar="DIR", help="WAV cache directory (default: from config)")
+    common.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="the daemon's state directory (default: $STATE_DIRECTORY or [daemon] state_dir)",
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     test = sub.add_parser(
         "test", parents=[common], help="play the whole cramp sequence once (or write it)"
@@ -50,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "adherence", parents=[common], help="bedtime-stretch adherence summary"
     )
     adherence.add_argument("--nights", type=int, default=14, help="nights to summarise")
+    silence = sub.add_parser(
+        "silence", parents=[common], help="silence the running daemon's prompt (this cramp)"
+    )
+    silence.add_argument("--night", action="store_true", help="for the rest of the night")
     adherence.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -81,6 +92,28 @@ async def _test(settings: PromptSettings, to_wav: Path | None, cramp_s: float | 
     return 0
 
 
+def _silence(state_dir: Path, *, night: bool) -> int:
+    """Signal the running daemon (SIGUSR1: this cramp, SIGUSR2: the night) via its PID file."""
+    path = pid_file(state_dir)
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, signal.SIGUSR2 if night else signal.SIGUSR1)
+    except FileNotFoundError:
+        print(f"crampwatch prompt silence: no running daemon ({path} not found)", file=sys.stderr)
+        return 1
+    except (ValueError, ProcessLookupError):
+        print(f"crampwatch prompt silence: {path} names no running daemon", file=sys.stderr)
+        return 1
+    except PermissionError:
+        print(
+            f"crampwatch prompt silence: not allowed to signal PID {pid} (run as its user)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"silenced the prompt for {'the night' if night else 'this cramp'} (PID {pid})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.action == "test":
@@ -95,12 +128,17 @@ def run(args: argparse.Namespace) -> int:
         seconds = sum(c.duration_s for c in clips.values())
         print(f"{len(clips)} phrases ({seconds:.1f} s of audio) in {settings.cache_path()}")
         return 0
-    reminder = BedtimeReminder(settings, AdherenceLog(settings.adherence_path()))
+    everything = load_settings(args.config)
+    state_dir = state_dir_for(everything, args.state_dir)
+    if args.action == "silence":
+        return _silence(state_dir, night=args.night)
+    adherence_path = adherence_file(everything, state_dir)
+    reminder = BedtimeReminder(settings, AdherenceLog(adherence_path))
     if args.action == "done":
         reminder.confirm_done()
         night = reminder.summary(nights=1).per_night[-1]
         if night.done_at is None:
-            raise PromptError(f"could not log the stretch in {settings.adherence_path()}")
+            raise PromptError(f"could not log the stretch in {adherence_path}")
         print(f"bedtime stretch logged for the night of {night.night}")
         return 0
     summary = reminder.summary(nights=args.nights)

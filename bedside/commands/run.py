@@ -7,12 +7,11 @@ import asyncio
 import logging
 import os
 import sys
-from pathlib import Path
 
 from bedside.commands.demo import parse_speed
 from bedside.sdnotify import Notifier
 from bedside.service import run_night
-from bedside.settings import load_settings
+from bedside.settings import load_settings, state_dir_for
 from bedside.virtual import start_from_spec
 from firmware_bridge.errors import ConfigError
 
@@ -44,9 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    state_dir = Path(
-        args.state_dir or os.environ.get("STATE_DIRECTORY", "") or settings.daemon.state_dir
-    )
+    state_dir = state_dir_for(settings, args.state_dir)
 
     async def main() -> int:
         virtual = None

@@ -121,3 +121,37 @@ def test_night_runs_noon_to_noon_and_restore_skips_other_nights(tmp_path: Path) 
     ]
     history.write_text("\n".join(lines) + "\n")
     assert [r["time"] for r in restore_night(history, "2026-11-26")] == [evening.isoformat()]
+
+
+def test_prompt_silence_reaches_the_running_daemon(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config = tmp_path / "crampwatch.toml"
+    config.write_text(f'[daemon]\nstate_dir = "{state}"\n[prompt]\nbackend = "none"\n')
+    silence = [sys.executable, "-m", "bedside.cli", "prompt", "silence", "--config", str(config)]
+    absent = subprocess.run(silence, capture_output=True, text=True, check=False)
+    assert absent.returncode == 1 and "no running daemon" in absent.stderr
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bedside.cli", "run", "--config", str(config),
+         "--virtual", "sim:5", "--hours", "1", "--speed", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = Lines(proc)
+    try:
+        lines.wait_for("connected to")
+        assert (state / "crampwatch.pid").read_text().strip() == str(proc.pid)
+        done = subprocess.run(silence, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        lines.wait_for("silenced (cramp)")
+        done = subprocess.run([*silence, "--night"], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        lines.wait_for("silenced (night)")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert not (state / "crampwatch.pid").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
