@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bedside.events import event_record
+from bedside.events import dumps, event_record, read_events
 from bedside.mqtt import Command, MqttPublisher
 from bedside.outbox import Outbox
 from bedside.prompt.engine import PromptEngine
@@ -41,7 +41,7 @@ from bedside.settings import Settings, adherence_file
 from detector.pipeline import Pipeline
 from detector.types import DetectorEvent, PipelineStatistics, Quality
 from firmware_bridge.ble_client import BleClient, LinkEvent, LinkState
-from firmware_bridge.codec import BadFrame, Decoder, Frame, Gap, Reset
+from firmware_bridge.codec import Decoder
 from firmware_bridge.errors import LinkError, RecordingError
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.recording import SessionWriter
@@ -126,7 +126,6 @@ class LegWorker:
         self._recording_dir = recording_dir
         self._wall = wall
         self._monotonic = monotonic
-        self.link: BleClient | None = None
         self.recorder: SessionWriter | None = None
         self.recording_path: Path | None = None
         self.decoder: Decoder | None = None
@@ -134,7 +133,6 @@ class LegWorker:
         self.session_start: datetime | None = None
         self.stream: StreamDetector | None = None
         self._packets = self._events = 0
-        self.cramp_active = False
         self.last_progress_mono = monotonic()
         self._final_stream_s = 0.0
         self._final_pipeline: PipelineStatistics | None = None
@@ -160,7 +158,6 @@ class LegWorker:
 
     async def run(self, link: BleClient) -> None:
         """Consume the link's packets until it closes (or raises ``LinkError`` on give-up)."""
-        self.link = link
         try:
             async for packet in link.packets():
                 self._packets += 1
@@ -169,10 +166,10 @@ class LegWorker:
                     self.recorder.notification(packet.data, packet.t_mono)
                 if self.decoder is None and not self._start(link):
                     continue
-                assert self.decoder is not None
+                assert self.decoder is not None and self.stream is not None
                 self.decoder.feed(packet.data)
                 for item in self.decoder.events():
-                    self._handle(item)
+                    self.stream.handle(item)  # the rules session replay uses too
         finally:
             self.finish()
 
@@ -213,12 +210,6 @@ class LegWorker:
             ".".join(map(str, info.firmware_version)),
         )
         return True
-
-    def _handle(self, item: Frame | Gap | Reset | BadFrame) -> None:
-        assert self.stream is not None and self.pipeline is not None
-        self.stream.handle(item)  # the rules session replay uses too (bedside.session_replay)
-        if isinstance(item, Frame):
-            self.cramp_active = self.pipeline.status().cramp_active
 
     def _origin(self, n_emg: int) -> None:
         """Stream time 0 is in the frame being handled: its wall clock starts the session."""
@@ -280,19 +271,13 @@ def restore_night(history: Path, night: str) -> list[dict[str, Any]]:
     if not history.exists():
         return []
     restored: list[dict[str, Any]] = []
-    bad = 0
-    with history.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-                when = datetime.fromisoformat(record["time"])
-            except (ValueError, KeyError, TypeError):
-                bad += 1
-                continue
-            if night_of(when) == night:
-                restored.append(record)
-    if bad:
-        log.warning("%s: %d unreadable line(s) skipped", history, bad)
+    for record in read_events(history).events:  # bad lines are counted and logged there
+        try:
+            when = datetime.fromisoformat(str(record["time"]))
+        except (KeyError, ValueError):
+            continue
+        if night_of(when) == night:
+            restored.append(record)
     return restored
 
 
@@ -350,7 +335,7 @@ class EventSink:
         if self._history is not None and record.get("event") != "cramp_update":
             try:
                 with self._history.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+                    fh.write(dumps(record) + "\n")
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:

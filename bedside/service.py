@@ -44,16 +44,13 @@ class NightResult:
 def wearable_specs(settings: Settings, virtual: VirtualAir | None) -> list[WearableSpec]:
     if virtual is not None:
         return [WearableSpec("left", virtual.client_factory(settings.wearable, "left"))]
-    specs = [WearableSpec("wearable", _real_factory(settings.wearable, "wearable"))]
-    if settings.daemon.second_wearable_address:
-        second = dataclasses.replace(
-            settings.wearable, address=settings.daemon.second_wearable_address
-        )
-        specs = [
-            WearableSpec("wearable1", _real_factory(settings.wearable, "wearable1")),
-            WearableSpec("wearable2", _real_factory(second, "wearable2")),
-        ]
-    return specs
+    if not settings.daemon.second_wearable_address:
+        return [WearableSpec("wearable", _real_factory(settings.wearable, "wearable"))]
+    second = dataclasses.replace(settings.wearable, address=settings.daemon.second_wearable_address)
+    return [
+        WearableSpec("wearable1", _real_factory(settings.wearable, "wearable1")),
+        WearableSpec("wearable2", _real_factory(second, "wearable2")),
+    ]
 
 
 def _real_factory(
