@@ -190,8 +190,8 @@ def select_channels(
     if accel is None:
         log.warning(
             "%s: no accelerometer X/Y/Z channels: replaying EMG only. The accelerometer stream is "
-            "declared lost (detector.gap), not zero; a detector that needs movement and posture "
-            "will treat the night as missing signal and not alarm",
+            "declared lost (detector.gap), not zero; without movement and posture the detector "
+            "asks for longer runs (detector.blind_confirm_s) and cannot veto gait or turns",
             path,
         )
         return ChannelSelection(

@@ -129,12 +129,14 @@ class Pipeline:
             update_frames=round(s.update_interval_s / fs),
             onset_lookback_frames=self._smooth,
             burst_max_frames=_frames(s.plm_burst_max_s, fs),
+            burst_peak_log=math.log(s.plm_burst_peak_ratio),
             plm_gap_frames=_frames(s.plm_gap_s, fs),
             smooth_delay_s=(self._smooth - 1) * fs / 2,
             plateau_frames=2 * _frames(s.plateau_s / 2, fs),
             plateau_drop_log=math.log(1.0 + s.plateau_drop),
             plateau_margin_log=math.log(1.0 + s.plateau_margin),
             upright_end_frames=_frames(s.upright_end_s, fs),
+            blind_confirm_frames=_frames(s.blind_confirm_s, fs),
             post_base_log=math.log(s.post_cramp_ratio),
             post_tau_frames=s.post_cramp_tau_s / fs,
         ))
@@ -237,7 +239,10 @@ class Pipeline:
         self._smooth_tail = ext[:, ext.shape[1] - (self._smooth - 1):].copy()
         calf_level = _nanmax(smooth[self._calf])
         calf_raw = _nanmax(raw[self._calf])
-        good = np.isfinite(calf_level) & motion.valid
+        # usable EMG alarms even where the accelerometer is missing or invalid ("blind"): an
+        # EMG-only recording or a failed IMU must not silence the detector; the machine then
+        # asks for a longer run (blind_confirm_s), as its movement vetoes cannot see
+        good = np.isfinite(calf_level)
         moving = motion.valid & ((motion.activity_g > s.motion_activity_g)
                                  | (motion.tilt_deg > s.motion_tilt_deg))
         if self._shin.any():
@@ -253,7 +258,8 @@ class Pipeline:
         level = np.where(good, calf_level, np.nan)
         events = self._machine.run(FrameInputs(
             first=fr.first, good=good, upright=upright, moving=moving, level=level,
-            raw_level=np.where(good, calf_raw, np.nan), last_motion=last_motion))
+            raw_level=np.where(good, calf_raw, np.nan), last_motion=last_motion,
+            blind=~motion.valid))
         self._events += len(events)
         # status and statistics
         frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))

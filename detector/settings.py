@@ -131,8 +131,10 @@ class DetectorSettings:
     confirm_s: float = _f(
         6.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
     pre_still_s: float = _f(
-        3.0, "A candidate that began this long (s) before any movement is not vetoed by it: the "
-        "sleeper wakes from the cramp [CS], voluntary movement starts with its EMG.", 0.5, 60.0)
+        1.5, "A candidate that began this long (s) before any movement is not vetoed by it: the "
+        "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
+        "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
+        0.5, 60.0)
     after_motion_window_s: float = _f(
         10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
     after_motion_confirm_s: float = _f(
@@ -143,6 +145,10 @@ class DetectorSettings:
     plm_burst_max_s: float = _f(
         12.0, "Elevated runs (moving or still) up to this long (s) count as possible leg "
         "movements (LM 0.5-10 s [PLMt]).", 1.0, 60.0)
+    plm_burst_peak_ratio: float = _f(
+        2.2, "… and whose level peaked at least this high (× rest floor): an LM starts >= 8 µV "
+        "above a resting EMG of a few µV [PLMt], while fasciculation twitches on a raised rest "
+        "[JAT21] only flicker over onset_ratio.", 1.0, 20.0)
     plm_gap_s: float = _f(
         2.0, "… when they ended at least this long (s) before the candidate (LMs are 5-90 s "
         "apart onset to onset [PLMt]; a blip on a cramp's own ramp is not an LM).", 0.0, 30.0)
@@ -172,6 +178,10 @@ class DetectorSettings:
         45.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
         "long (s) ends it then: standing with weight on the leg and walking relieve it [NHS].",
         1.0, 3600.0)
+    blind_confirm_s: float = _f(
+        12.0, "Without accelerometer data (an EMG-only recording, a failed IMU) a still-looking "
+        "run must last this long (s): the movement vetoes are blind, so it must outlast the "
+        "longest leg movement (10 s [PLMt]) and a turn's EMG burst.", 0.5, 120.0)
     post_cramp_ratio: float = _f(
         2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
         "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)

@@ -111,12 +111,14 @@ class MachineParams:
     update_frames: int  # 0 = no cramp_update
     onset_lookback_frames: int
     burst_max_frames: int  # an elevated run this short may be a leg movement (LM ≤ 10 s)
+    burst_peak_log: float  # … if its smoothed level peaked at least this high
     plm_gap_frames: int  # … if it ended at least this long before the candidate
     smooth_delay_s: float  # delay of the smoothed level behind the raw one (s)
     plateau_frames: int  # the residual plateau: compare the means of two halves this long
     plateau_drop_log: float  # … "still falling" if the later half is lower by more than this
     plateau_margin_log: float  # t_end = first dip frame within this of the plateau level
     upright_end_frames: int  # upright this long inside a cramp ends it (walking it off)
+    blind_confirm_frames: int  # a candidate needs this long while the accelerometer is missing
     post_base_log: float  # after a cramp walked off: assumed residual level [CS: ~2×]
     post_tau_frames: float  # the post-cramp onset raise decays with this time constant
 
@@ -124,7 +126,8 @@ class MachineParams:
 @dataclass(frozen=True, slots=True)
 class FrameInputs:
     """Per-frame features, each ``(n,)``; ``level`` = log(envelope / rest floor), smoothed,
-    ``raw_level`` unsmoothed; ``last_motion`` = absolute index of the latest moving frame."""
+    ``raw_level`` unsmoothed; ``last_motion`` = absolute index of the latest moving frame;
+    ``blind`` = no valid accelerometer data (``moving`` / ``upright`` are then False, unknown)."""
 
     first: int
     good: np.ndarray
@@ -133,6 +136,7 @@ class FrameInputs:
     level: FloatArray
     raw_level: FloatArray
     last_motion: np.ndarray
+    blind: np.ndarray
 
 
 class CrampMachine:
@@ -158,6 +162,7 @@ class CrampMachine:
         self._bursts: list[tuple[int, int]] = []  # (start, end) frames of recent short runs
         self._prev_elev = False
         self._run_start_carry = -(10**9)
+        self._run_peak_carry = -math.inf  # peak level of the run still open at the batch end
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
         self._up_since = -1
@@ -217,9 +222,11 @@ class CrampMachine:
         return events
 
     def _record_bursts(self, f: FrameInputs) -> None:
-        """Remember every completed elevated run of LM length (moving or not) as ``(start,
-        end)`` frames: a PLM series shows up as a string of them [PLMt]. Vectorised; a run's
-        entry is only used once it has ended before a candidate began (causal)."""
+        """Remember every completed elevated run of LM length (moving or not) whose level
+        peaked like a leg movement as ``(start, end)`` frames: a PLM series shows up as a string
+        of them [PLMt]. Weak flickers just over the onset level (fasciculation twitches on a
+        raised rest [JAT21], a residual's noise) are not LMs. A run's entry is only used once it
+        has ended before a candidate began (causal)."""
         p = self.p
         n = f.good.shape[0]
         elev = f.good & ~f.upright & (f.level >= p.onset_log)
@@ -231,10 +238,23 @@ class CrampMachine:
         all_starts = np.concatenate(([self._run_start_carry], starts))
         pos = np.searchsorted(all_starts, ends, side="right") - 1
         for start, end in zip(all_starts[pos].tolist(), ends.tolist(), strict=True):
-            if 1 <= end - start <= p.burst_max_frames:
+            if not 1 <= end - start <= p.burst_max_frames:
+                continue
+            a, b = max(start, f.first) - f.first, end - f.first  # the run's part in this batch
+            peak = float(np.max(f.level[a:b])) if b > a else -math.inf
+            if start < f.first:
+                peak = max(peak, self._run_peak_carry)
+            if peak >= p.burst_peak_log:
                 self._bursts.append((int(start), int(end)))
         if starts.size:
             self._run_start_carry = int(starts[-1])
+        if elev[-1]:
+            a = max(self._run_start_carry, f.first) - f.first
+            peak = float(np.max(f.level[a:]))
+            self._run_peak_carry = (max(peak, self._run_peak_carry)
+                                    if self._run_start_carry < f.first else peak)
+        else:
+            self._run_peak_carry = -math.inf
         self._prev_elev = bool(elev[-1])
         horizon = f.first + n - 2 * p.plm_window_frames
         self._bursts = [b for b in self._bursts if b[1] > horizon]
@@ -296,6 +316,8 @@ class CrampMachine:
                   if b[1] < self._k0 - p.plm_gap_frames and self._k0 - b[0] <= p.plm_window_frames]
         if len(recent) >= p.plm_min_bursts:
             need = max(need, p.plm_confirm_frames)
+        if f.blind[i]:  # movement, posture and their vetoes are unknown
+            need = max(need, p.blind_confirm_frames)
         return need
 
     def _act(self, old: State, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,

@@ -306,3 +306,45 @@ def test_ten_second_lull_stays_one_cramp_and_the_end_is_dated_back() -> None:
     kinds = [e.kind for e in events if e.kind is not EventKind.CRAMP_UPDATE]
     assert kinds == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
     assert events[-1].t_end is not None and abs(events[-1].t_end - 230.0) <= 5.0
+
+
+# -- context rules ----------------------------------------------------------------------------
+
+
+def _latency(night: Night, settings: DetectorSettings = FAST) -> float:
+    s = starts(run(*render(night), settings=settings)[0])
+    assert len(s) == 1
+    return s[0].t_detect - 150.0
+
+
+def test_leg_movement_bursts_lengthen_confirmation_but_weak_flickers_do_not() -> None:
+    cramp = (150.0, 210.0, 4.0)
+    plain = _latency(Night(seconds=240.0, bursts=[cramp], seed=21))
+    # a strong 4-s burst 40 s before: an LM of a possible PLM series [PLMt] -> plm_confirm_s
+    lm = _latency(Night(seconds=240.0, bursts=[(110.0, 114.0, 6.0), cramp], seed=21))
+    # a 4-s run just over onset_ratio (fasciculation on a raised rest [JAT21]): no context
+    weak = Night(seconds=240.0, bursts=[(110.0, 114.0, 1.8), cramp], seed=21)
+    flicker = _latency(weak)
+    assert plain <= FAST.confirm_s + 2.5
+    assert lm >= FAST.plm_confirm_s
+    assert flicker == plain
+    # … and it is a run over onset_ratio: counted when any run counts
+    any_run = replace(FAST, plm_burst_peak_ratio=FAST.onset_ratio)
+    assert _latency(weak, any_run) >= FAST.plm_confirm_s
+
+
+def test_emg_only_input_still_alarms_after_the_blind_confirmation() -> None:
+    # an EMG-only recording or a failed IMU: movement and posture unknown, not "no signal"
+    emg, _ = render(CRAMP)
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    events: list[DetectorEvent] = []
+    for i in range(0, emg.shape[1], 7300):
+        events += p.process(emg[:, i:i + 7300], np.zeros((3, 0)))
+        events += p.gap(0, round(7300 * 50 / 1000))
+    events += p.finish()
+    s = starts(events)
+    assert len(s) == 1
+    assert FAST.blind_confirm_s <= s[0].t_detect - 150.0 <= FAST.blind_confirm_s + 3.0
+    assert p.status().posture == "unknown"
+    ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert len(ended) == 1 and abs((ended[0].t_end or 0.0) - 210.0) <= 3.0
