@@ -3,15 +3,16 @@
 ``CORPUS`` is 12 nights, 84 night-hours: for each profile (dense, typical, quiet) three full 8-h
 nights and one 4-h night, each with its own seed and hence its own simulated subject (the seed
 draws the EMG and accelerometer rates, channels, mains frequency, floor and amplitude too).
-``QUICK`` is 3 one-hour nights, one per profile, for a fast look.
+``QUICK`` is 3 one-hour nights, one per profile, for a fast look. ``HOLDOUT`` is 9 nights (60 h,
+seeds 200+) kept apart from tuning.
 
 Nights are written with ``write_night`` as EDF+ plus ``.truth.json`` into
 ``benchmarks/.corpus/<fingerprint>/`` (gitignored), where the fingerprint hashes the simulator's
 source: change it and the corpus is regenerated, never silently stale.
 
-``python -m benchmarks.corpus [--quick] [-j N] [--prune]`` generates the corpus and prints the
-seconds each night took (plan + render + EDF write), which is the simulator's generation time;
-``--prune`` first deletes the nights of other simulator versions (~1.5 GB each).
+``python -m benchmarks.corpus [--quick | --holdout] [-j N] [--prune]`` generates the corpus and
+prints the seconds each night took (plan + render + EDF write), which is the simulator's
+generation time; ``--prune`` first deletes the nights of other simulator versions (~1.5 GB each).
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ CORPUS: tuple[NightSpec, ...] = tuple(
     NightSpec(profile, 4 * p + k + 1, hours)
     for p, profile in enumerate(PROFILES)
     for k, hours in enumerate((8.0, 8.0, 8.0, 4.0))
+)
+# Held out: never looked at while tuning a default; reported beside CORPUS so that a change that
+# only fits the corpus nights shows (seeds 200+, dense and typical profiles, 60 h).
+HOLDOUT: tuple[NightSpec, ...] = tuple(
+    NightSpec(profile, 200 + 10 * p + k, hours)
+    for p, profile in enumerate(("dense", "typical", "dense"))
+    for k, hours in enumerate((8.0, 8.0, 4.0))
 )
 QUICK: tuple[NightSpec, ...] = tuple(
     NightSpec(profile, seed, 1.0) for profile, seed in zip(PROFILES, (101, 102, 103), strict=True)
@@ -195,6 +203,7 @@ def prune(cache_dir: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
+    parser.add_argument("--holdout", action="store_true", help="the 9 held-out nights (60 h)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache directory")
     parser.add_argument(
@@ -207,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prune:
         for stale in prune(args.cache):
             print(f"removed {stale}", file=sys.stderr)
-    specs = QUICK if args.quick else CORPUS
+    specs = QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
     cache: Path = args.cache
     if args.fresh:
         cache = cache / f".fresh-{os.getpid()}"

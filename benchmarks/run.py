@@ -2,7 +2,8 @@
 
 ::
 
-    python -m benchmarks.run [--detector naive|pipeline|CMD] [--quick] [-j N] [--json OUT]
+    python -m benchmarks.run [--detector naive|pipeline|CMD] [--quick | --holdout] [-j N]
+                             [--json OUT]
 
 * ``naive``: :class:`benchmarks.naive_detector.NaiveDetector`; ``pipeline``:
   ``detector.pipeline.Pipeline(DetectorSettings(), ...)``. In-process detectors implement
@@ -41,6 +42,7 @@ from bedside.settings import load_settings
 from benchmarks.corpus import (
     CORPUS,
     DEFAULT_CACHE,
+    HOLDOUT,
     QUICK,
     NightSignals,
     NightSpec,
@@ -358,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
     parser.add_argument(
+        "--holdout", action="store_true", help="the 9 held-out nights (seeds 200+, 60 h)"
+    )
+    parser.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
     )
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
@@ -367,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--events-dir", type=Path, help="write each night's events JSONL here (for `score`)"
     )
     args = parser.parse_args(argv)
-    specs = QUICK if args.quick else CORPUS
+    specs = QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
     try:
         settings = load_settings(args.config).detector if args.config else None
         result = run_corpus(specs, args.detector, args.cache, args.jobs, settings)

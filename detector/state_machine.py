@@ -21,7 +21,9 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 * the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
   lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
   ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
-* standing / walking relieves it [NHS]: upright for ``upright_end_s`` ends it at that moment.
+* standing / walking relieves it [NHS]: upright for ``upright_end_s`` ends it at that moment;
+* without accelerometer data ("blind": an EMG-only file, a failed IMU) nothing can be vetoed by
+  movement, so a candidate must outlast the longest LM (``blind_confirm_s``).
 
 Stateful; no I/O, no clock.
 """
