@@ -75,6 +75,20 @@ QUICK: tuple[NightSpec, ...] = tuple(
 )
 
 
+def add_night_set_options(parser: argparse.ArgumentParser) -> None:
+    """``--quick`` / ``--holdout`` (one at most; neither = ``CORPUS``) for the benchmark CLIs."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="the 3-night quick subset")
+    which.add_argument(
+        "--holdout", action="store_true", help="the 9 held-out nights (seeds 200+, 60 h)"
+    )
+
+
+def chosen_night_set(args: argparse.Namespace) -> tuple[NightSpec, ...]:
+    """The night set that :func:`add_night_set_options` flags in ``args`` chose."""
+    return QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
+
+
 def simulator_fingerprint() -> str:
     """12 hex digits of SHA-256 over the simulator's source files (what decides the samples)."""
     digest = hashlib.sha256()
@@ -202,8 +216,7 @@ def prune(cache_dir: Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
-    parser.add_argument("--holdout", action="store_true", help="the 9 held-out nights (60 h)")
+    add_night_set_options(parser)
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache directory")
     parser.add_argument(
@@ -216,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prune:
         for stale in prune(args.cache):
             print(f"removed {stale}", file=sys.stderr)
-    specs = QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
+    specs = chosen_night_set(args)
     cache: Path = args.cache
     if args.fresh:
         cache = cache / f".fresh-{os.getpid()}"

@@ -40,12 +40,11 @@ from typing import Any
 from bedside.events import event_record
 from bedside.settings import load_settings
 from benchmarks.corpus import (
-    CORPUS,
     DEFAULT_CACHE,
-    HOLDOUT,
-    QUICK,
     NightSignals,
     NightSpec,
+    add_night_set_options,
+    chosen_night_set,
     ensure_night,
     iter_night,
     night_dir,
@@ -358,10 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="naive",
         help="naive | pipeline | a command run as `CMD NIGHT.edf` printing event JSONL",
     )
-    parser.add_argument("--quick", action="store_true", help="the 3-night quick subset")
-    parser.add_argument(
-        "--holdout", action="store_true", help="the 9 held-out nights (seeds 200+, 60 h)"
-    )
+    add_night_set_options(parser)
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
     )
@@ -372,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--events-dir", type=Path, help="write each night's events JSONL here (for `score`)"
     )
     args = parser.parse_args(argv)
-    specs = QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
+    specs = chosen_night_set(args)
     try:
         settings = load_settings(args.config).detector if args.config else None
         result = run_corpus(specs, args.detector, args.cache, args.jobs, settings)

@@ -111,7 +111,15 @@ def test_corpus_definition_is_large_enough() -> None:
     assert len({s.seed for s in CORPUS}) == len(CORPUS)  # the seed draws the subject
     assert sum(1 for s in CORPUS if s.hours == 8.0) >= 6
     every = CORPUS + QUICK + HOLDOUT
-    assert len({s.name for s in every}) == len(every)  # held-out nights are other subjects
+    assert len({s.name for s in every}) == len(every)
+    assert not {s.seed for s in HOLDOUT} & {s.seed for s in CORPUS}  # other subjects
+
+
+def test_quick_and_holdout_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(["--quick", "--holdout"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 TINY = (NightSpec("dense", 11, 0.05), NightSpec("quiet", 12, 0.05))  # 3 min each
@@ -160,7 +168,7 @@ def test_cli_output_scores_the_same_with_crampwatch_score(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("benchmarks.run.QUICK", TINY)
+    monkeypatch.setattr("benchmarks.corpus.QUICK", TINY)
     out, events_dir = tmp_path / "run.json", tmp_path / "events"
     args = [
         "--quick",

@@ -18,14 +18,21 @@ FAST = DetectorSettings()
 
 
 def run(emg: FloatArray, acc: FloatArray, *, emg_rate_hz: float = 1000.0,
-        accel_rate_hz: float = 50.0, chunk_s: float = 7.3,
-        settings: DetectorSettings = FAST) -> tuple[list[DetectorEvent], Pipeline]:
+        accel_rate_hz: float = 50.0, chunk_s: float = 7.3, settings: DetectorSettings = FAST,
+        accel_lost: bool = False) -> tuple[list[DetectorEvent], Pipeline]:
+    """Feed the night in ``chunk_s`` blocks; ``accel_lost``: every accelerometer block is
+    declared lost with ``gap(0, m)`` instead (an EMG-only recording, as replay feeds it)."""
     p = Pipeline(settings, emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz,
                  n_emg_channels=emg.shape[0])
     events: list[DetectorEvent] = []
     ce, ca = round(chunk_s * emg_rate_hz), round(chunk_s * accel_rate_hz)
     for i in range(0, max(emg.shape[1] // ce + 1, acc.shape[1] // ca + 1)):
-        events += p.process(emg[:, i * ce:(i + 1) * ce], acc[:, i * ca:(i + 1) * ca])
+        block = acc[:, i * ca:(i + 1) * ca]
+        if accel_lost:
+            events += p.process(emg[:, i * ce:(i + 1) * ce], block[:, :0])
+            events += p.gap(0, block.shape[1])
+        else:
+            events += p.process(emg[:, i * ce:(i + 1) * ce], block)
     events += p.finish()
     return events, p
 
@@ -335,13 +342,7 @@ def test_leg_movement_bursts_lengthen_confirmation_but_weak_flickers_do_not() ->
 
 def test_emg_only_input_still_alarms_after_the_blind_confirmation() -> None:
     # an EMG-only recording or a failed IMU: movement and posture unknown, not "no signal"
-    emg, _ = render(CRAMP)
-    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
-    events: list[DetectorEvent] = []
-    for i in range(0, emg.shape[1], 7300):
-        events += p.process(emg[:, i:i + 7300], np.zeros((3, 0)))
-        events += p.gap(0, round(7300 * 50 / 1000))
-    events += p.finish()
+    events, p = run(*render(CRAMP), accel_lost=True)
     s = starts(events)
     assert len(s) == 1
     assert FAST.blind_confirm_s <= s[0].t_detect - 150.0 <= FAST.blind_confirm_s + 3.0
