@@ -35,6 +35,8 @@ from detector.types import (
     PipelineStatistics,
     PipelineStatus,
     Quality,
+    check_block,
+    check_gap,
 )
 
 
@@ -167,10 +169,7 @@ class NaiveDetector:
 
     # -- CrampDetector ---------------------------------------------------------------------------
     def process(self, emg: FloatArray, accel: FloatArray) -> list[DetectorEvent]:
-        if emg.ndim != 2 or emg.shape[0] != self._n_ch:
-            raise ValueError(f"emg must have shape ({self._n_ch}, n), got {emg.shape}")
-        if accel.ndim != 2 or accel.shape[0] != 3:
-            raise ValueError(f"accel must have shape (3, m), got {accel.shape}")
+        check_block(emg, accel, self._n_ch)
         self._accel_index += accel.shape[1]
         n = emg.shape[1]
         if n == 0:  # scipy's sosfilt raises ValueError on an empty block
@@ -194,8 +193,7 @@ class NaiveDetector:
         return events
 
     def gap(self, emg_samples: int, accel_samples: int) -> list[DetectorEvent]:
-        if emg_samples < 0 or accel_samples < 0:
-            raise ValueError("gap sizes must be >= 0")
+        check_gap(emg_samples, accel_samples)
         if emg_samples == 0 and accel_samples == 0:
             return []
         self._gaps += 1

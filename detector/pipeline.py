@@ -37,6 +37,8 @@ from detector.types import (
     PipelineStatistics,
     PipelineStatus,
     Quality,
+    check_block,
+    check_gap,
 )
 
 SHIN_WORDS = ("shin", "tibialis", " ta")  # label words marking a tibialis-anterior channel
@@ -161,10 +163,7 @@ class Pipeline:
         """Feed ``emg (n_emg_channels, n)`` µV and ``accel (3, m)`` g (any n, m ≥ 0)."""
         emg = np.asarray(emg, dtype=np.float64)
         accel = np.asarray(accel, dtype=np.float64)
-        if emg.ndim != 2 or emg.shape[0] != self.n_emg_channels:
-            raise ValueError(f"emg must have shape ({self.n_emg_channels}, n), got {emg.shape}")
-        if accel.ndim != 2 or accel.shape[0] != 3:
-            raise ValueError(f"accel must have shape (3, m), got {accel.shape}")
+        check_block(emg, accel, self.n_emg_channels)
         self._emg_samples += emg.shape[1]
         self._accel_samples += accel.shape[1]
         bad = emg.size - int(np.count_nonzero(np.isfinite(emg)))
@@ -174,8 +173,7 @@ class Pipeline:
 
     def gap(self, emg_samples: int, accel_samples: int) -> list[DetectorEvent]:
         """Declare lost samples: they are framed as missing (quality NO_SIGNAL), never as data."""
-        if emg_samples < 0 or accel_samples < 0:
-            raise ValueError(f"gap sizes must be >= 0, got {emg_samples}, {accel_samples}")
+        check_gap(emg_samples, accel_samples)
         if emg_samples == 0 and accel_samples == 0:
             return []
         self._gaps += 1

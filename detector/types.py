@@ -96,3 +96,18 @@ class CrampDetector(Protocol):
     def status(self) -> PipelineStatus: ...
 
     def statistics(self) -> PipelineStatistics: ...
+
+
+def check_block(emg: FloatArray, accel: FloatArray, n_emg_channels: int) -> None:
+    """Raise ``ValueError`` unless ``emg`` is ``(n_emg_channels, n)`` and ``accel`` ``(3, m)``:
+    the block shapes of :meth:`CrampDetector.process`."""
+    if emg.ndim != 2 or emg.shape[0] != n_emg_channels:
+        raise ValueError(f"emg must have shape ({n_emg_channels}, n), got {emg.shape}")
+    if accel.ndim != 2 or accel.shape[0] != 3:
+        raise ValueError(f"accel must have shape (3, m), got {accel.shape}")
+
+
+def check_gap(emg_samples: int, accel_samples: int) -> None:
+    """Raise ``ValueError`` on a negative sample count given to :meth:`CrampDetector.gap`."""
+    if emg_samples < 0 or accel_samples < 0:
+        raise ValueError(f"gap sizes must be >= 0, got {emg_samples}, {accel_samples}")
