@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.bedside.daemon_argv import virtual_run_argv
 from tests.broker import Broker, Subscriber
 
 NODE = "outage"
@@ -47,22 +47,7 @@ def test_events_survive_an_outage_and_a_sigkilled_daemon(tmp_path: Path) -> None
         broker, [f"crampwatch/{NODE}/cramp/event"], client_id="dashboard", clean_session=False
     )
     log = (tmp_path / "daemon.log").open("w")
-    argv = [
-        sys.executable,
-        "-m",
-        "bedside.cli",
-        "run",
-        "--config",
-        str(config),
-        "--virtual",
-        "sim:4",
-        "--hours",
-        "0.1",
-        "--profile",
-        "dense",
-        "--speed",
-        "12",
-    ]
+    argv = virtual_run_argv(config, seed=4, hours=0.1, profile="dense", speed=12)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         broker.stop()  # the whole night happens during the outage

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bedside.daemon import night_of, restore_night
+from tests.bedside.daemon_argv import virtual_run_argv
 
 
 class Lines:
@@ -62,20 +63,7 @@ def test_sighup_refuses_bad_config_then_restarts_in_place(tmp_path: Path) -> Non
     good = f'[daemon]\nstate_dir = "{state}"\n[prompt]\nbackend = "none"\n'
     config.write_text(good)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bedside.cli",
-            "run",
-            "--config",
-            str(config),
-            "--virtual",
-            "sim:5",
-            "--hours",
-            "1",
-            "--speed",
-            "1",
-        ],
+        virtual_run_argv(config, seed=5, hours=1, speed=1),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,10 +120,11 @@ def test_prompt_silence_reaches_the_running_daemon(tmp_path: Path) -> None:
     assert absent.returncode == 1 and "no running daemon" in absent.stderr
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bedside.cli", "run", "--config", str(config),
-         "--virtual", "sim:5", "--hours", "1", "--speed", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        virtual_run_argv(config, seed=5, hours=1, speed=1),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = Lines(proc)
     try:
         lines.wait_for("connected to")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from bedside.virtual import device_info_for
 from firmware_bridge.simulation import plan_night
+from tests.bedside.daemon_argv import virtual_run_argv
 from tests.bedside.test_daemon import direct_events
 from tests.broker import Broker, Received, Subscriber
 
@@ -50,22 +50,7 @@ def test_run_publishes_discovery_online_events_and_offline(broker: Broker, tmp_p
     (expected, *_) = direct_events(plan, device_info_for(plan))
     subscriber = Subscriber(broker, [f"crampwatch/{NODE}/#", "homeassistant/#"])
     daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bedside.cli",
-            "run",
-            "--config",
-            str(config),
-            "--virtual",
-            f"sim:{SEED}",
-            "--hours",
-            str(HOURS),
-            "--profile",
-            PROFILE,
-            "--speed",
-            "8",
-        ],
+        virtual_run_argv(config, seed=SEED, hours=HOURS, profile=PROFILE, speed=8),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from bedside.daemon import Daemon, WearableSpec
 from bedside.daemon_settings import DaemonSettings
 from bedside.settings import Settings
 from bedside.virtual import start_virtual
+from tests.bedside.daemon_argv import virtual_run_argv
 
 
 @pytest.fixture
@@ -92,21 +92,7 @@ def test_supervisor_restarts_a_frozen_daemon(tmp_path: Path) -> None:
     config = tmp_path / "crampwatch.toml"
     config.write_text(f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[prompt]\nbackend = "none"\n')
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(int(watchdog_sec * 1e6))}
-    argv = [
-        sys.executable,
-        "-m",
-        "bedside.cli",
-        "-q",
-        "run",
-        "--config",
-        str(config),
-        "--virtual",
-        "sim:5",
-        "--hours",
-        "1",
-        "--speed",
-        "1",
-    ]
+    argv = virtual_run_argv(config, seed=5, hours=1, speed=1, quiet=True)
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
