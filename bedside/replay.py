@@ -187,6 +187,9 @@ def select_channels(
             if axes:
                 log.warning("%s: only accelerometer axes %s found", path, "".join(sorted(axes)))
             accel = None
+    accel_names: tuple[str, ...] = ()
+    accel_to_g: tuple[float, ...] = ()
+    accel_rate = NOMINAL_ACCEL_RATE_HZ
     if accel is None:
         log.warning(
             "%s: no accelerometer X/Y/Z channels: replaying EMG only. The accelerometer stream is "
@@ -194,34 +197,28 @@ def select_channels(
             "asks for longer runs (detector.blind_confirm_s) and cannot veto gait or turns",
             path,
         )
-        return ChannelSelection(
-            emg=tuple(emg),
-            emg_labels=tuple(signals[i].label for i in emg),
-            emg_to_uv=emg_scale,
-            emg_rate_hz=emg_rate,
-            accel=None,
-            accel_labels=(),
-            accel_to_g=(),
-            accel_rate_hz=NOMINAL_ACCEL_RATE_HZ,
+    else:
+        accel_rates = {signals[i].rate_hz for i in accel}
+        if len(accel_rates) > 1:
+            raise InputError(
+                f"{path}: accelerometer axes have different rates "
+                f"({', '.join(f'{r:g}' for r in accel_rates)} Hz)",
+                path=str(path),
+            )
+        accel_names = tuple(signals[i].label for i in accel)
+        accel_to_g = tuple(
+            _unit_scale(path, signals[i], ACCEL_UNITS_TO_G, "g", "accelerometer") for i in accel
         )
-    accel_rates = {signals[i].rate_hz for i in accel}
-    if len(accel_rates) > 1:
-        raise InputError(
-            f"{path}: accelerometer axes have different rates "
-            f"({', '.join(f'{r:g}' for r in accel_rates)} Hz)",
-            path=str(path),
-        )
+        accel_rate = accel_rates.pop()
     return ChannelSelection(
         emg=tuple(emg),
         emg_labels=tuple(signals[i].label for i in emg),
         emg_to_uv=emg_scale,
         emg_rate_hz=emg_rate,
         accel=accel,
-        accel_labels=tuple(signals[i].label for i in accel),
-        accel_to_g=tuple(
-            _unit_scale(path, signals[i], ACCEL_UNITS_TO_G, "g", "accelerometer") for i in accel
-        ),
-        accel_rate_hz=accel_rates.pop(),
+        accel_labels=accel_names,
+        accel_to_g=accel_to_g,
+        accel_rate_hz=accel_rate,
     )
 
 
