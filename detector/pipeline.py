@@ -120,6 +120,7 @@ class Pipeline:
             end_rebound_log=math.log(1.0 + s.end_rebound),
             pre_still_frames=_frames(s.pre_still_s, fs),
             confirm_frames=_frames(s.confirm_s, fs),
+            confirm_margin_log=math.log(s.confirm_ratio / s.onset_ratio),
             after_motion_frames=round(s.after_motion_window_s / fs),
             after_motion_confirm_frames=_frames(s.after_motion_confirm_s, fs),
             plm_window_frames=_frames(s.plm_window_s, fs),

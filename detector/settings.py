@@ -129,7 +129,11 @@ class DetectorSettings:
         "than this fraction (hysteresis: the residual's noise does not restart the cramp).",
         0.0, 2.0)
     confirm_s: float = _f(
-        6.0, "A still, lying, elevated run this long (s) is a cramp.", 0.5, 60.0)
+        6.0, "A still, lying, elevated run this long (s) is a cramp …", 0.5, 60.0)
+    confirm_ratio: float = _f(
+        2.0, "… if its median level over that span reached this (× rest floor, raised like "
+        "onset_ratio after a cramp): cramp discharge is +100..800 % [CS], while pre-cramp "
+        "fasciculation [JAT21] or a wandering baseline hovers at onset_ratio.", 1.1, 20.0)
     pre_still_s: float = _f(
         1.5, "A candidate that began this long (s) before any movement is not vetoed by it: the "
         "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "

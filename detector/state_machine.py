@@ -10,7 +10,8 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 
 * a cramp is a sustained (tens of s to minutes [Hal17]) involuntary calf discharge, +100..800 % over
   rest [CS], *without movement* for ~41 s before the sleeper wakes [CS] → confirm a still, lying,
-  elevated run of ``confirm_s``;
+  elevated run of ``confirm_s`` whose median level reached ``confirm_ratio`` (a level hovering at
+  the onset threshold, e.g. pre-cramp fasciculation [JAT21], stays a candidate);
 * PLM: 0.5–10 s bursts every 5–90 s [PLMt, WASM16] → after recent unconfirmed bursts the run must
   outlast the longest LM (``plm_confirm_s``); a shin (tibialis anterior) channel louder than the
   calf marks a leg movement;
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import statistics
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -102,6 +104,7 @@ class MachineParams:
     end_rebound_log: float  # a dip ends (back to CRAMP) only above the end threshold + this
     pre_still_frames: int  # a candidate still this long is no longer vetoed by movement
     confirm_frames: int
+    confirm_margin_log: float  # … and its median level this far above the onset threshold
     after_motion_frames: int  # a run starting within this of movement …
     after_motion_confirm_frames: int  # … needs this long
     plm_window_frames: int
@@ -297,7 +300,7 @@ class CrampMachine:
                                     and self._k0 - self._motion_before_k0 > p.after_motion_frames)):
                 # the discharge began while the leg was still: the sleeper woke from it [CS]
                 self._woken = True
-                return Trigger.CONFIRM if k - self._k0 + 1 >= self._need(f, i) else Trigger.HIGH
+                return self._confirm_or_high(f, i, k, level)
             return Trigger.MOVE
         thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
         if self.state is State.IDLE:
@@ -306,7 +309,23 @@ class CrampMachine:
         if level < thr:
             low_since = self._low_since if self._low_since >= 0 else k
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
-        return Trigger.CONFIRM if k - self._k0 + 1 >= self._need(f, i) else Trigger.HIGH
+        return self._confirm_or_high(f, i, k, level)
+
+    def _confirm_or_high(self, f: FrameInputs, i: int, k: int, level: float) -> Trigger:
+        """CONFIRM once the candidate lasted its :meth:`_need` and its level over that span
+        was sustained above the onset threshold; HIGH (still a candidate) before."""
+        p = self.p
+        need = self._need(f, i)
+        if k - self._k0 + 1 < need:
+            return Trigger.HIGH
+        # sustained: the window's median clears the onset threshold by confirm_margin_log
+        # (a cramp is >= +100 % [CS]); a level hovering at the onset threshold (pre-cramp
+        # fasciculation [JAT21], a wandering baseline) stays a candidate
+        thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
+        recent = self._levels[-(need - 1):] if need > 1 else []
+        if statistics.median([*recent, level]) < thr + p.confirm_margin_log:
+            return Trigger.HIGH
+        return Trigger.CONFIRM
 
     def _need(self, f: FrameInputs, i: int) -> int:
         """Frames a candidate must last: longer right after movement and in a PLM series."""

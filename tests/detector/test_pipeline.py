@@ -349,3 +349,14 @@ def test_emg_only_input_still_alarms_after_the_blind_confirmation() -> None:
     assert p.status().posture == "unknown"
     ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
     assert len(ended) == 1 and abs((ended[0].t_end or 0.0) - 210.0) <= 3.0
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7, 8])
+def test_level_hovering_at_the_onset_threshold_is_not_a_cramp(seed: int) -> None:
+    # 50 s just over onset_ratio, still and lying: pre-cramp fasciculation on a raised rest
+    # [JAT21] or a wandering baseline, not the +100 % or more of a cramp [CS]
+    hover = Night(seconds=240.0, bursts=[(150.0, 200.0, 1.75)], seed=seed)
+    assert starts(run(*render(hover))[0]) == []
+    # … which a run over onset_ratio alone would have confirmed
+    lenient = replace(FAST, confirm_ratio=FAST.onset_ratio)
+    assert len(starts(run(*render(hover), settings=lenient)[0])) == 1
