@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 EventCallback = Callable[[dict[str, Any]], None]
 RECORDING_FLUSH_S = 2.0  # a power cut loses at most this much of an idle recording
 RETENTION_CHECK_S = 600.0  # an 8-h night grows ~150 MB: checking every 10 min keeps margins
+# usable EMG this long without accelerometer data before the daemon says so: longer than the
+# gaps a reconnect or a bad packet leaves, short next to a night
+ACCEL_WARN_S = 30.0
 
 # Site codes whose channel is a shin (tibialis anterior) channel: the detector uses it only to
 # recognise leg movements, never to alarm (detector.pipeline.Pipeline docstring).
@@ -97,6 +100,7 @@ class LegStatistics:
     cramps: int
     seconds_bad_quality: float
     recorded_notifications: int
+    seconds_without_accel: float = 0.0  # usable EMG with no valid accelerometer data ("blind")
 
 
 class LegWorker:
@@ -136,6 +140,9 @@ class LegWorker:
         self.last_progress_mono = monotonic()
         self._final_stream_s = 0.0
         self._final_pipeline: PipelineStatistics | None = None
+        self._blind_seen = 0.0  # the pipeline's seconds_without_accel at the last check
+        self._blind_run = 0.0  # … of them since the accelerometer last worked
+        self._accel_warned = False
 
     # -- wiring --------------------------------------------------------------------------------
     def on_link_event(self, event: LinkEvent) -> None:
@@ -170,6 +177,7 @@ class LegWorker:
                 self.decoder.feed(packet.data)
                 for item in self.decoder.events():
                     self.stream.handle(item)  # the rules session replay uses too
+                self._check_accelerometer()
         finally:
             self.finish()
 
@@ -210,6 +218,31 @@ class LegWorker:
             ".".join(map(str, info.firmware_version)),
         )
         return True
+
+    def _check_accelerometer(self) -> None:
+        """Say once when the EMG has been usable for ``ACCEL_WARN_S`` without valid
+        accelerometer data (a failed IMU reads zeros or nothing), and again when it is back.
+        Detection goes on "blind", but the sleeper should know it is weaker."""
+        if self.pipeline is None:
+            return
+        blind = self.pipeline.statistics().seconds_without_accel
+        if blind > self._blind_seen:
+            self._blind_run += blind - self._blind_seen
+            self._blind_seen = blind
+            if self._blind_run >= ACCEL_WARN_S and not self._accel_warned:
+                self._accel_warned = True
+                log.warning(
+                    "%s: no valid accelerometer data for %.0f s of usable EMG (IMU failed or "
+                    "reading zeros?): posture and movement are unknown, so a cramp needs %.0f s "
+                    "to alarm and a long leg movement may alarm; check the wearable",
+                    self.label, self._blind_run, self._settings.detector.blind_confirm_s,
+                )
+        elif self.pipeline.status().posture != "unknown":
+            if self._accel_warned:
+                log.info("%s: accelerometer data back after %.0f s without",
+                         self.label, self._blind_run)
+            self._accel_warned = False
+            self._blind_run = 0.0
 
     def _origin(self, n_emg: int) -> None:
         """Stream time 0 is in the frame being handled: its wall clock starts the session."""
@@ -256,6 +289,7 @@ class LegWorker:
             recorded_notifications=(
                 self.recorder.statistics().notifications if self.recorder is not None else 0
             ),
+            seconds_without_accel=p.seconds_without_accel if p is not None else 0.0,
         )
 
 
@@ -656,9 +690,9 @@ class Daemon:
             s = worker.statistics()
             log.info(
                 "%s: %.0f s streamed, packets %d, frames %d, gaps %d (%d samples), bad frames %d, "
-                "events %d, bad quality %.0f s",
+                "events %d, bad quality %.0f s, no accelerometer %.0f s",
                 s.label, s.stream_s, s.packets, s.frames, s.gaps, s.missing_emg_samples,
-                s.bad_frames, s.events, s.seconds_bad_quality,
+                s.bad_frames, s.events, s.seconds_bad_quality, s.seconds_without_accel,
             )
         if self.publisher is not None:
             p = self.publisher.statistics()

@@ -156,6 +156,7 @@ class Pipeline:
         self._gap_samples = 0
         self._events = 0
         self._bad_frames = 0
+        self._blind_frames = 0
         self._status = PipelineStatus(t=0.0, quality=Quality.NO_SIGNAL, envelope_uv=0.0,
                                       rest_floor_uv=0.0, cramp_active=False, posture="unknown")
 
@@ -205,7 +206,8 @@ class Pipeline:
             emg_samples=self._emg_samples, accel_samples=self._accel_samples, gaps=self._gaps,
             gap_samples=self._gap_samples, events=self._events, cramps=self._machine.cramps,
             seconds_bad_quality=round(self._bad_frames * self.frame_s, 3),
-            bad_samples=self._bad_samples, mains_hz=self._mains.decided_hz)
+            bad_samples=self._bad_samples, mains_hz=self._mains.decided_hz,
+            seconds_without_accel=round(self._blind_frames * self.frame_s, 3))
 
     # -- internals ----------------------------------------------------------------------------
     def _run(self, fr: Frames) -> list[DetectorEvent]:
@@ -263,6 +265,7 @@ class Pipeline:
         # status and statistics
         frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))
         self._bad_frames += int(np.count_nonzero(frame_code != GOOD))
+        self._blind_frames += int(np.count_nonzero(good & ~motion.valid))
         best = int(np.argmax(np.where(self._calf, log_env[:, -1], -np.inf)))  # log_env finite
         fl = float(self._floor.current[best])
         self._status = PipelineStatus(

@@ -75,6 +75,9 @@ class PipelineStatistics:
     seconds_bad_quality: float
     bad_samples: int = 0  # non-finite input samples (their frames count as NO_SIGNAL)
     mains_hz: float = 0.0  # detected mains frequency, 0.0 while undecided
+    # usable EMG without valid accelerometer data (a failed IMU, an EMG-only file): the
+    # detector is "blind" there, movement and posture unknown (s)
+    seconds_without_accel: float = 0.0
 
 
 class CrampDetector(Protocol):

@@ -199,6 +199,11 @@ def _summary(result: ReplayResult) -> str:
         f"{kinds.count('cramp_started')} cramps, {len(kinds)} events; "
         f"{result.gaps} gaps in the file; detector: {stats.gaps} gaps, "
         f"{stats.seconds_bad_quality:.0f} s bad signal"
+        + (
+            f", {stats.seconds_without_accel:.0f} s without accelerometer data (blind)"
+            if stats.seconds_without_accel
+            else ""
+        )
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bedside.daemon import Daemon, WearableSpec
 from bedside.daemon_settings import DaemonSettings
@@ -26,6 +28,7 @@ from bedside.settings import Settings
 from bedside.virtual import device_info_for, start_virtual, start_virtual_edf
 from detector.pipeline import Pipeline
 from firmware_bridge.codec import Decoder, Frame
+from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.protocol import DeviceInfo
 from firmware_bridge.recording import Notification, read_session
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks, write_night
@@ -175,3 +178,34 @@ async def test_bedtime_reminder_and_stretch_done_reach_the_nightly_summary(tmp_p
         **daemon.summary.as_json(),
         "bedtime_stretch_done": True,
     }
+
+
+async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarms(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An IMU that died reads zeros: the daemon warns once, counts it, and still detects."""
+    plan = plan_night(seed=4, hours=0.1, profile="dense", emg_rate_hz=1000.0, accel_rate_hz=50.0)
+    specs = [EdfSignalSpec(label, "uV", plan.emg_rate_hz, -10_000.0, 10_000.0)
+             for label in plan.emg_labels]
+    specs += [EdfSignalSpec(axis, "g", plan.accel_rate_hz, -8.0, 8.0)
+              for axis in ("Accel X", "Accel Y", "Accel Z")]
+    edf = tmp_path / "dead-imu.edf"
+    with EdfWriter(edf, specs, start=plan.start) as writer:
+        for emg, accel in render_chunks(plan, chunk_s=60.0):
+            writer.write([*emg, *np.zeros_like(accel)])
+    playback = await start_virtual_edf(edf, speed=None)
+    state = tmp_path / "state"
+    with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+        result = await run_night(
+            Settings(daemon=DaemonSettings(state_dir=str(state))),
+            state_dir=state,
+            virtual=playback,
+            with_prompt=False,
+        )
+    warnings = [r for r in caplog.records if "no valid accelerometer data" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    worker = result.daemon.workers[0].statistics()
+    # every second of usable EMG after the rest floor's warm-up was blind, and counted
+    floor_min_s = Settings().detector.floor_min_s
+    assert worker.stream_s - floor_min_s - 30.0 <= worker.seconds_without_accel <= worker.stream_s
+    assert any(e["event"] == "cramp_started" for e in result.summary.events)

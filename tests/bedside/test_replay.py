@@ -589,6 +589,10 @@ def test_cli_emg_named_by_option(cli: Any, tmp_path: Path) -> None:
     assert r.code == 0, r.err
     assert len(r.out.splitlines()) == 4
     assert r.log.count("replaying EMG only") == 1  # checked up front, warned once
+    # the production pipeline counts the blind seconds, and the summary says so
+    r = cli("--emg", "Gastroc L", path, detector="detector.pipeline:Pipeline")
+    assert r.code == 0, r.err
+    assert "s without accelerometer data (blind)" in r.log
 
 
 class _LabelledDetector(TinyDetector):

@@ -349,6 +349,11 @@ def test_emg_only_input_still_alarms_after_the_blind_confirmation() -> None:
     assert p.status().posture == "unknown"
     ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
     assert len(ended) == 1 and abs((ended[0].t_end or 0.0) - 210.0) <= 3.0
+    # counted: every second of usable EMG (after the rest floor's warm-up) was blind
+    blind = p.statistics().seconds_without_accel
+    assert CRAMP.seconds - FAST.floor_min_s - 10.0 <= blind <= CRAMP.seconds - FAST.floor_min_s
+    # … and not when the accelerometer works
+    assert run(*render(CRAMP))[1].statistics().seconds_without_accel == 0.0
 
 
 @pytest.mark.parametrize("seed", [5, 6, 7, 8])
