@@ -164,10 +164,11 @@ class DetectorSettings:
     candidate_dip_s: float = _f(
         1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
     end_hold_s: float = _f(
-        15.0, "A cramp ends after its level stayed below the end threshold this long (s); "
-        "shorter dips are one cramp (motor units rotate, active 23.6 ± 16.2 s [Min09], so the "
-        "discharge waxes and wanes); the end event comes this late, t_end is dated back to "
-        "where the fall levelled off.",
+        40.0, "A cramp ends after its level stayed below the end threshold this long (s); "
+        "shorter dips are one cramp: motor units rotate, each active 23.6 ± 16.2 s [Min09], so "
+        "a lull up to about one unit's spell (mean + 1 SD ≈ 40 s) is the discharge waxing and "
+        "waning, not its end. The end event comes this late; t_end is dated back to where the "
+        "fall levelled off.",
         0.5, 60.0)
     plateau_s: float = _f(
         4.0, "The end needs the level to have levelled off (the ~2× residual [CS]) over this (s).",
@@ -187,8 +188,10 @@ class DetectorSettings:
         "run must last this long (s): the movement vetoes are blind, so it must outlast the "
         "longest leg movement (10 s [PLMt]) and a turn's EMG burst.", 0.5, 120.0)
     post_cramp_ratio: float = _f(
-        2.0, "After a cramp walked off, onsets are measured over this residual (× floor) [CS: "
-        "~2×]; after a levelled-off end, over the plateau it ended on.", 1.0, 5.0)
+        2.0, "After a cramp walked off, the onset level is raised by this residual (× floor) "
+        "[CS: ~2×], after a levelled-off end by the plateau it ended on: the residual's excess "
+        "power (ratio² − 1) adds to the onset's, as independent sources' powers add "
+        "(confirm_ratio stays as far above the raised onset).", 1.0, 5.0)
     post_cramp_tau_s: float = _f(
         1800.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
         "minutes to hours [NHS]).", 10.0, 7200.0)

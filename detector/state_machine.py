@@ -265,11 +265,15 @@ class CrampMachine:
         self._bursts = [b for b in self._bursts if b[1] > horizon]
 
     def _onset_thr(self, k: np.ndarray) -> FloatArray:
-        """Onset threshold (log) at frames ``k``: raised after a cramp by the residual level it
-        left (soreness, ~2× for a while [CS, NHS]), decaying back."""
+        """Onset threshold (log) at frames ``k``: raised after a cramp by the residual it left
+        (soreness, ~2× for a while [CS, NHS]), decaying back. The residual's *excess power*
+        (level² − 1, in rest-floor units) is added to the onset level's power, because a new
+        discharge and the residual are independent sources whose powers add: a +80 % onset on a
+        2× residual is sqrt(1.8² + 2² − 1) = 2.5×, not 1.8 × 2 = 3.6× (which hid recurrences,
+        frequent in the hour after a cramp [TF17]). The excess decays with ``post_tau_frames``."""
         since = np.maximum(k - self._post_from, 0)
-        raise_by = self._post_base * np.exp(-since / self.p.post_tau_frames)
-        out: FloatArray = self.p.onset_log + raise_by
+        excess = np.expm1(2.0 * self._post_base) * np.exp(-since / self.p.post_tau_frames)
+        out: FloatArray = 0.5 * np.log(np.exp(2.0 * self.p.onset_log) + excess)
         return out
 
     def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
@@ -322,8 +326,9 @@ class CrampMachine:
         # (a cramp is >= +100 % [CS]); a level hovering at the onset threshold (pre-cramp
         # fasciculation [JAT21], a wandering baseline) stays a candidate
         thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
+        confirm_log = thr + p.confirm_margin_log
         recent = self._levels[-(need - 1):] if need > 1 else []
-        if statistics.median([*recent, level]) < thr + p.confirm_margin_log:
+        if statistics.median([*recent, level]) < confirm_log:
             return Trigger.HIGH
         return Trigger.CONFIRM
 
