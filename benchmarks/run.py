@@ -3,12 +3,13 @@
 ::
 
     python -m benchmarks.run [--detector naive|pipeline|CMD] [--quick | --holdout] [-j N]
-                             [--json OUT]
+                             [--emg-only] [--json OUT]
 
 * ``naive``: :class:`benchmarks.naive_detector.NaiveDetector`; ``pipeline``:
   ``detector.pipeline.Pipeline(DetectorSettings(), ...)``. In-process detectors implement
   :class:`detector.types.CrampDetector`; the EDF is read a minute at a time and only the
-  ``process``/``finish`` calls are timed.
+  ``process``/``finish`` calls are timed. ``--emg-only`` declares every accelerometer block lost
+  (``gap(0, m)``), as ``crampwatch replay`` does for a file without accelerometer channels.
 * anything else is a command line: ``CMD NIGHT.edf`` must print event JSONL (contracts.md "Event
   JSON") to stdout; the whole process is timed (start-up, EDF reading, detection). This is how
   ``crampwatch replay`` is timed.
@@ -158,7 +159,11 @@ def _children_cpu() -> float:
 
 
 def run_night(
-    spec: NightSpec, detector: str, directory: Path, settings: DetectorSettings | None = None
+    spec: NightSpec,
+    detector: str,
+    directory: Path,
+    settings: DetectorSettings | None = None,
+    emg_only: bool = False,
 ) -> NightRun:
     """Generate into ``directory`` if needed, then time ``detector`` and the floor on the night."""
     night = ensure_night(spec, directory)
@@ -169,6 +174,7 @@ def run_night(
         name=spec.name,
         generation=(night.generation_s, night.generation_cpu_s),
         settings=settings,
+        emg_only=emg_only,
     )
 
 
@@ -180,8 +186,15 @@ def run_edf(
     name: str,
     generation: tuple[float | None, float | None] = (None, None),
     settings: DetectorSettings | None = None,
+    emg_only: bool = False,
 ) -> NightRun:
-    """Time ``detector`` (in-process name or command) and the sosfilt floor over one EDF night."""
+    """Time ``detector`` (in-process name or command) and the sosfilt floor over one EDF night.
+
+    ``emg_only`` (in-process detectors only): every accelerometer block is declared lost with
+    ``gap(0, m)`` instead of fed, as ``crampwatch replay`` feeds an EMG-only file.
+    """
+    if emg_only and detector not in IN_PROCESS:
+        raise InputError(f"--emg-only needs an in-process detector ({', '.join(IN_PROCESS)})")
     truth = json.loads(truth_path.read_text())
     leg = str(truth.get("subject", {}).get("leg", "left"))
     reader = EdfReader(edf)
@@ -201,7 +214,11 @@ def run_edf(
         floor.process(emg)
         if det is not None:
             with clock.timing():
-                raw += det.process(emg, accel)
+                if emg_only:
+                    raw += det.process(emg, accel[:, :0])
+                    raw += det.gap(0, accel.shape[1])
+                else:
+                    raw += det.process(emg, accel)
     returncode: int | None = None
     if det is not None:
         with clock.timing():
@@ -272,12 +289,13 @@ def run_corpus(
     cache_dir: Path = DEFAULT_CACHE,
     jobs: int = 1,
     settings: DetectorSettings | None = None,
+    emg_only: bool = False,
 ) -> BenchResult:
     """Run ``detector`` over ``specs`` (``jobs`` processes) and score every night."""
     t0 = time.perf_counter()
     directory = night_dir(cache_dir)
     if jobs <= 1:
-        runs = [run_night(s, detector, directory, settings) for s in specs]
+        runs = [run_night(s, detector, directory, settings, emg_only) for s in specs]
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             runs = list(
@@ -287,6 +305,7 @@ def run_corpus(
                     [detector] * len(specs),
                     [directory] * len(specs),
                     [settings] * len(specs),
+                    [emg_only] * len(specs),
                 )
             )
     try:
@@ -362,6 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
     )
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
+    parser.add_argument(
+        "--emg-only",
+        action="store_true",
+        help="declare every accelerometer block lost (an EMG-only recording, a failed IMU)",
+    )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="corpus cache directory")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
     parser.add_argument(
@@ -371,7 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = chosen_night_set(args)
     try:
         settings = load_settings(args.config).detector if args.config else None
-        result = run_corpus(specs, args.detector, args.cache, args.jobs, settings)
+        result = run_corpus(
+            specs, args.detector, args.cache, args.jobs, settings, emg_only=args.emg_only
+        )
     except (InputError, ConfigError) as exc:
         print(f"benchmarks.run: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -26,6 +26,7 @@ from benchmarks.corpus import (
 from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
 from benchmarks.run import main as run_main
 from detector.scoring import score_night
+from detector.settings import DetectorSettings
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import InputError
 from tests.conftest import ROOT
@@ -221,3 +222,17 @@ def test_prune_removes_only_other_simulator_versions(tmp_path: Path) -> None:
     assert prune(tmp_path) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current.name, "my-notes"])
     assert prune(tmp_path / "missing") == []
+
+
+def test_emg_only_declares_the_accelerometer_lost(tmp_path: Path, rng: np.random.Generator) -> None:
+    edf, truth = handmade_night(tmp_path, rng)
+    # the handmade accelerometer reads 1 g along the shank: upright, so no alarm with it …
+    with_accel = run_edf(edf, truth, "pipeline", name="hand")
+    assert [e["event"] for e in with_accel.events] == []
+    # … while without it the 30-s burst alarms after the blind confirmation
+    blind = run_edf(edf, truth, "pipeline", name="hand", emg_only=True)
+    started = [e for e in blind.events if e["event"] == "cramp_started"]
+    assert len(started) == 1
+    assert started[0]["t_detect"] >= 70.0 + DetectorSettings().blind_confirm_s
+    with pytest.raises(InputError, match="--emg-only needs an in-process detector"):
+        run_edf(edf, truth, EMIT, name="hand", emg_only=True)
