@@ -567,8 +567,13 @@ class Daemon:
         if ls.rssi_dbm is not None:
             self.publisher.publish_state("rssi", ls.rssi_dbm)
         if worker.pipeline is not None:
-            quality = worker.pipeline.status().quality
-            self.publisher.publish_state("signal_quality", 100 if quality is Quality.GOOD else 0)
+            status = worker.pipeline.status()
+            self.publisher.publish_state(
+                "signal_quality", 100 if status.quality is Quality.GOOD else 0
+            )
+            # "unknown" while the accelerometer sends nothing valid (a dead IMU): detection
+            # goes on with longer confirmation, and the dashboard can show why
+            self.publisher.publish_state("posture", status.posture)
 
     def on_command(self, command: Command) -> None:
         """A fresh MQTT button press (stale ones were dropped by the publisher)."""

@@ -26,12 +26,14 @@ STATE_TOPICS: dict[str, str] = {
     "count_tonight": "cramp/count_tonight",  # integer, reset to 0 each night
     "battery": "wearable/battery",  # % 0..100
     "signal_quality": "wearable/signal_quality",  # % 0..100
+    "posture": "wearable/posture",  # one of POSTURES; "unknown": no valid accelerometer data
     "rssi": "wearable/rssi",  # dBm
     "link_state": "ble/state",  # one of LINK_STATES
     "wearable_available": "wearable/availability",  # online / offline
     "bedtime": "bedtime/state",  # JSON: last bedtime reminder or "stretch done" of the night
 }
 LINK_STATES = ("connected", "connecting", "disconnected", "adapter_error")
+POSTURES = ("lying", "upright", "unknown")  # detector.types.PipelineStatus.posture
 EVENT_TYPES = ("cramp_started", "cramp_ended")
 EVENT_TOPIC = "cramp/event"  # JSON, QoS 1, never retained (HA ignores retained events)
 SUMMARY_TOPIC = "summary/night"  # JSON, retained, QoS 1
@@ -175,6 +177,15 @@ def _components(topics: Topics, uid: str) -> dict[str, dict[str, Any]]:
             state_class="measurement",
             unit_of_measurement="%",
             icon="mdi:sine-wave",
+            **diagnostic,
+        ),
+        strap_sensor(
+            "posture",
+            "Leg posture",
+            "posture",
+            device_class="enum",
+            options=list(POSTURES),
+            icon="mdi:human",
             **diagnostic,
         ),
         strap_sensor(

@@ -22,6 +22,7 @@ from bedside.daemon import Daemon, WearableSpec
 from bedside.daemon_settings import DaemonSettings
 from bedside.events import event_record
 from bedside.mqtt import Command
+from bedside.mqtt_settings import MqttSettings
 from bedside.replay import replay_file
 from bedside.service import run_night
 from bedside.settings import Settings
@@ -32,6 +33,7 @@ from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.protocol import DeviceInfo
 from firmware_bridge.recording import Notification, read_session
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks, write_night
+from tests.broker import Broker, Subscriber
 
 KEYS = ("event", "t_onset", "t_detect", "t_end", "duration_s")
 
@@ -183,7 +185,8 @@ async def test_bedtime_reminder_and_stretch_done_reach_the_nightly_summary(tmp_p
 async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarms(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An IMU that died reads zeros: the daemon warns once, counts it, and still detects."""
+    """An IMU that died reads zeros: the daemon warns once, counts it, publishes the posture as
+    unknown over MQTT (a real mosquitto), and still detects."""
     plan = plan_night(seed=4, hours=0.1, profile="dense", emg_rate_hz=1000.0, accel_rate_hz=50.0)
     specs = [EdfSignalSpec(label, "uV", plan.emg_rate_hz, -10_000.0, 10_000.0)
              for label in plan.emg_labels]
@@ -195,13 +198,21 @@ async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarm
             writer.write([*emg, *np.zeros_like(accel)])
     playback = await start_virtual_edf(edf, speed=None)
     state = tmp_path / "state"
-    with caplog.at_level(logging.INFO, logger="bedside.daemon"):
-        result = await run_night(
-            Settings(daemon=DaemonSettings(state_dir=str(state))),
-            state_dir=state,
-            virtual=playback,
-            with_prompt=False,
-        )
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    settings = Settings(
+        daemon=DaemonSettings(state_dir=str(state), status_interval_s=0.5),
+        mqtt=MqttSettings(enabled=True, host="127.0.0.1", port=broker.port, node_id="deadimu"),
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+            result = await run_night(settings, state_dir=state, virtual=playback, with_prompt=False)
+        late = Subscriber(broker, ["crampwatch/deadimu/wearable/posture"])  # the retained state
+        (posture,) = late.wait_for(lambda ms: bool(ms), timeout_s=10)
+        late.close()
+    finally:
+        broker.stop()
+    assert posture.payload == b"unknown"
     warnings = [r for r in caplog.records if "no valid accelerometer data" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     worker = result.daemon.workers[0].statistics()

@@ -17,6 +17,7 @@ from bedside.ha_discovery import (
     COMMANDS,
     EVENT_TYPES,
     LINK_STATES,
+    POSTURES,
     STATE_TOPICS,
     Topics,
     discovery_messages,
@@ -138,6 +139,7 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
         "count_tonight": "sensor",
         "battery": "sensor",
         "signal_quality": "sensor",
+        "posture": "sensor",
         "rssi": "sensor",
         "ble_link": "sensor",
         "test_prompt": "button",
@@ -148,6 +150,7 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
     }
     assert components["cramp_event"]["event_types"] == list(EVENT_TYPES)
     assert components["ble_link"]["options"] == list(LINK_STATES)
+    assert components["posture"]["options"] == list(POSTURES)
     assert components["cramp"]["availability_mode"] == "all"
     assert payload["device"]["connections"] == [["bluetooth", "AA:BB:CC:DD:EE:FF"]]
     assert payload["origin"]["sw_version"] == "1.2.3"

@@ -99,4 +99,6 @@ def test_run_publishes_discovery_online_events_and_offline(broker: Broker, tmp_p
     assert started[0]["event_id"] and started[0]["leg"] in {"left", "right"}
     active = [m.payload for m in messages if m.topic == f"crampwatch/{NODE}/cramp/active"]
     assert b"ON" in active
+    posture = [m.payload for m in messages if m.topic == f"crampwatch/{NODE}/wearable/posture"]
+    assert posture and set(posture) <= {b"lying", b"upright"}  # the accelerometer works
     assert (tmp_path / "state" / "events.jsonl").read_text().count("cramp_started") == 1
