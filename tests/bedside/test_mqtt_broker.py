@@ -216,7 +216,7 @@ async def test_purge_discovery_clears_the_retained_config(
     sub = Subscriber(broker, [topic])
     try:
         await sub.until(lambda ms: len(ms) == 1 and ms[0].retain and len(ms[0].payload) > 100)
-        assert h.pub.purge_discovery() == 14  # 1 device topic + 13 legacy entity topics
+        assert h.pub.purge_discovery() == 15  # 1 device topic + 14 legacy entity topics
         await sub.until(lambda ms: len(ms) == 2 and ms[1].payload == b"")
     finally:
         sub.close()
@@ -516,15 +516,15 @@ async def test_legacy_discovery_under_a_custom_prefix(
     await eventually(lambda: h.pub.connected)
     sub = Subscriber(broker, ["ha2/#", "homeassistant/#"])
     try:
-        seen = await sub.until(lambda ms: len(ms) >= 11)
+        seen = await sub.until(lambda ms: len(ms) >= 12)
         await asyncio.sleep(0.2)  # nothing more (and nothing under the default prefix)
-        assert len(sub.messages) == 13 and all(m.retain for m in seen)
+        assert len(sub.messages) == 14 and all(m.retain for m in seen)
         for m in seen:
             _, platform, _object_id, _ = m.topic.split("/")
             check_component(json.loads(m.payload), "crampwatch/t11", legacy_platform=platform)
         # HA's birth message on the configured prefix triggers the re-publish.
         sub.publish("ha2/status", "online")
-        await sub.until(lambda ms: len(ms) >= 27)  # 13 configs again + our own 'online'
+        await sub.until(lambda ms: len(ms) >= 29)  # 14 configs again + our own 'online'
         assert h.pub.statistics().ha_restarts == 1
     finally:
         sub.close()
