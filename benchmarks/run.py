@@ -3,13 +3,15 @@
 ::
 
     python -m benchmarks.run [--detector naive|pipeline|CMD] [--quick | --holdout] [-j N]
-                             [--emg-only] [--json OUT]
+                             [--config FILE] [--set KEY=VALUE ...] [--emg-only] [--json OUT]
 
 * ``naive``: :class:`benchmarks.naive_detector.NaiveDetector`; ``pipeline``:
   ``detector.pipeline.Pipeline(DetectorSettings(), ...)``. In-process detectors implement
   :class:`detector.types.CrampDetector`; the EDF is read a minute at a time and only the
   ``process``/``finish`` calls are timed. ``--emg-only`` declares every accelerometer block lost
   (``gap(0, m)``), as ``crampwatch replay`` does for a file without accelerometer channels.
+  ``--set confirm_s=4`` overrides one ``[detector]`` key (checked like a config file), so the
+  variants BENCHMARKS.md reports as tried can be re-measured.
 * anything else is a command line: ``CMD NIGHT.edf`` must print event JSONL (contracts.md "Event
   JSON") to stdout; the whole process is timed (start-up, EDF reading, detection). This is how
   ``crampwatch replay`` is timed.
@@ -34,12 +36,13 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bedside.events import event_record
 from bedside.settings import load_settings
+from bedside.tune import parse_grid
 from benchmarks.corpus import (
     DEFAULT_CACHE,
     NightSignals,
@@ -369,6 +372,19 @@ def result_dict(result: BenchResult) -> dict[str, Any]:
     }
 
 
+def detector_settings(config: Path | None, overrides: Sequence[str]) -> DetectorSettings | None:
+    """``[detector]`` of ``config`` (defaults without one) with ``KEY=VALUE`` overrides, each
+    checked for name, type and range; ``None`` when neither is given. :class:`ConfigError`."""
+    if config is None and not overrides:
+        return None
+    base = load_settings(config).detector if config else DetectorSettings()
+    values = parse_grid(overrides)
+    several = [name for name, vals in values.items() if len(vals) != 1]
+    if several:
+        raise ConfigError(f"--set {several[0]}: one value, not several (that is tune's --grid)")
+    return replace(base, **{name: vals[0] for name, vals in values.items()})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument(
@@ -379,6 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_night_set_options(parser)
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one [detector] key of the pipeline (repeatable)",
     )
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
     parser.add_argument(
@@ -394,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = chosen_night_set(args)
     try:
-        settings = load_settings(args.config).detector if args.config else None
+        settings = detector_settings(args.config, args.set)
         result = run_corpus(
             specs, args.detector, args.cache, args.jobs, settings, emg_only=args.emg_only
         )

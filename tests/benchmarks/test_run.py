@@ -23,12 +23,12 @@ from benchmarks.corpus import (
     prune,
     simulator_fingerprint,
 )
-from benchmarks.run import format_speed, result_dict, run_corpus, run_edf
+from benchmarks.run import detector_settings, format_speed, result_dict, run_corpus, run_edf
 from benchmarks.run import main as run_main
 from detector.scoring import score_night
 from detector.settings import DetectorSettings
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
-from firmware_bridge.errors import InputError
+from firmware_bridge.errors import ConfigError, InputError
 from tests.conftest import ROOT
 
 EMIT = f"{sys.executable} -m benchmarks.emit --detector naive"
@@ -236,3 +236,25 @@ def test_emg_only_declares_the_accelerometer_lost(tmp_path: Path, rng: np.random
     assert started[0]["t_detect"] >= 70.0 + DetectorSettings().blind_confirm_s
     with pytest.raises(InputError, match="--emg-only needs an in-process detector"):
         run_edf(edf, truth, EMIT, name="hand", emg_only=True)
+
+
+def test_set_overrides_one_detector_key_checked_like_a_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert detector_settings(None, []) is None  # the detector's own defaults
+    s = detector_settings(None, ["confirm_s=4", "end_hold_s=25.5"])
+    assert s is not None and (s.confirm_s, s.end_hold_s) == (4.0, 25.5)
+    assert s.onset_ratio == DetectorSettings().onset_ratio  # the rest untouched
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[detector]\nonset_ratio = 2.0\nconfirm_s = 9.0\n", encoding="utf-8")
+    s = detector_settings(cfg, ["confirm_s=5"])  # --set wins over the file
+    assert s is not None and (s.onset_ratio, s.confirm_s) == (2.0, 5.0)
+    for bad, why in (
+        ("confrim_s=4", "did you mean 'confirm_s'"),
+        ("confirm_s=0.1", "confirm_s"),  # below its documented range
+        ("confirm_s=4,6", "one value, not several"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            detector_settings(None, [bad])
+    assert run_main(["--detector", "pipeline", "--quick", "--set", "confrim_s=4"]) == 78
+    assert "did you mean 'confirm_s'" in capsys.readouterr().err
