@@ -111,6 +111,7 @@ class Pipeline:
             block_quantile=0.5, history_quantile=0.25,
             min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
         self._smooth = _frames(s.smooth_s, fs)
+        self._hum_avg = _frames(s.hum_average_s, fs)
         self._machine = CrampMachine(MachineParams(
             frame_s=fs,
             onset_log=math.log(s.onset_ratio),
@@ -148,6 +149,7 @@ class Pipeline:
     # -- state ----------------------------------------------------------------------------------
     def _reset_counters(self) -> None:
         self._smooth_tail: FloatArray = np.full((self.n_emg_channels, self._smooth - 1), np.nan)
+        self._hum_tail: FloatArray = np.full((self.n_emg_channels, self._hum_avg - 1), np.nan)
         self._last_motion = -(10**9)
         self._emg_samples = 0
         self._accel_samples = 0
@@ -219,9 +221,18 @@ class Pipeline:
         mains = self._mains.update(spectra, fr.first)
         band_pow, hum_pow = band_and_hum_power(spectra, self._plan, mains)
         # hum far above this night's usual hum (a lifting electrode) [Mew04]; the usual level is
-        # tracked like the rest floor, over a longer history
+        # tracked like the rest floor, over a longer history, on the hum power averaged over
+        # hum_average_s (causal, NaN-aware): per-frame estimates are mostly clipped to 0
         log_hum = 0.5 * np.log(np.maximum(hum_pow, 1e-12))
-        hum_base = self._hum_base.update(log_hum, np.broadcast_to(spectra.valid, log_hum.shape))
+        valid = np.broadcast_to(spectra.valid, hum_pow.shape)
+        ext = np.concatenate((self._hum_tail, np.where(valid, hum_pow, np.nan)), axis=1)
+        self._hum_tail = ext[:, ext.shape[1] - (self._hum_avg - 1):].copy()
+        win = sliding_window_view(ext, self._hum_avg, axis=1)
+        count = np.count_nonzero(np.isfinite(win), axis=2)
+        hum_mean = np.nansum(win, axis=2) / np.maximum(count, 1)
+        log_hum_mean = 0.5 * np.log(np.maximum(hum_mean, 1e-12))
+        # a flat or disconnected input has no hum at all: it says nothing about the usual hum
+        hum_base = self._hum_base.update(log_hum_mean, (count > 0) & (hum_mean > 1e-6))
         rise = ((log_hum - hum_base > math.log(s.hum_rise))
                 & (log_hum > math.log(s.hum_rise_min_uv))
                 & (hum_pow > s.hum_rise_band_ratio**2 * band_pow))

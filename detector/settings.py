@@ -74,6 +74,11 @@ class DetectorSettings:
         0.0, 100.0)
     hum_history_s: float = _f(
         3600.0, "History (s) of the usual-hum estimate.", 60.0, 14400.0)
+    hum_average_s: float = _f(
+        5.0, "The usual hum is tracked on the hum power averaged over this (s): a single frame's "
+        "hum estimate is mostly clipped to 0 where hum is weak, and a quantile of those is 0, "
+        "which made every hum above hum_rise_min_uv count as a rise (a cramp's onset included, "
+        "its EMG leaking into the mains bins).", 0.5, 60.0)
     drift_min_uv: float = _f(
         500.0, "Low-band (drift) RMS (µV) below which the signal is never called noisy.", 0.0, 1e6)
     drift_ratio: float = _f(

@@ -162,6 +162,19 @@ def test_dominant_hum_and_lead_off_are_flagged() -> None:
     assert p.statistics().seconds_bad_quality >= 15 + 20 + 30
 
 
+@pytest.mark.parametrize("hum_uv", [1.5, 3.0])
+def test_a_flat_line_does_not_make_the_usual_hum_look_like_a_rise(hum_uv: float) -> None:
+    # a minute of flat line (lead-off) has no hum at all; the night's usual hum must not drop
+    # to 0 after it, or the ordinary hum that follows counts as a lifting electrode (HUM)
+    emg, acc = render(Night(seconds=420.0, hum_uv=hum_uv, bursts=[(300.0, 360.0, 4.0)], seed=1))
+    emg[:, 60_000:120_000] = 0.0
+    events, p = run(emg, acc)
+    hold = FAST.quality_hold_s
+    assert 60.0 <= p.statistics().seconds_bad_quality <= 60.0 + hold + 1.0
+    (start,) = starts(events)
+    assert FAST.confirm_s <= start.t_detect - 300.0 <= FAST.confirm_s + 2.5
+
+
 def test_cramp_during_lead_off_is_suppressed() -> None:
     night = Night(seconds=240.0, bursts=[(150.0, 210.0, 3.0)], seed=3)
     emg, acc = render(night)
