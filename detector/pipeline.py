@@ -127,6 +127,7 @@ class Pipeline:
             plm_window_frames=_frames(s.plm_window_s, fs),
             plm_min_bursts=s.plm_min_bursts,
             plm_confirm_frames=_frames(s.plm_confirm_s, fs),
+            candidate_bad_frames=_frames(s.candidate_bad_s, fs),
             candidate_dip_frames=round(s.candidate_dip_s / fs),
             end_hold_frames=_frames(s.end_hold_s, fs),
             lost_frames=_frames(s.lost_s, fs),

@@ -18,7 +18,8 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 * turning over, stretches, gait: movement / tilt / upright posture veto a candidate, and a run that
   starts right after movement needs ``after_motion_confirm_s``;
 * a stretch during a cramp raises the EMG [RT95] and waking moves the leg: inside a cramp motion
-  never ends or restarts it; dips shorter than ``end_hold_s`` are bridged;
+  never ends or restarts it; dips shorter than ``end_hold_s`` are bridged; a candidate that began
+  still outlives the movement of waking and its artifact (bad signal up to ``candidate_bad_s``);
 * the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
   lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
   ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
@@ -75,7 +76,7 @@ TABLE: dict[tuple[State, Trigger], State] = {
     (S.CANDIDATE, T.DROP): S.IDLE,
     (S.CANDIDATE, T.MOVE): S.IDLE,
     (S.CANDIDATE, T.UPRIGHT): S.IDLE,
-    (S.CANDIDATE, T.BAD): S.IDLE,
+    (S.CANDIDATE, T.BAD): S.CANDIDATE,  # the artifact of waking, up to candidate_bad_s
     (S.CRAMP, T.HIGH): S.CRAMP,
     (S.CRAMP, T.LOW): S.CRAMP_DIP,
     (S.CRAMP, T.BAD): S.CRAMP,  # hold through short quality losses / gaps
@@ -111,6 +112,7 @@ class MachineParams:
     plm_min_bursts: int
     plm_confirm_frames: int
     candidate_dip_frames: int
+    candidate_bad_frames: int  # a candidate that began still survives bad signal this long
     end_hold_frames: int
     lost_frames: int
     update_frames: int  # 0 = no cramp_update
@@ -295,13 +297,18 @@ class CrampMachine:
                 return Trigger.END
             return Trigger.LOW
         if not good:
+            if self.state is State.CANDIDATE:
+                # a discharge that began with the leg still outlives the movement artifact of
+                # the sleeper waking from it [CS] (like the movement itself, below), briefly
+                since = self._bad_since if self._bad_since >= 0 else k
+                if self._began_still(k) and k - since + 1 <= p.candidate_bad_frames:
+                    return Trigger.BAD
+                return Trigger.DROP
             return Trigger.BAD
         if f.upright[i] and not self._woken:
             return Trigger.UPRIGHT
         if f.moving[i] or f.upright[i]:
-            if self.state is State.CANDIDATE and (
-                    self._woken or (k - self._k0 >= p.pre_still_frames
-                                    and self._k0 - self._motion_before_k0 > p.after_motion_frames)):
+            if self.state is State.CANDIDATE and self._began_still(k):
                 # the discharge began while the leg was still: the sleeper woke from it [CS]
                 self._woken = True
                 return self._confirm_or_high(f, i, k, level)
@@ -314,6 +321,13 @@ class CrampMachine:
             low_since = self._low_since if self._low_since >= 0 else k
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
         return self._confirm_or_high(f, i, k, level)
+
+    def _began_still(self, k: int) -> bool:
+        """The candidate woke the sleeper, or has been still long enough (``pre_still_frames``,
+        not right after other movement) that a movement now is the waking, not its cause."""
+        p = self.p
+        return self._woken or (k - self._k0 >= p.pre_still_frames
+                               and self._k0 - self._motion_before_k0 > p.after_motion_frames)
 
     def _confirm_or_high(self, f: FrameInputs, i: int, k: int, level: float) -> Trigger:
         """CONFIRM once the candidate lasted its :meth:`_need` and its level over that span
@@ -353,12 +367,19 @@ class CrampMachine:
         if old is State.IDLE and new is State.CANDIDATE:
             self._k0 = k
             self._woken = False
+            self._bad_since = -1
             self._motion_before_k0 = int(f.last_motion[i])
             self._low_since = -1
             self._levels = [level]
             self._t_onset = self._onset(f, i, k)
             return
         if old is State.CANDIDATE:
+            if trig is Trigger.BAD:
+                self._woken = True
+                if self._bad_since < 0:
+                    self._bad_since = k
+                return
+            self._bad_since = -1
             if trig in (Trigger.LOW, Trigger.HIGH, Trigger.CONFIRM):
                 self._levels.append(level)
             if trig is Trigger.LOW:

@@ -397,3 +397,39 @@ def test_recurrence_on_the_residual_of_a_cramp_is_found(seed: int) -> None:
     assert 348.0 <= s[1].t_onset <= 352.0 and s[1].t_detect - 350.0 <= FAST.confirm_s + 3.0
     ended = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
     assert [round(e.t_end or 0.0) for e in ended] == pytest.approx([160, 420], abs=3)
+
+
+def _with_motion_artifact(night: Night, start_s: float, end_s: float, seed: int
+                          ) -> tuple[FloatArray, FloatArray]:
+    """``night`` rendered, plus electrode-motion steps of a few hundred µV every 0.5 s over
+    ``[start_s, end_s)``: frames the quality gate calls bad (LEAD_OFF)."""
+    emg, acc = render(night)
+    rng = np.random.default_rng(seed)
+    for t in np.arange(start_s, end_s, 0.5):
+        emg[0, int(t * 1000):] += rng.normal(0.0, 400.0)
+    return emg, acc
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cramp_outlives_the_artifact_of_the_sleeper_waking(seed: int) -> None:
+    # still discharge from 150 s, then 4 s in the sleeper wakes and moves [CS]: 3 s of motion
+    # artifact (bad signal). The candidate survives it and alarms as the signal comes back …
+    night = Night(seconds=260.0, bursts=[(150.0, 230.0, 4.0)], moves=[(154.0, 157.0, 0.3)],
+                  seed=seed)
+    emg, acc = _with_motion_artifact(night, 154.0, 157.0, seed)
+    events, p = run(emg, acc)
+    (start,) = starts(events)
+    assert p.statistics().seconds_bad_quality > 0.0
+    assert start.t_detect - 150.0 <= 157.0 + FAST.quality_hold_s + 2.0 - 150.0
+    assert abs(start.t_onset - 150.0) <= 1.0
+    # … where dropping it at the first bad frame alarmed only after a fresh confirmation
+    dropped = starts(run(emg, acc, settings=replace(FAST, candidate_bad_s=0.0))[0])
+    assert len(dropped) == 1 and dropped[0].t_detect - 150.0 >= 20.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_artifact_of_a_movement_that_starts_with_the_emg_is_no_cramp(seed: int) -> None:
+    # turning over: the EMG burst, the movement and its artifact begin together
+    night = Night(seconds=260.0, bursts=[(150.0, 165.0, 4.0)], moves=[(150.0, 153.0, 0.3)],
+                  seed=seed)
+    assert starts(run(*_with_motion_artifact(night, 150.5, 153.0, seed))[0]) == []
