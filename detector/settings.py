@@ -140,7 +140,8 @@ class DetectorSettings:
         "onset_ratio after a cramp): cramp discharge is +100..800 % [CS], while pre-cramp "
         "fasciculation [JAT21] or a wandering baseline hovers at onset_ratio.", 1.1, 20.0)
     pre_still_s: float = _f(
-        1.5, "A candidate that began this long (s) before any movement is not vetoed by it: the "
+        1.5, "A candidate whose discharge began (its onset estimate, the raw level's rise) this "
+        "long (s) before any movement is not vetoed by it: the "
         "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
         "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
         0.5, 60.0)

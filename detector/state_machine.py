@@ -18,8 +18,9 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 * turning over, stretches, gait: movement / tilt / upright posture veto a candidate, and a run that
   starts right after movement needs ``after_motion_confirm_s``;
 * a stretch during a cramp raises the EMG [RT95] and waking moves the leg: inside a cramp motion
-  never ends or restarts it; dips shorter than ``end_hold_s`` are bridged; a candidate that began
-  still outlives the movement of waking and its artifact (bad signal up to ``candidate_bad_s``);
+  never ends or restarts it; dips shorter than ``end_hold_s`` are bridged; a candidate whose
+  discharge began ``pre_still_s`` before any movement (counted from its onset estimate) outlives
+  the movement of waking and its artifact (bad signal up to ``candidate_bad_s``);
 * the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
   lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
   ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
@@ -155,6 +156,7 @@ class CrampMachine:
         self.state = State.IDLE
         self.cramps = 0
         self._k0 = 0  # candidate / cramp onset frame
+        self._k_onset = 0  # frame of the onset estimate (the raw level's rise) of the candidate
         self._t_onset = 0.0
         self._t_detect = 0.0
         self._low_since = -1  # first frame of the current dip (candidate or cramp)
@@ -326,7 +328,9 @@ class CrampMachine:
         """The candidate woke the sleeper, or has been still long enough (``pre_still_frames``,
         not right after other movement) that a movement now is the waking, not its cause."""
         p = self.p
-        return self._woken or (k - self._k0 >= p.pre_still_frames
+        # counted from the discharge's own onset (the raw level's rise), not from the smoothed
+        # candidate start, which lags it by up to smooth_s
+        return self._woken or (k - self._k_onset >= p.pre_still_frames
                                and self._k0 - self._motion_before_k0 > p.after_motion_frames)
 
     def _confirm_or_high(self, f: FrameInputs, i: int, k: int, level: float) -> Trigger:
@@ -372,6 +376,7 @@ class CrampMachine:
             self._low_since = -1
             self._levels = [level]
             self._t_onset = self._onset(f, i, k)
+            self._k_onset = round(self._t_onset / p.frame_s)
             return
         if old is State.CANDIDATE:
             if trig is Trigger.BAD:

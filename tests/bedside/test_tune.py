@@ -89,12 +89,12 @@ def test_folds_partition_the_nights_reproducibly() -> None:
 def test_tune_recovers_a_mis_set_threshold(corpus: list[Path]) -> None:
     nights = [truth_for(p) for p in corpus]
     assert all(n is not None and n.cramps == 1 for n in nights)
-    # onset_ratio 3.0 × rest floor (defaults: 1.8) misses the weaker cramps (+100..800 % [CS])
-    bad = DetectorSettings(onset_ratio=3.0)
+    # onset_ratio 4.0 × rest floor (defaults: 1.8) misses the weaker cramps (+100..800 % [CS])
+    bad = DetectorSettings(onset_ratio=4.0)
     result = tune(
         [n for n in nights if n is not None],
         bad,
-        {"onset_ratio": [3.0, 1.8, 2.4]},
+        {"onset_ratio": [4.0, 1.8, 2.4]},
         k=2,
         jobs=2,
     )
@@ -105,7 +105,7 @@ def test_tune_recovers_a_mis_set_threshold(corpus: list[Path]) -> None:
     assert mis.sensitivity is not None and mis.sensitivity < 1.0  # the mis-set one misses some
     assert best.false_alarms <= mis.false_alarms
     assert len(result.cv) == 2
-    assert all(result.settings[f.chosen].onset_ratio != 3.0 for f in result.cv)
+    assert all(result.settings[f.chosen].onset_ratio != 4.0 for f in result.cv)
     assert any("too few" in w for w in result.warnings)  # 4 cramps < 10
 
 
@@ -113,10 +113,10 @@ def test_tune_cli_writes_a_loadable_config(
     corpus: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "current.toml"
-    cfg.write_text("[detector]\nonset_ratio = 3.0\n", encoding="utf-8")
+    cfg.write_text("[detector]\nonset_ratio = 4.0\n", encoding="utf-8")
     out = tmp_path / "best.toml"
     code = main(
-        ["tune", *map(str, corpus[:2]), "--grid", "onset_ratio=3.0,1.8", "--config", str(cfg),
+        ["tune", *map(str, corpus[:2]), "--grid", "onset_ratio=4.0,1.8", "--config", str(cfg),
          "--folds", "2", "-j", "2", "-o", str(out)]
     )
     assert code == 0

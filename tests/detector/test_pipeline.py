@@ -433,3 +433,18 @@ def test_artifact_of_a_movement_that_starts_with_the_emg_is_no_cramp(seed: int) 
     night = Night(seconds=260.0, bursts=[(150.0, 165.0, 4.0)], moves=[(150.0, 153.0, 0.3)],
                   seed=seed)
     assert starts(run(*_with_motion_artifact(night, 150.5, 153.0, seed))[0]) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_waking_counts_from_the_discharge_onset_not_the_smoothed_candidate(seed: int) -> None:
+    # still discharge from 150 s; the sleeper wakes and moves 2.2 s in [CS]. The discharge was
+    # there pre_still_s before the movement, though the smoothed level crossed the onset later
+    night = Night(seconds=260.0, bursts=[(150.0, 230.0, 4.0)], moves=[(152.2, 155.2, 0.3)],
+                  seed=seed)
+    (start,) = starts(run(*render(night))[0])
+    assert start.t_detect - 150.0 <= FAST.confirm_s + 2.0  # not vetoed and confirmed afresh
+    # a movement that starts with the discharge still vetoes it (confirmed only after it)
+    early = Night(seconds=260.0, bursts=[(150.0, 230.0, 4.0)], moves=[(150.5, 153.5, 0.3)],
+                  seed=seed)
+    (late,) = starts(run(*render(early))[0])
+    assert late.t_detect - 150.0 >= FAST.after_motion_confirm_s + 3.0
