@@ -301,9 +301,11 @@ class CrampMachine:
         if not good:
             if self.state is State.CANDIDATE:
                 # a discharge that began with the leg still outlives the movement artifact of
-                # the sleeper waking from it [CS] (like the movement itself, below), briefly
+                # the sleeper waking from it [CS] (like the movement itself, below), briefly;
+                # bad signal without that movement (a lead coming off) still drops it
                 since = self._bad_since if self._bad_since >= 0 else k
-                if self._began_still(k) and k - since + 1 <= p.candidate_bad_frames:
+                woke = self._woken or (bool(f.moving[i]) and self._began_still(k))
+                if woke and k - since + 1 <= p.candidate_bad_frames:
                     return Trigger.BAD
                 return Trigger.DROP
             return Trigger.BAD

@@ -425,6 +425,11 @@ def test_cramp_outlives_the_artifact_of_the_sleeper_waking(seed: int) -> None:
     # … where dropping it at the first bad frame alarmed only after a fresh confirmation
     dropped = starts(run(emg, acc, settings=replace(FAST, candidate_bad_s=0.0))[0])
     assert len(dropped) == 1 and dropped[0].t_detect - 150.0 >= 20.0
+    # … as it still is when the leg did not move: bad signal alone (a lead coming off) is
+    # not the sleeper waking
+    unmoved = Night(seconds=260.0, bursts=[(150.0, 230.0, 4.0)], seed=seed)
+    (fresh,) = starts(run(*_with_motion_artifact(unmoved, 154.0, 157.0, seed))[0])
+    assert fresh.t_detect - 150.0 >= 20.0
 
 
 @pytest.mark.parametrize("seed", [1, 2])
