@@ -53,7 +53,9 @@ def event_record(
     """The event JSON object (a ``dict`` ready for ``json.dumps``) of one detector event.
 
     ``event_id`` is ``"<session_id>:<leg>:<cramp_number>:started"`` / ``":ended"``; a
-    ``cramp_update`` gets ``":update:<t in ms>"`` and the field ``t`` (its ``t_detect``). Raises
+    ``cramp_update`` gets ``":update:<t in ms>"``, the field ``t`` and a ``time`` of its own: the
+    stream time of the update (``DetectorEvent.t``; ``t_detect`` for producers that leave ``t``
+    unset), while ``t_detect`` stays the cramp's detection time. Raises
     ``ValueError`` if ``session_id`` or ``leg`` contains ``":"`` (it would break the id) or an
     ended event lacks ``t_end``.
     """
@@ -77,8 +79,11 @@ def event_record(
             "peak_intensity": _intensity(event.peak_intensity),
         }
         return record
+    # an update's own stream time: every update of a cramp shares its t_detect, and an id
+    # built from that made them all one message to consumers that dedupe by event_id
+    t_update = event.t if event.t is not None else event.t_detect
     if event.kind is EventKind.CRAMP_UPDATE:
-        record["event_id"] = f"{stem}:update:{round(event.t_detect * 1000)}"
+        record["event_id"] = f"{stem}:update:{round(t_update * 1000)}"
     else:
         record["event_id"] = f"{stem}:started"
     record |= {
@@ -87,9 +92,10 @@ def event_record(
         "t_detect": _seconds(event.t_detect),
     }
     if event.kind is EventKind.CRAMP_UPDATE:
-        record["t"] = _seconds(event.t_detect)
+        record["t"] = _seconds(t_update)
     record |= {
-        "time": wall_clock(session_start, event.t_detect),
+        "time": wall_clock(session_start,
+                           t_update if event.kind is EventKind.CRAMP_UPDATE else event.t_detect),
         "intensity": _intensity(event.intensity),
     }
     if event.kind is EventKind.CRAMP_UPDATE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -13,6 +14,8 @@ import pytest
 from bedside.events import dumps, event_record, read_events, wall_clock, write_events
 from detector.types import DetectorEvent, EventKind
 from firmware_bridge.errors import InputError
+from tests.detector.synth import Night, render
+from tests.detector.test_pipeline import run
 
 START = datetime(2026, 11, 27, 0, 0, 0)
 
@@ -62,13 +65,30 @@ def test_ended_and_update() -> None:
         kind=EventKind.CRAMP_UPDATE,
         cramp_number=3,
         t_onset=812.4,
-        t_detect=830.25,
+        t_detect=815.1,
         intensity=5.0,
         peak_intensity=6.0,
+        t=830.25,
     )
     up = event_record(update, session_id="night-7", leg="right", session_start=START)
-    assert up["event"] == "cramp_update" and up["t"] == 830.25
+    assert up["event"] == "cramp_update" and up["t"] == 830.25 and up["t_detect"] == 815.1
     assert up["event_id"] == "night-7:right:3:update:830250"
+    assert up["time"] == "2026-11-27T00:13:50.250+00:00"  # wall clock of the update, not detection
+    # a producer that sets no t: the update's time is its t_detect
+    bare = dataclasses.replace(update, t=None, t_detect=830.25)
+    assert event_record(bare, session_id="night-7", leg="right", session_start=START)[
+        "event_id"] == "night-7:right:3:update:830250"
+
+
+def test_updates_of_one_cramp_are_distinct_messages() -> None:
+    # the production pipeline over a 200-s cramp: several updates, each its own event_id and t
+    events, _ = run(*render(Night(seconds=400.0, bursts=[(100.0, 300.0, 4.0)], seed=1)))
+    updates = [event_record(e, session_id="s", leg="left", session_start=START)
+               for e in events if e.kind is EventKind.CRAMP_UPDATE]
+    assert len(updates) >= 5
+    assert len({u["event_id"] for u in updates}) == len(updates)
+    ts = [u["t"] for u in updates]
+    assert ts == sorted(ts) and ts[0] > updates[0]["t_detect"]
 
 
 def test_aware_start_keeps_its_offset() -> None:
