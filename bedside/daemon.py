@@ -383,7 +383,9 @@ class EventSink:
             except Exception:  # the publisher must never stop detection
                 self.failures["mqtt"] += 1
                 log.exception("MQTT publisher failed on %s", record.get("event_id"))
-        if self._prompt is not None and record.get("event") != "cramp_update":
+        # the prompt needs starts and ends, and the updates that say the level fell or rose
+        if self._prompt is not None and (record.get("event") != "cramp_update"
+                                         or "easing" in record):
             task = asyncio.get_running_loop().create_task(self._prompt.on_event(record))
             self._tasks.add(task)
             task.add_done_callback(self._prompt_done)

@@ -100,6 +100,8 @@ def event_record(
     }
     if event.kind is EventKind.CRAMP_UPDATE:
         record["peak_intensity"] = _intensity(event.peak_intensity)
+        if event.easing is not None:
+            record["easing"] = event.easing
     return record
 
 

@@ -189,13 +189,16 @@ class CrampMachine:
         mean = float(np.mean(np.exp(self._levels))) if self._levels else 1.0
         return mean, self._peak
 
-    def _event(self, kind: EventKind, frame: int, **kw: float) -> DetectorEvent:
+    def _event(self, kind: EventKind, frame: int, *, t: float | None = None,
+               t_end: float | None = None, duration_s: float | None = None,
+               easing: bool | None = None) -> DetectorEvent:
         mean, peak = self._intensity()
         current = math.exp(self._levels[-1]) if self._levels else 1.0
         intensity = mean if kind is EventKind.CRAMP_ENDED else current
         return DetectorEvent(kind=kind, cramp_number=self.cramps, t_onset=self._t_onset,
                              t_detect=self._t_detect, intensity=round(intensity, 3),
-                             peak_intensity=round(peak, 3), **kw)
+                             peak_intensity=round(peak, 3), t=t, t_end=t_end,
+                             duration_s=duration_s, easing=easing)
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self, f: FrameInputs) -> list[DetectorEvent]:
@@ -427,10 +430,17 @@ class CrampMachine:
                 for _, v in self._dip:  # the dip was part of the cramp after all
                     bisect.insort(self._sorted, v)
                 self._dip = []
+                if old is State.CRAMP_DIP and p.update_frames:  # a lull, not the end
+                    events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
+                                              easing=False))
+                    self._next_update = k + p.update_frames
             elif trig is Trigger.LOW:
                 if old is State.CRAMP:
                     self._low_since = k
                     self._levels_at_dip = len(self._levels) - 1
+                    if p.update_frames:  # may be the end: a prompt can stop urging the hold
+                        events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
+                                                  easing=True))
                 self._dip.append((k, level))
             elif trig is Trigger.END:
                 self._dip.append((k, level))

@@ -50,6 +50,9 @@ class DetectorEvent:
     intensity: float
     peak_intensity: float
     t: float | None = None  # cramp_update only: stream time of the update (s)
+    # cramp_update only: True as the level falls below the end threshold (a dip that may be the
+    # end, decided end_hold_s later), False as it rises again (the dip was a lull); None: neither
+    easing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

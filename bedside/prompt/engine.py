@@ -15,6 +15,9 @@ One sequence per cramp::
                                     after escalation_after_s the escalation lines; quiet after
                                     max_sequence_s)
     ACTIVE --cramp_ended (last leg)--> ENDING --dip_grace_s--> IDLE (closing line)
+    ACTIVE, every leg's last cramp_update "easing": true --> hold and escalation lines pause
+           (the detector saw the level fall; its cramp_ended comes end_hold_s later) until an
+           update "easing": false (a lull) or the end
     ENDING --cramp_started--> ACTIVE (same sequence: a dip does not restart it)
     IDLE --cramp_started within cooldown_s of the last sequence--> SHORT (repeat_short only)
     ACTIVE --cramp_started after max_sequence_s--> a new sequence (the old end was lost)
@@ -89,6 +92,7 @@ class PromptStatistics:
     suppressed_silence: int = 0
     silences: int = 0
     lost_ends: int = 0
+    easing_pauses: int = 0  # hold lines paused as the detector said the level fell
     stale_commands: int = 0
     dropped_stale: int = 0
     dropped_silenced: int = 0
@@ -145,6 +149,7 @@ class PromptSequencer:
         self.muted = False
         self._start = 0.0
         self._legs: set[str] = set()
+        self._easing: set[str] = set()  # legs whose last cramp_update said "easing": true
         self._next_hold = 0.0
         self._hold_index = 0
         self._escalation_index = 0
@@ -157,7 +162,7 @@ class PromptSequencer:
         self.counts: dict[str, int] = dict.fromkeys(
             ("events", "duplicates", "bad_events", "sequences", "short_reminders", "dips_merged",
              "utterances", "suppressed_quiet_hours", "suppressed_rate_limit",
-             "suppressed_silence", "silences", "lost_ends"),
+             "suppressed_silence", "silences", "lost_ends", "easing_pauses"),
             0,
         )  # fmt: skip
 
@@ -180,8 +185,17 @@ class PromptSequencer:
         leg = leg if isinstance(leg, str) else "?"
         if kind == "cramp_started":
             return self._started(leg, now, wall)
+        if kind == "cramp_update":
+            easing = event.get("easing")
+            if easing is True and leg in self._legs and leg not in self._easing:
+                self._easing.add(leg)
+                self.counts["easing_pauses"] += 1
+            elif easing is False:
+                self._easing.discard(leg)
+            return []
         if kind == "cramp_ended":
             self._legs.discard(leg)
+            self._easing.discard(leg)
             if not self._legs and self.phase in (Phase.ACTIVE, Phase.SHORT):
                 self._short_before_end = self.phase is Phase.SHORT
                 self.phase = Phase.ENDING
@@ -211,6 +225,8 @@ class PromptSequencer:
                 return self._say("closing", now, wall)
             return []
         if self.phase is not Phase.ACTIVE:
+            return []
+        if self._legs and self._legs <= self._easing:  # easing: stop urging the hold
             return []
         elapsed = now - self._start
         if elapsed >= self.s.max_sequence_s:
@@ -260,6 +276,7 @@ class PromptSequencer:
         self._hold_index = 0
         self._escalation_index = 0
         self._next_hold = now + self.s.hold_interval_s
+        self._easing.clear()
         self._short_before_end = False
         self.muted = False
         short = self._last_end is not None and 0.0 <= now - self._last_end < self.s.cooldown_s

@@ -109,6 +109,11 @@ async def test_virtual_night_over_ble_equals_direct_replay(tmp_path: Path) -> No
     # The cramp was answered with spoken prompts (written as WAVs: no sound card in tests).
     wavs = sorted((tmp_path / "prompts").glob("*.wav"))
     assert wavs and "opening" in wavs[0].name
+    # … and the prompt heard the detector say the level fell (before its cramp_ended)
+    hints = [e for e in result.summary.events if e.get("easing") is True]
+    assert hints
+    assert result.daemon.prompt is not None
+    assert result.daemon.prompt.statistics().easing_pauses >= 1
 
 
 async def test_demo_settings_survive_a_night_without_a_cramp(tmp_path: Path) -> None:

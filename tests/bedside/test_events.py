@@ -74,6 +74,10 @@ def test_ended_and_update() -> None:
     assert up["event"] == "cramp_update" and up["t"] == 830.25 and up["t_detect"] == 815.1
     assert up["event_id"] == "night-7:right:3:update:830250"
     assert up["time"] == "2026-11-27T00:13:50.250+00:00"  # wall clock of the update, not detection
+    assert "easing" not in up  # a periodic update carries no hint
+    hint = event_record(dataclasses.replace(update, easing=True), session_id="night-7",
+                        leg="right", session_start=START)
+    assert hint["easing"] is True
     # a producer that sets no t: the update's time is its t_detect
     bare = dataclasses.replace(update, t=None, t_detect=830.25)
     assert event_record(bare, session_id="night-7", leg="right", session_start=START)[

@@ -158,6 +158,32 @@ def test_new_cramp_within_cooldown_gets_the_short_reminder_only() -> None:
     assert seq.counts["short_reminders"] == 1 and seq.counts["sequences"] == 2
 
 
+def easing(value: bool, t: float, leg: str = "left") -> dict[str, Any]:
+    return {"event": "cramp_update", "event_id": f"s:{leg}:1:update:{round(t * 1000)}",
+            "leg": leg, "t": t, "easing": value}
+
+
+def test_hold_lines_pause_while_the_detector_says_easing() -> None:
+    texts = PromptTexts(hold=("a", "b"), escalation=())
+    seq = PromptSequencer(dataclasses.replace(FAST, texts=texts))
+    # the level falls at 12 s (a lull), comes back at 31 s, falls for good at 52 s; the
+    # cramp_ended follows at 70 s, end_hold_s after the fall
+    events = {0.0: [started()], 12.0: [easing(True, 12.0)], 31.0: [easing(False, 31.0)],
+              52.0: [easing(True, 52.0)], 70.0: [ended()]}
+    assert keys_at(drive(seq, events, 90.0)) == [
+        (0.0, "opening"),
+        (10.0, "hold.0"),
+        (31.0, "hold.1"),  # the line due at 20 and 30 s, said once as the lull ends
+        (40.0, "hold.0"),
+        (50.0, "hold.1"),
+        (75.0, "closing"),
+    ]
+    assert seq.counts["easing_pauses"] == 2
+    # without the hints the hold lines run on until the end (the line at 60 s included)
+    plain = PromptSequencer(dataclasses.replace(FAST, texts=texts))
+    assert (60.0, "hold.1") in keys_at(drive(plain, {0.0: [started()], 70.0: [ended()]}, 90.0))
+
+
 def test_duplicates_and_updates_are_ignored() -> None:
     seq = PromptSequencer(FAST)
     update = {"event": "cramp_update", "event_id": "u1", "leg": "left", "t": 3.0}

@@ -453,3 +453,22 @@ def test_waking_counts_from_the_discharge_onset_not_the_smoothed_candidate(seed:
                   seed=seed)
     (late,) = starts(run(*render(early))[0])
     assert late.t_detect - 150.0 >= FAST.after_motion_confirm_s + 3.0
+
+
+def test_updates_say_when_the_level_falls_and_when_a_lull_ends() -> None:
+    # a 30-s lull inside a cramp, then the real end: "easing" at each fall, "not easing" when
+    # the lull ends, so a prompt can stop urging the hold before cramp_ended (end_hold_s later)
+    bursts = [(100.0, 160.0, 4.0), (160.0, 190.0, 2.2), (190.0, 250.0, 4.0), (250.0, 420.0, 1.8)]
+    events, _ = run(*render(Night(seconds=440.0, bursts=bursts, seed=19)))
+    marks = [(e.easing, e.t) for e in events
+             if e.kind is EventKind.CRAMP_UPDATE and e.easing is not None]
+    assert [m for m, _ in marks] == [True, False, True]
+    falls = [t for m, t in marks if m]
+    assert all(t is not None for _, t in marks)
+    assert abs((falls[0] or 0.0) - 160.0) <= 4.0 and abs((falls[1] or 0.0) - 250.0) <= 4.0
+    (end,) = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert (falls[1] or 0.0) < FAST.end_hold_s + (end.t_end or 0.0)  # the hint comes first
+    # update_interval_s = 0 means no cramp_update at all, hints included
+    quiet = run(*render(Night(seconds=440.0, bursts=bursts, seed=19)),
+                settings=replace(FAST, update_interval_s=0.0))[0]
+    assert [e for e in quiet if e.kind is EventKind.CRAMP_UPDATE] == []
