@@ -226,9 +226,7 @@ class Pipeline:
         # hum_average_s (causal, NaN-aware): per-frame estimates are mostly clipped to 0
         log_hum = 0.5 * np.log(np.maximum(hum_pow, 1e-12))
         valid = np.broadcast_to(spectra.valid, hum_pow.shape)
-        ext = np.concatenate((self._hum_tail, np.where(valid, hum_pow, np.nan)), axis=1)
-        self._hum_tail = ext[:, ext.shape[1] - (self._hum_avg - 1):].copy()
-        win = sliding_window_view(ext, self._hum_avg, axis=1)
+        win, self._hum_tail = _causal_windows(self._hum_tail, np.where(valid, hum_pow, np.nan))
         count = np.count_nonzero(np.isfinite(win), axis=2)
         hum_mean = np.nansum(win, axis=2) / np.maximum(count, 1)
         log_hum_mean = 0.5 * np.log(np.maximum(hum_mean, 1e-12))
@@ -245,11 +243,9 @@ class Pipeline:
         raw = np.where(ok, log_env - floor, np.nan)  # NaN while the floor warms up
         # causal NaN-aware running lower quartile over self._smooth frames: a sustained discharge
         # passes, intermittent twitches (fasciculation [JAT21]) and single-frame spikes do not
-        ext = np.concatenate((self._smooth_tail, raw), axis=1)
-        win = sliding_window_view(ext, self._smooth, axis=1)  # (n_ch, n, smooth)
+        win, self._smooth_tail = _causal_windows(self._smooth_tail, raw)  # (n_ch, n, smooth)
         smooth = nan_quantile(win, s.smooth_quantile, 1)
         smooth = np.where(np.isfinite(raw), smooth, np.nan)
-        self._smooth_tail = ext[:, ext.shape[1] - (self._smooth - 1):].copy()
         calf_level = _nanmax(smooth[self._calf])
         calf_raw = _nanmax(raw[self._calf])
         # usable EMG alarms even where the accelerometer is missing or invalid ("blind"): an
@@ -290,6 +286,15 @@ class Pipeline:
                      else "upright" if upright[-1] else "lying"),
         )
         return events
+
+
+def _causal_windows(tail: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``x (n_ch, n)`` after the carried ``tail (n_ch, w - 1)`` of earlier frames → the windows
+    ``(n_ch, n, w)`` ending at each frame of ``x`` (causal, block-size invariant) and the tail
+    to carry into the next batch."""
+    w = tail.shape[1] + 1
+    ext = np.concatenate((tail, x), axis=1)
+    return sliding_window_view(ext, w, axis=1), ext[:, ext.shape[1] - (w - 1):].copy()
 
 
 def _nanmax(a: FloatArray) -> FloatArray:

@@ -283,6 +283,10 @@ class CrampMachine:
         out: FloatArray = 0.5 * np.log(np.exp(2.0 * self.p.onset_log) + excess)
         return out
 
+    def _onset_thr_at(self, k: int) -> float:
+        """:meth:`_onset_thr` at one frame (the plain onset level when no cramp raised it)."""
+        return float(self._onset_thr(np.asarray(k))) if self._post_base else self.p.onset_log
+
     def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
         p = self.p
         good = bool(f.good[i])
@@ -320,7 +324,7 @@ class CrampMachine:
                 self._woken = True
                 return self._confirm_or_high(f, i, k, level)
             return Trigger.MOVE
-        thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
+        thr = self._onset_thr_at(k)
         if self.state is State.IDLE:
             return Trigger.HIGH if level >= thr else Trigger.LOW
         # CANDIDATE
@@ -348,10 +352,8 @@ class CrampMachine:
         # sustained: the window's median clears the onset threshold by confirm_margin_log
         # (a cramp is >= +100 % [CS]); a level hovering at the onset threshold (pre-cramp
         # fasciculation [JAT21], a wandering baseline) stays a candidate
-        thr = float(self._onset_thr(np.asarray(k))) if self._post_base else p.onset_log
-        confirm_log = thr + p.confirm_margin_log
         recent = self._levels[-(need - 1):] if need > 1 else []
-        if statistics.median([*recent, level]) < confirm_log:
+        if statistics.median([*recent, level]) < self._onset_thr_at(k) + p.confirm_margin_log:
             return Trigger.HIGH
         return Trigger.CONFIRM
 
