@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +45,26 @@ class Lines:
                 continue
 
 
+@contextmanager
+def virtual_daemon(config: Path) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """A real ``crampwatch run --virtual`` daemon (an hour at real speed) and its stderr lines;
+    killed and reaped on the way out if the test did not stop it."""
+    proc = subprocess.Popen(
+        virtual_run_argv(config, seed=5, hours=1, speed=1),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc, Lines(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
 def tonight_record() -> dict[str, object]:
     return {
         "event": "cramp_started",
@@ -62,14 +84,7 @@ def test_sighup_refuses_bad_config_then_restarts_in_place(tmp_path: Path) -> Non
     config = tmp_path / "crampwatch.toml"
     good = f'[daemon]\nstate_dir = "{state}"\n[prompt]\nbackend = "none"\n'
     config.write_text(good)
-    proc = subprocess.Popen(
-        virtual_run_argv(config, seed=5, hours=1, speed=1),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = Lines(proc)
-    try:
+    with virtual_daemon(config) as (proc, lines):
         lines.wait_for("restored tonight's 1 cramp(s)")
         lines.wait_for("connected to")
 
@@ -87,12 +102,6 @@ def test_sighup_refuses_bad_config_then_restarts_in_place(tmp_path: Path) -> Non
         lines.wait_for("connected to", count=2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()
 
 
 def test_night_runs_noon_to_noon_and_restore_skips_other_nights(tmp_path: Path) -> None:
@@ -119,14 +128,7 @@ def test_prompt_silence_reaches_the_running_daemon(tmp_path: Path) -> None:
     absent = subprocess.run(silence, capture_output=True, text=True, check=False)
     assert absent.returncode == 1 and "no running daemon" in absent.stderr
 
-    proc = subprocess.Popen(
-        virtual_run_argv(config, seed=5, hours=1, speed=1),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = Lines(proc)
-    try:
+    with virtual_daemon(config) as (proc, lines):
         lines.wait_for("connected to")
         assert (state / "crampwatch.pid").read_text().strip() == str(proc.pid)
         done = subprocess.run(silence, capture_output=True, text=True, check=False)
@@ -138,9 +140,3 @@ def test_prompt_silence_reaches_the_running_daemon(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert not (state / "crampwatch.pid").exists()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()
