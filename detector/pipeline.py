@@ -23,13 +23,14 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from detector.calibration import CalibratedStart, Calibration
 from detector.floor import RestFloor, nan_quantile
 from detector.framing import Framer, Frames
 from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MotionFeatures
-from detector.quality import CODES, GOOD, QualityGate, QualityThresholds
+from detector.quality import CODES, GOOD, QualityGate, settings_thresholds
 from detector.settings import DetectorSettings
-from detector.spectrum import SpectralFeatures, plan_bins
+from detector.spectrum import SpectralFeatures, settings_bin_plan
 from detector.state_machine import CrampMachine, FrameInputs, MachineParams, State
 from detector.types import (
     DetectorEvent,
@@ -58,7 +59,8 @@ class Pipeline:
     """
 
     def __init__(self, settings: DetectorSettings, *, emg_rate_hz: float, accel_rate_hz: float,
-                 n_emg_channels: int, emg_labels: Sequence[str] | None = None) -> None:
+                 n_emg_channels: int, emg_labels: Sequence[str] | None = None,
+                 calibration: Calibration | None = None) -> None:
         s = settings
         if not math.isfinite(emg_rate_hz) or emg_rate_hz < s.min_emg_rate_hz:
             raise ValueError(
@@ -71,6 +73,10 @@ class Pipeline:
         labels = list(emg_labels) if emg_labels is not None else []
         if labels and len(labels) != n_emg_channels:
             raise ValueError(f"emg_labels has {len(labels)} names for {n_emg_channels} channels")
+        if calibration is not None and len(calibration.rest_uv) != n_emg_channels:
+            raise ValueError(f"the calibration has {len(calibration.rest_uv)} channels, the "
+                             f"input {n_emg_channels}")
+        self.calibration = calibration
         shin = np.array([any(w in f" {lab.lower()}" for w in SHIN_WORDS) for lab in labels],
                         dtype=bool) if labels else np.zeros(n_emg_channels, dtype=bool)
         if shin.all():
@@ -86,18 +92,12 @@ class Pipeline:
         fs = self.frame_s
         self._framer = Framer(n_emg_channels=n_emg_channels, emg_frame_len=self._frame_len,
                               emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz)
-        self._plan = plan_bins(frame_len=self._frame_len, rate_hz=emg_rate_hz,
-                               band_low_hz=s.emg_band_low_hz, band_high_hz=s.emg_band_high_hz,
-                               mains_drift_hz=s.mains_drift_hz,
-                               mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz)
+        self._plan = settings_bin_plan(s, self._frame_len, emg_rate_hz)
         self._spectral = SpectralFeatures(self._plan, self._frame_len, rail_min_uv=s.rail_min_uv)
         self._mains = MainsDetector(self._plan, evidence_needed=s.mains_evidence,
                                     visible_ratio=s.mains_visible_ratio)
-        self._quality = QualityGate(n_emg_channels, QualityThresholds(
-            flat_ptp_uv=s.flat_ptp_uv, rail_min_uv=s.rail_min_uv, rail_fraction=s.rail_fraction,
-            step_uv=s.step_uv, hum_min_uv=s.hum_min_uv, hum_ratio=s.hum_ratio,
-            drift_min_uv=s.drift_min_uv, drift_ratio=s.drift_ratio,
-            hold_frames=round(s.quality_hold_s / fs)))
+        self._quality = QualityGate(
+            n_emg_channels, settings_thresholds(s, hold_frames=round(s.quality_hold_s / fs)))
         self._motion = MotionFeatures(shank_axis=s.shank_axis)
         block = _frames(s.floor_block_s, fs)
         self._floor = RestFloor(
@@ -105,6 +105,9 @@ class Pipeline:
             history_blocks=max(1, round(s.floor_history_s / (block * fs))),
             block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
             min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+        self._calibrated_start = None if calibration is None else CalibratedStart(
+            calibration, check_frames=_frames(s.calibration_check_s, fs),
+            tolerance=s.calibration_seed_tolerance, quantile=s.floor_block_quantile)
         self._hum_base = RestFloor(
             n_channels=n_emg_channels, block_frames=block,
             history_blocks=max(1, round(s.hum_history_s / (block * fs))),
@@ -210,7 +213,17 @@ class Pipeline:
             gap_samples=self._gap_samples, events=self._events, cramps=self._machine.cramps,
             seconds_bad_quality=round(self._bad_frames * self.frame_s, 3),
             bad_samples=self._bad_samples, mains_hz=self._mains.decided_hz,
-            seconds_without_accel=round(self._blind_frames * self.frame_s, 3))
+            seconds_without_accel=round(self._blind_frames * self.frame_s, 3),
+            floor_vs_calibration=round(self._floor_vs_calibration(), 3))
+
+    def _floor_vs_calibration(self) -> float:
+        """The night's own rest floor / the calibrated rest, on the calf channel where they
+        differ most (0.0 without a calibration or before the night's floor exists)."""
+        if self.calibration is None:
+            return 0.0
+        log_ratio = self._floor.current - np.log(self.calibration.rest_uv)
+        log_ratio = np.where(self._calf & np.isfinite(log_ratio), log_ratio, 0.0)
+        return float(np.exp(log_ratio[np.argmax(np.abs(log_ratio))])) if log_ratio.any() else 0.0
 
     # -- internals ----------------------------------------------------------------------------
     def _run(self, fr: Frames) -> list[DetectorEvent]:
@@ -240,6 +253,8 @@ class Pipeline:
         motion = self._motion.compute(fr.accel, fr.accel_bounds)
         log_env = 0.5 * np.log(np.maximum(band_pow, 1e-12))
         floor = self._floor.update(log_env, ok)
+        if self._calibrated_start is not None:  # a calibrated floor while the night's warms up
+            floor = self._calibrated_start.fill(floor, log_env, ok)
         raw = np.where(ok, log_env - floor, np.nan)  # NaN while the floor warms up
         # causal NaN-aware running lower quartile over self._smooth frames: a sustained discharge
         # passes, intermittent twitches (fasciculation [JAT21]) and single-frame spikes do not

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.settings import DetectorSettings
 from detector.spectrum import FrameSpectra
 from detector.types import FloatArray, Quality
 
@@ -42,6 +43,14 @@ class QualityThresholds:
     drift_min_uv: float
     drift_ratio: float
     hold_frames: int
+
+
+def settings_thresholds(s: DetectorSettings, *, hold_frames: int) -> QualityThresholds:
+    """The gate's thresholds from ``s``, with a hold of ``hold_frames`` frames."""
+    return QualityThresholds(
+        flat_ptp_uv=s.flat_ptp_uv, rail_min_uv=s.rail_min_uv, rail_fraction=s.rail_fraction,
+        step_uv=s.step_uv, hum_min_uv=s.hum_min_uv, hum_ratio=s.hum_ratio,
+        drift_min_uv=s.drift_min_uv, drift_ratio=s.drift_ratio, hold_frames=hold_frames)
 
 
 class QualityGate:

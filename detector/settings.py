@@ -110,6 +110,26 @@ class DetectorSettings:
         0.25, "Quantile of block statistics over the history.", 0.01, 0.9)
     floor_min_s: float = _f(
         30.0, "Good signal (s) needed before the floor exists; no alarms before.", 10.0, 600.0)
+    # --- optional calibration (detector.calibration) ------------------------------------------
+    calibration_rest_s: float = _f(
+        10.0, "A calibration needs at least this much (s) of the leg lying relaxed.", 2.0, 600.0)
+    calibration_contraction_ratio: float = _f(
+        4.0, "A calibration's voluntary calf contraction must raise a calf channel's EMG at "
+        "least this × its rest level, else the electrode is not over the contracting muscle "
+        "(a voluntary contraction is tens of times rest [physiology.md §6, UCI]; a misplaced "
+        "sensor's detection fell to 33 % [AAN15]).", 1.5, 1000.0)
+    calibration_seed_tolerance: float = _f(
+        1.4, "The calibrated rest seeds the rest floor (until the night's own exists) only if "
+        "the session's first calibration_check_s of usable signal sit within this factor of "
+        "it, either way: a floor seeded too low makes rest look raised, so this stays well "
+        "under onset_ratio.", 1.05, 10.0)
+    calibration_check_s: float = _f(
+        5.0, "… that check's length (s of usable signal); no alarm can start before it.",
+        0.5, 30.0)
+    calibration_mismatch: float = _f(
+        2.0, "The night's own rest floor differing from the calibrated rest by more than this "
+        "factor (either way) is reported: the electrode moved or its contact changed since "
+        "the calibration.", 1.1, 100.0)
     # --- events --------------------------------------------------------------------------------
     smooth_s: float = _f(
         2.5, "Causal running quantile of the log level over this (s): sustained discharge passes, "

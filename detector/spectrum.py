@@ -22,6 +22,7 @@ import numpy as np
 import scipy.fft
 from scipy import signal
 
+from detector.settings import DetectorSettings
 from detector.types import FloatArray
 
 MAINS_FAMILIES_HZ = (50.0, 60.0)  # the two mains frequencies in use worldwide [Mew04]
@@ -68,6 +69,13 @@ def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_h
     # Parseval for a windowed one-sided spectrum: sigma² ≈ 2 Σ|X|² / (L Σw²)
     scale = 2.0 / (frame_len * float(np.sum(window**2)))
     return BinPlan(freqs_hz=freqs, band=band, near=near, clean=clean, low=low, scale=scale)
+
+
+def settings_bin_plan(s: DetectorSettings, frame_len: int, rate_hz: float) -> BinPlan:
+    """:func:`plan_bins` with the band, mains and drift-band edges of ``s``."""
+    return plan_bins(frame_len=frame_len, rate_hz=rate_hz, band_low_hz=s.emg_band_low_hz,
+                     band_high_hz=s.emg_band_high_hz, mains_drift_hz=s.mains_drift_hz,
+                     mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,9 @@ class PipelineStatistics:
     # usable EMG without valid accelerometer data (a failed IMU, an EMG-only file): the
     # detector is "blind" there, movement and posture unknown (s)
     seconds_without_accel: float = 0.0
+    # with a calibration: the night's own rest floor / the calibrated rest (calf channel that
+    # differs most); 0.0 without one or before the night's floor exists
+    floor_vs_calibration: float = 0.0
 
 
 class CrampDetector(Protocol):
