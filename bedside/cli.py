@@ -29,6 +29,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("capture", "capture", "record a wearable's raw notifications without the daemon"),
     ("export", "export", "export a session recording as EDF+ with annotations"),
     ("prompt", "prompt", "test the stretch prompt, pre-render it, log the bedtime stretch"),
+    ("calibrate", "calibrate", "measure the optional calibration: leg at rest, then a brief "
+     "calf contraction"),
     ("label", "label", "label a session: 'that was not a cramp' or 'I had a cramp around 03:10'"),
     ("tune", "tune", "sweep detector settings over labelled nights, cross-validated by night"),
     ("report", "report", "draw a night (PNG + HTML), or the trend over weeks (--history)"),

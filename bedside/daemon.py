@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bedside.calibration_store import calibration_path, load_calibration
 from bedside.events import dumps, event_record, read_events
 from bedside.mqtt import Command, MqttPublisher
 from bedside.outbox import Outbox
@@ -38,11 +39,12 @@ from bedside.retention import prune_recordings
 from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from bedside.session_replay import StreamDetector
 from bedside.settings import Settings, adherence_file
+from detector.calibration import Calibration
 from detector.pipeline import Pipeline
 from detector.types import DetectorEvent, PipelineStatistics, Quality
 from firmware_bridge.ble_client import BleClient, LinkEvent, LinkState
 from firmware_bridge.codec import Decoder
-from firmware_bridge.errors import LinkError, RecordingError
+from firmware_bridge.errors import InputError, LinkError, RecordingError
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.recording import SessionWriter
 
@@ -101,6 +103,8 @@ class LegStatistics:
     seconds_bad_quality: float
     recorded_notifications: int
     seconds_without_accel: float = 0.0  # usable EMG with no valid accelerometer data ("blind")
+    # with a calibration: the night's own rest floor / the calibrated rest (0: none, or not yet)
+    floor_vs_calibration: float = 0.0
 
 
 class LegWorker:
@@ -143,6 +147,7 @@ class LegWorker:
         self._blind_seen = 0.0  # the pipeline's seconds_without_accel at the last check
         self._blind_run = 0.0  # … of them since the accelerometer last worked
         self._accel_warned = False
+        self._floor_warned = False  # the calibration mismatch was said
 
     # -- wiring --------------------------------------------------------------------------------
     def on_link_event(self, event: LinkEvent) -> None:
@@ -178,6 +183,7 @@ class LegWorker:
                 for item in self.decoder.events():
                     self.stream.handle(item)  # the rules session replay uses too
                 self._check_accelerometer()
+                self._check_calibration()
         finally:
             self.finish()
 
@@ -197,9 +203,12 @@ class LegWorker:
             log.warning("%s: data before device info; kept in the recording only", self.label)
             return False
         self.leg = leg_name(info, self.label)
+        calibration = self._calibration(info)
         if self.recorder is not None:  # what a session replay needs to decode and name events
+            extra = {} if calibration is None else {"calibration": calibration.as_dict()}
             self.recorder.link_event(
-                "device_info", data=info.to_bytes(), session_id=self._session_id, label=self.label
+                "device_info", data=info.to_bytes(), session_id=self._session_id,
+                label=self.label, **extra
             )
         self.decoder = Decoder(info)
         self.pipeline = Pipeline(
@@ -208,6 +217,7 @@ class LegWorker:
             accel_rate_hz=float(info.accel_rate_hz),
             n_emg_channels=info.n_emg_channels,
             emg_labels=emg_labels(info),
+            calibration=calibration,
         )
         self.stream = StreamDetector(
             info, self.pipeline, emit=self._emit, on_origin=self._origin, label=self.label
@@ -218,6 +228,38 @@ class LegWorker:
             ".".join(map(str, info.firmware_version)),
         )
         return True
+
+    def _calibration(self, info: DeviceInfo) -> Calibration | None:
+        """This leg's calibration (``crampwatch calibrate``), if there is a usable one: a
+        broken or mismatched file is said once and left out, never fatal."""
+        path = calibration_path(self._settings.daemon.state_dir, self.leg)
+        if not path.exists():
+            return None
+        try:
+            calibration = load_calibration(path)
+        except InputError as exc:
+            log.warning("%s: calibration not used: %s", self.label, exc)
+            return None
+        if len(calibration.rest_uv) != info.n_emg_channels:
+            log.warning("%s: calibration not used: %s has %d EMG channels, the wearable %d",
+                        self.label, path, len(calibration.rest_uv), info.n_emg_channels)
+            return None
+        log.info("%s: calibration from %s: rest %s µV", self.label, path,
+                 ", ".join(f"{v:.2f}" for v in calibration.rest_uv))
+        return calibration
+
+    def _check_calibration(self) -> None:
+        """Say once when the night's own rest floor is far from the calibrated rest (the
+        electrode moved or its contact changed since the calibration)."""
+        if self.pipeline is None or self.pipeline.calibration is None or self._floor_warned:
+            return
+        ratio = self.pipeline.statistics().floor_vs_calibration
+        limit = self._settings.detector.calibration_mismatch
+        if ratio and not 1.0 / limit <= ratio <= limit:
+            self._floor_warned = True
+            log.warning("%s: tonight's rest EMG is %.2f× the calibrated rest: the wearable "
+                        "may sit elsewhere than when calibrated; the detector follows tonight's "
+                        "level, but consider calibrating again", self.label, ratio)
 
     def _check_accelerometer(self) -> None:
         """Say once when the EMG has been usable for ``ACCEL_WARN_S`` without valid
@@ -290,6 +332,7 @@ class LegWorker:
                 self.recorder.statistics().notifications if self.recorder is not None else 0
             ),
             seconds_without_accel=p.seconds_without_accel if p is not None else 0.0,
+            floor_vs_calibration=p.floor_vs_calibration if p is not None else 0.0,
         )
 
 

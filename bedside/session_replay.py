@@ -37,6 +37,7 @@ import numpy as np
 
 from bedside.events import event_record
 from bedside.replay import DetectorFactory, is_session_file, session_id_for
+from detector.calibration import Calibration, CalibrationError
 from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
 from firmware_bridge.codec import BadFrame, Decoder, DecoderStatistics, Frame, Gap, Reset
 from firmware_bridge.errors import InputError
@@ -75,6 +76,7 @@ class SessionProbe:
     session_start: datetime | None
     device_emg_index: int | None
     file_start: datetime
+    calibration: Calibration | None = None  # the one the daemon used (recorded with the info)
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str | None:
@@ -92,6 +94,7 @@ def probe_session(
     """
     info: DeviceInfo | None = None
     session_id = label = None
+    calibration: Calibration | None = None
     start: datetime | None = None
     origin: int | None = None
     since_info = 0
@@ -117,6 +120,7 @@ def probe_session(
                     ) from exc
                 session_id = _text(fields, "session_id")
                 label = _text(fields, "label")
+                calibration = _recorded_calibration(path, fields.get("calibration"))
             elif record.kind == "stream_origin" and start is None:
                 text = _text(fields, "session_start")
                 index = fields.get("device_emg_index")
@@ -141,7 +145,20 @@ def probe_session(
         session_start=start,
         device_emg_index=origin,
         file_start=file_start,
+        calibration=calibration,
     )
+
+
+def _recorded_calibration(path: str | os.PathLike[str], data: Any) -> Calibration | None:
+    if data is None:
+        return None
+    try:
+        if not isinstance(data, dict):
+            raise CalibrationError("not a JSON object")
+        return Calibration.from_dict(data)
+    except CalibrationError as exc:
+        log.warning("%s: the recorded calibration is unusable (%s); replaying without", path, exc)
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from bedside.calibration_store import load_calibration
 from bedside.events import dumps
 from bedside.replay import (
     ChannelSelection,
@@ -39,6 +40,7 @@ from bedside.settings import load_settings
 
 if TYPE_CHECKING:
     from bedside.session_replay import SessionReplayResult
+from detector.calibration import Calibration
 from detector.settings import DetectorSettings
 from detector.types import CrampDetector
 from firmware_bridge.edf import EdfReader
@@ -68,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--plot", metavar="OUT.png", help="envelope/events figure (matplotlib)")
     parser.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="calibration JSON (crampwatch calibrate) seeding the rest floor; its channels "
+        "must be the replayed EMG channels",
+    )
+    parser.add_argument(
         "--emg",
         metavar="LABEL",
         action="append",
@@ -93,8 +101,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
-    """Resolve ``module:callable`` and bind the detector settings to it."""
+def load_detector(spec: str, settings: DetectorSettings,
+                  calibration: Calibration | None = None) -> DetectorFactory:
+    """Resolve ``module:callable`` and bind the detector settings (and ``calibration``, which
+    the callable must then take as a keyword) to it."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"--detector {spec!r}: expected MODULE:CALLABLE")
@@ -110,9 +120,10 @@ def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
         params = inspect.signature(built).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         params = {}  # type: ignore[assignment]
-    takes_labels = "emg_labels" in params or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
-    )
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    takes_labels = "emg_labels" in params or takes_any
+    if calibration is not None and not ("calibration" in params or takes_any):
+        raise ConfigError(f"--calibration: the detector {spec!r} does not take a calibration")
 
     def make(
         *,
@@ -123,7 +134,9 @@ def load_detector(spec: str, settings: DetectorSettings) -> DetectorFactory:
     ) -> CrampDetector:
         # emg_labels let the pipeline tell a shin channel from calf ones; older detectors
         # (e.g. benchmark baselines) do not take them.
-        extra = {"emg_labels": tuple(emg_labels)} if takes_labels else {}
+        extra: dict[str, Any] = {"emg_labels": tuple(emg_labels)} if takes_labels else {}
+        if calibration is not None:
+            extra["calibration"] = calibration
         return built(
             settings,
             emg_rate_hz=emg_rate_hz,
@@ -204,6 +217,11 @@ def _summary(result: ReplayResult) -> str:
             if stats.seconds_without_accel
             else ""
         )
+        + (
+            f"; rest floor {stats.floor_vs_calibration:.2f}× the calibrated rest"
+            if stats.floor_vs_calibration
+            else ""
+        )
     )
 
 
@@ -251,7 +269,8 @@ def _run(args: argparse.Namespace) -> int:
             truth_data.append(truth_json)
         else:
             truth_data.append(None)
-    make_detector = load_detector(args.detector, settings.detector)
+    calibration = load_calibration(args.calibration) if args.calibration else None
+    make_detector = load_detector(args.detector, settings.detector, calibration)
 
     results: list[ReplayResult | SessionReplayResult] = []
     with ExitStack() as stack:
@@ -334,8 +353,16 @@ def _replay_session(
     on_event: Callable[[dict[str, Any]], None],
     bar: _Progress | None,
 ) -> SessionReplayResult:
-    from bedside.session_replay import replay_session, summary_line
+    from bedside.session_replay import probe_session, replay_session, summary_line
 
+    recorded = probe_session(path).calibration if not args.calibration else None
+    if recorded is not None:  # the daemon's events came from a calibrated detector
+        try:
+            make_detector = load_detector(
+                args.detector, load_settings(args.config).detector, recorded)
+            log.info("%s: using the calibration recorded with the session", path)
+        except ConfigError as exc:
+            log.warning("%s: recorded calibration not used: %s", path, exc)
     try:
         result = replay_session(
             path,
