@@ -100,14 +100,20 @@ class Pipeline:
             n_emg_channels, settings_thresholds(s, hold_frames=round(s.quality_hold_s / fs)))
         self._motion = MotionFeatures(shank_axis=s.shank_axis)
         block = _frames(s.floor_block_s, fs)
-        self._floor = RestFloor(
-            n_channels=n_emg_channels, block_frames=block,
-            history_blocks=max(1, round(s.floor_history_s / (block * fs))),
-            block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
-            min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+
+        def rest_floor() -> RestFloor:
+            return RestFloor(
+                n_channels=n_emg_channels, block_frames=block,
+                history_blocks=max(1, round(s.floor_history_s / (block * fs))),
+                block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
+                min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+
+        self._floor = rest_floor()
         self._calibrated_start = None if calibration is None else CalibratedStart(
             calibration, check_frames=_frames(s.calibration_check_s, fs),
             tolerance=s.calibration_seed_tolerance, quantile=s.floor_block_quantile)
+        # rest floors of the two halves of the band, for the spectral shape of the excess
+        self._shape_floors = [rest_floor(), rest_floor()]
         self._hum_base = RestFloor(
             n_channels=n_emg_channels, block_frames=block,
             history_blocks=max(1, round(s.hum_history_s / (block * fs))),
@@ -147,6 +153,7 @@ class Pipeline:
             blind_confirm_frames=_frames(s.blind_confirm_s, fs),
             post_base_log=math.log(s.post_cramp_ratio),
             post_tau_frames=s.post_cramp_tau_s / fs,
+            flat_shape=s.flat_spectrum_ratio,
         ))
         self._reset_counters()
 
@@ -216,6 +223,19 @@ class Pipeline:
             seconds_without_accel=round(self._blind_frames * self.frame_s, 3),
             floor_vs_calibration=round(self._floor_vs_calibration(), 3))
 
+    def _band_halves_excess(self, lower: FloatArray, upper: FloatArray,
+                            ok: np.ndarray) -> tuple[FloatArray, FloatArray]:
+        """Per-bin excess power over rest (µV² per bin) below and above the shape split, each
+        ``(n_ch, n)``, 0 where the floors are not known yet. Their ratio (above / below) is
+        about 0.3 for surface EMG (Shwedyk PSD; 0.03-0.40 on the real clips) and 1.0 for
+        white noise (a poor contact's thermal noise), whatever the shape of the rest floor."""
+        out = []
+        for floor, x in zip(self._shape_floors, (lower, upper), strict=True):
+            f = floor.update(0.5 * np.log(np.maximum(x, 1e-24)), ok)
+            ex = x - np.exp(2.0 * f)
+            out.append(np.where(np.isfinite(ex), ex, 0.0))
+        return out[0], out[1]
+
     def _floor_vs_calibration(self) -> float:
         """The night's own rest floor / the calibrated rest, on the calf channel where they
         differ most (0.0 without a calibration or before the night's floor exists)."""
@@ -280,10 +300,21 @@ class Pipeline:
         last_motion = np.maximum(last_motion, self._last_motion)
         self._last_motion = int(last_motion[-1])
         level = np.where(good, calf_level, np.nan)
+        # the spectral shape of the excess over rest, on the calf channel that gives the level
+        ex_low, ex_up = self._band_halves_excess(spectra.lower_mean, spectra.upper_mean, ok)
+        calf_smooth = np.where(np.isfinite(smooth[self._calf]), smooth[self._calf], -np.inf)
+        best_ch = np.argmax(calf_smooth, axis=0)[None, :]
+        low = np.take_along_axis(ex_low[self._calf], best_ch, axis=0)[0]
+        up = np.take_along_axis(ex_up[self._calf], best_ch, axis=0)[0]
+        # each frame's share of its excess above the split (white noise 0.5, EMG ~0.2):
+        # averaged over a candidate, every frame counts alike, however loud
+        total = low + up
+        upper_share = np.where(total > 0.0, np.clip(up / np.where(total > 0.0, total, 1.0),
+                                                     0.0, 1.0), np.nan)
         events = self._machine.run(FrameInputs(
             first=fr.first, good=good, upright=upright, moving=moving, level=level,
             raw_level=np.where(good, calf_raw, np.nan), last_motion=last_motion,
-            blind=~motion.valid))
+            blind=~motion.valid, upper_share=upper_share))
         self._events += len(events)
         # status and statistics
         frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))

@@ -44,6 +44,21 @@ class DetectorSettings:
     mains_visible_ratio: float = _f(
         2.0, "A frame votes when a family's excess power exceeds this × the EMG floor of its bins.",
         0.1, 100.0)
+    shape_split_low_hz: float = _f(
+        110.0, "Spectral shape: the clean EMG-band bins up to this (Hz) …", 60.0, 150.0)
+    shape_split_high_hz: float = _f(
+        140.0, "… are compared with those from this (Hz) to the band's top: surface EMG is "
+        "band-limited (calf median frequency 77-104 Hz; per-bin power above 140 Hz vs below "
+        "110 Hz: median 0.03-0.40 on the real clips while active, computed), while the noise of "
+        "a poor contact is the thermal noise of a raised electrode impedance, white (1.0).",
+        100.0, 200.0)
+    flat_spectrum_ratio: float = _f(
+        0.65, "A candidate whose excess over rest has this spectral shape ratio (above) or "
+        "more is contact noise, not a cramp: it is never confirmed, and it does not count as a "
+        "discharge that woke the sleeper. Averaged over the candidate's frames as each frame's "
+        "share of its excess above the split: white noise 0.5, active surface EMG on the real "
+        "clips (Santuz calf/shin, UCI thigh; frames >= 1.8x their rest) 0.02-0.30 (computed); "
+        "0.65 is the ratio of the midpoint share, 0.395.", 0.2, 10.0)
     low_band_hz: float = _f(
         10.0, "Upper edge (Hz) of the drift / motion-artefact band used by the quality gate.",
         2.0, 20.0)

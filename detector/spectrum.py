@@ -38,10 +38,14 @@ class BinPlan:
     clean: np.ndarray  # inside the band and near neither family
     low: np.ndarray  # bin 2 .. low_hz: baseline wander / motion-artefact band (not DC)
     scale: float  # power-sum -> µV² for a one-sided, Hann-windowed frame
+    # clean band bins below / above the spectral-shape split (see FrameSpectra.shape_ratio)
+    lower: np.ndarray
+    upper: np.ndarray
 
 
 def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_hz: float,
-              mains_drift_hz: float, mains_halfwidth_hz: float, low_band_hz: float) -> BinPlan:
+              mains_drift_hz: float, mains_halfwidth_hz: float, low_band_hz: float,
+              split_hz: tuple[float, float] = (110.0, 140.0)) -> BinPlan:
     """Assign the bins of an ``frame_len``-point rfft at ``rate_hz``.
 
     A bin is "near" harmonic ``h`` of ``f0`` when ``|f - h f0| <= mains_halfwidth_hz + h *
@@ -68,14 +72,21 @@ def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_h
     window = signal.get_window("hann", frame_len)  # periodic Hann
     # Parseval for a windowed one-sided spectrum: sigma² ≈ 2 Σ|X|² / (L Σw²)
     scale = 2.0 / (frame_len * float(np.sum(window**2)))
-    return BinPlan(freqs_hz=freqs, band=band, near=near, clean=clean, low=low, scale=scale)
+    lower = clean & (freqs <= split_hz[0])
+    upper = clean & (freqs >= split_hz[1])
+    if not lower.any() or not upper.any():
+        raise ValueError(f"no clean bins below {split_hz[0]} or above {split_hz[1]} Hz in the "
+                         "EMG band")
+    return BinPlan(freqs_hz=freqs, band=band, near=near, clean=clean, low=low, scale=scale,
+                   lower=lower, upper=upper)
 
 
 def settings_bin_plan(s: DetectorSettings, frame_len: int, rate_hz: float) -> BinPlan:
     """:func:`plan_bins` with the band, mains and drift-band edges of ``s``."""
     return plan_bins(frame_len=frame_len, rate_hz=rate_hz, band_low_hz=s.emg_band_low_hz,
                      band_high_hz=s.emg_band_high_hz, mains_drift_hz=s.mains_drift_hz,
-                     mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz)
+                     mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz,
+                     split_hz=(s.shape_split_low_hz, s.shape_split_high_hz))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,9 @@ class FrameSpectra:
     max_uv: FloatArray
     at_rail: FloatArray
     valid: np.ndarray
+    # mean per-bin power (µV² per bin) of the clean bins below / above the shape split
+    lower_mean: FloatArray
+    upper_mean: FloatArray
 
 
 class SpectralFeatures:
@@ -108,8 +122,10 @@ class SpectralFeatures:
         # only bins up to the highest one used are squared and summed
         used = plan.band | plan.low
         self._n_used = int(np.flatnonzero(used)[-1]) + 1
-        # one matrix product gives every bin-group sum: columns clean, near50, near60, low
-        groups = np.stack([plan.clean, plan.near[0], plan.near[1], plan.low], axis=1)
+        # one matrix product gives every bin-group sum: columns clean, near50, near60, low,
+        # and the clean bins below / above the shape split as per-bin means
+        groups = np.stack([plan.clean, plan.near[0], plan.near[1], plan.low,
+                           plan.lower / plan.lower.sum(), plan.upper / plan.upper.sum()], axis=1)
         self._groups = groups[: self._n_used].astype(np.float64) * plan.scale
         self._n_clean = float(plan.clean.sum())
 
@@ -134,7 +150,7 @@ class SpectralFeatures:
         spec = spec[..., : self._n_used]
         power = (spec.real**2 + spec.imag**2).astype(np.float64)
         sums = power.reshape(n_ch * n, self._n_used) @ self._groups
-        sums = sums.reshape(n_ch, n, 4)
+        sums = sums.reshape(n_ch, n, 6)
         return FrameSpectra(
             clean_mean=sums[..., 0] / self._n_clean,
             near_sum=(sums[..., 1], sums[..., 2]),
@@ -144,4 +160,6 @@ class SpectralFeatures:
             max_uv=hi,
             at_rail=at_rail,
             valid=valid,
+            lower_mean=sums[..., 4],
+            upper_mean=sums[..., 5],
         )

@@ -129,13 +129,16 @@ class MachineParams:
     blind_confirm_frames: int  # a candidate needs this long while the accelerometer is missing
     post_base_log: float  # after a cramp walked off: assumed residual level [CS: ~2×]
     post_tau_frames: float  # the post-cramp onset raise decays with this time constant
+    flat_shape: float  # a candidate whose median spectral shape ratio reaches this is noise
 
 
 @dataclass(frozen=True, slots=True)
 class FrameInputs:
     """Per-frame features, each ``(n,)``; ``level`` = log(envelope / rest floor), smoothed,
     ``raw_level`` unsmoothed; ``last_motion`` = absolute index of the latest moving frame;
-    ``blind`` = no valid accelerometer data (``moving`` / ``upright`` are then False, unknown)."""
+    ``blind`` = no valid accelerometer data (``moving`` / ``upright`` are then False, unknown);
+    ``upper_share`` = the share of the per-bin excess power over rest that lies above the
+    spectral shape split (white noise 0.5, surface EMG about 0.2; NaN: no excess)."""
 
     first: int
     good: np.ndarray
@@ -145,6 +148,7 @@ class FrameInputs:
     raw_level: FloatArray
     last_motion: np.ndarray
     blind: np.ndarray
+    upper_share: FloatArray  # that channel's excess over rest: share above the split (NaN: none)
 
 
 class CrampMachine:
@@ -163,6 +167,7 @@ class CrampMachine:
         self._bad_since = -1
         self._last_good = 0
         self._levels: list[float] = []  # log levels of the candidate's / cramp's good frames
+        self._shares: list[float] = []  # the candidate's frames' upper_share (finite ones)
         self._levels_at_dip = 0
         self._sorted: list[float] = []  # the cramp's levels, sorted (running median)
         self._dip: list[tuple[int, float]] = []  # (frame, level) of the current dip's good frames
@@ -338,9 +343,11 @@ class CrampMachine:
         not right after other movement) that a movement now is the waking, not its cause."""
         p = self.p
         # counted from the discharge's own onset (the raw level's rise), not from the smoothed
-        # candidate start, which lags it by up to smooth_s
+        # candidate start, which lags it by up to smooth_s; and only EMG wakes: a still "
+        # discharge" with a flat spectrum was a poor contact's noise
         return self._woken or (k - self._k_onset >= p.pre_still_frames
-                               and self._k0 - self._motion_before_k0 > p.after_motion_frames)
+                               and self._k0 - self._motion_before_k0 > p.after_motion_frames
+                               and not self._noise_like())
 
     def _confirm_or_high(self, f: FrameInputs, i: int, k: int, level: float) -> Trigger:
         """CONFIRM once the candidate lasted its :meth:`_need` and its level over that span
@@ -355,7 +362,26 @@ class CrampMachine:
         recent = self._levels[-(need - 1):] if need > 1 else []
         if statistics.median([*recent, level]) < self._onset_thr_at(k) + p.confirm_margin_log:
             return Trigger.HIGH
+        # a flat (white) spectrum is the thermal noise of a poor contact, not EMG, which is
+        # band-limited: a lifting electrode's rising noise floor stays a candidate. Pooled over
+        # the whole candidate: a single frame's ratio is noisy, and a long run must not pass on
+        # one lucky window
+        share = float(f.upper_share[i])
+        if self._noise_like([share] if math.isfinite(share) else []):
+            return Trigger.HIGH
         return Trigger.CONFIRM
+
+    def _add_share(self, f: FrameInputs, i: int) -> None:
+        share = float(f.upper_share[i])
+        if math.isfinite(share):
+            self._shares.append(share)
+
+    def _noise_like(self, more: list[float] | None = None) -> bool:
+        """The excess over rest of the candidate's frames (plus ``more``) has a flat spectrum:
+        their mean upper share reaches that of a ratio of ``flat_shape`` (above / below)."""
+        shares = self._shares + (more or [])
+        flat = self.p.flat_shape / (1.0 + self.p.flat_shape)
+        return bool(shares) and sum(shares) / len(shares) >= flat
 
     def _need(self, f: FrameInputs, i: int) -> int:
         """Frames a candidate must last: longer right after movement and in a PLM series."""
@@ -382,6 +408,8 @@ class CrampMachine:
             self._motion_before_k0 = int(f.last_motion[i])
             self._low_since = -1
             self._levels = [level]
+            self._shares = []
+            self._add_share(f, i)
             self._t_onset = self._onset(f, i, k)
             self._k_onset = round(self._t_onset / p.frame_s)
             return
@@ -394,6 +422,7 @@ class CrampMachine:
             self._bad_since = -1
             if trig in (Trigger.LOW, Trigger.HIGH, Trigger.CONFIRM):
                 self._levels.append(level)
+                self._add_share(f, i)
             if trig is Trigger.LOW:
                 if self._low_since < 0:
                     self._low_since = k

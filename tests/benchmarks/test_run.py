@@ -30,16 +30,18 @@ from detector.settings import DetectorSettings
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import ConfigError, InputError
 from tests.conftest import ROOT
+from tests.detector.synth import shwedyk_noise
 
 EMIT = f"{sys.executable} -m benchmarks.emit --detector naive"
 START = datetime(2026, 11, 26, 22, 30)
 
 
 def handmade_night(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
-    """2 min: 1 EMG channel at 1 kHz (3 µV rest, ×10 from 70 to 100 s), accel at 50 Hz."""
+    """2 min: 1 EMG channel at 1 kHz (3 µV rest, ×10 from 70 to 100 s, with a surface-EMG
+    spectrum: white noise would be a poor contact's), accel at 50 Hz."""
     fs, acc_fs, seconds = 1000.0, 50.0, 120
     t = np.arange(int(seconds * fs)) / fs
-    emg = rng.standard_normal(t.size) * 3.0 * np.where((t >= 70) & (t < 100), 10.0, 1.0)
+    emg = shwedyk_noise(rng, t.size, fs) * 3.0 * np.where((t >= 70) & (t < 100), 10.0, 1.0)
     accel = np.zeros((3, int(seconds * acc_fs)))
     accel[0] = 1.0
     edf = tmp_path / "hand.edf"

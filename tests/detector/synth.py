@@ -1,16 +1,18 @@
 """Small synthetic nights for detector tests (independent of the product simulator).
 
-EMG = band-limited Gaussian noise × envelope (µV RMS) + mains hum; accelerometer = gravity for a
+EMG = Gaussian noise with a surface-EMG spectrum (Shwedyk PSD, f_l 60 Hz, f_h 120 Hz
+[physiology.md §6]) × envelope (µV RMS) + mains hum, plus optional white noise bursts (a poor
+contact's thermal noise); accelerometer = gravity for a
 posture (shank along x: lying ≈ 0 g on x) + sensor noise + optional movement. Everything is
 generated at the requested rates from a seeded generator; times in seconds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from detector.types import FloatArray
 
@@ -25,6 +27,8 @@ class Night:
     hum_uv: float = 1.0
     bursts: list[tuple[float, float, float]] = field(default_factory=list)  # start, end, ratio
     moves: list[tuple[float, float, float]] = field(default_factory=list)  # start, end, g RMS
+    # white noise (contact noise): start, end, total RMS as a multiple of the floor
+    contact_noise: list[tuple[float, float, float]] = field(default_factory=list)
     upright: list[tuple[float, float]] = field(default_factory=list)
     tilts: list[tuple[float, float, float]] = field(default_factory=list)  # start, end, degrees
     seed: int = 1
@@ -36,16 +40,16 @@ def render(night: Night, emg_rate_hz: float = 1000.0,
     rng = np.random.default_rng(night.seed)
     n = round(night.seconds * emg_rate_hz)
     t = np.arange(n) / emg_rate_hz
-    # EMG-like noise: 20-250 Hz band (calf median frequency 77-104 Hz)
-    sos = signal.butter(2, [20.0, min(250.0, 0.45 * emg_rate_hz)], "bandpass", fs=emg_rate_hz,
-                        output="sos")
-    base = signal.sosfilt(sos, rng.standard_normal(n))
-    base /= np.std(base)
+    base = shwedyk_noise(rng, n, emg_rate_hz)
     env = np.ones(n)
     for a, b, ratio in night.bursts:
         sel = (t >= a) & (t < b)
         env[sel] = np.sqrt(np.maximum(ratio**2 - 1.0, 0.0) + 1.0)
     emg = night.floor_uv * env * base
+    for a, b, ratio in night.contact_noise:
+        sel = (t >= a) & (t < b)
+        emg[sel] += night.floor_uv * math.sqrt(max(ratio**2 - 1.0, 0.0)) * rng.standard_normal(
+            int(sel.sum()))
     for h in (1, 2, 3, 4):
         emg += night.hum_uv / h * np.sqrt(2) * np.sin(2 * np.pi * h * night.mains_hz * t + h)
     m = round(night.seconds * accel_rate_hz)
@@ -65,6 +69,17 @@ def render(night: Night, emg_rate_hz: float = 1000.0,
         sel = (ta >= a) & (ta < b)
         acc[:, sel] += g * rng.standard_normal((3, int(sel.sum())))
     return emg[None, :], acc
+
+
+def shwedyk_noise(rng: np.random.Generator, n: int, rate_hz: float, f_low: float = 60.0,
+                  f_high: float = 120.0) -> FloatArray:
+    """Unit-RMS Gaussian noise with the Shwedyk surface-EMG PSD
+    P(f) ∝ f_h⁴ f² / ((f² + f_l²)(f² + f_h²)²), shaped in the frequency domain."""
+    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
+    psd = f_high**4 * f**2 / ((f**2 + f_low**2) * (f**2 + f_high**2) ** 2)
+    x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * np.sqrt(psd), n)
+    out: FloatArray = x / np.std(x)
+    return out
 
 
 def blocks(x: FloatArray, cuts: list[int]) -> list[FloatArray]:

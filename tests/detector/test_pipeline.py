@@ -183,6 +183,31 @@ def test_cramp_during_lead_off_is_suppressed() -> None:
     assert events == []
 
 
+@pytest.mark.parametrize(("seed", "rate"), [(11, 1000.0), (12, 2000.0), (13, 500.0)])
+def test_a_poor_contacts_white_noise_is_not_a_cramp_though_as_loud(seed: int, rate: float
+                                                                    ) -> None:
+    """A lifting electrode's thermal noise (white) raises the level like a cramp; band-limited
+    EMG of the same level is one. Without the spectral-shape test the noise alarms too."""
+    noise = Night(seconds=240.0, contact_noise=[(120.0, 200.0, 4.0)], seed=seed)
+    emg_rise = Night(seconds=240.0, bursts=[(120.0, 200.0, 4.0)], seed=seed)
+    assert run(*render(noise, rate), emg_rate_hz=rate)[0] == []
+    assert starts(run(*render(emg_rise, rate), emg_rate_hz=rate)[0])
+    no_test = replace(FAST, flat_spectrum_ratio=10.0)
+    assert starts(run(*render(noise, rate), emg_rate_hz=rate, settings=no_test)[0])
+
+
+def test_contact_noise_before_a_movement_does_not_pass_as_a_discharge_that_woke_the_sleeper(
+) -> None:
+    # still "discharge" (white noise) for 8 s, then a movement with a burst of real EMG in it:
+    # the waking exemption is for EMG only, so the movement vetoes the candidate
+    night = Night(seconds=240.0, contact_noise=[(120.0, 200.0, 4.0)],
+                  bursts=[(128.0, 132.0, 20.0)], moves=[(128.0, 132.0, 0.2)], seed=14)
+    assert run(*render(night))[0] == []
+    woke = Night(seconds=240.0, bursts=[(120.0, 200.0, 4.0), (128.0, 132.0, 20.0)],
+                 moves=[(128.0, 132.0, 0.2)], seed=14)
+    assert starts(run(*render(woke))[0])  # the same with a real discharge is a cramp
+
+
 def test_gaps_make_no_events_and_are_counted() -> None:
     emg, acc = render(Night(seconds=240.0, seed=4))
     p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)

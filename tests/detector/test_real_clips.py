@@ -156,3 +156,26 @@ def test_real_muscle_activity_is_not_called_hum(name: str) -> None:
             p.process(x[ch:ch + 1, i * step_e:(i + 1) * step_e],
                       acc[:, i * step_a:(i + 1) * step_a])
         assert p.statistics().seconds_bad_quality == 0.0, (name, ch)
+
+
+@pytest.mark.parametrize("muscle", ["GM", "GL", "SO"])
+def test_real_calf_emg_is_not_taken_for_contact_noise(muscle: str) -> None:
+    """The contact-noise test (a flat spectrum) must let real calf EMG through: 60 s of real
+    gait EMG from one calf muscle on a 2 µV floor, with the leg lying still (as a cramp is),
+    alarms. Had its spectrum looked white, it would not (as with the test made very strict)."""
+    calf, rate = santuz()
+    x = calf[["GM", "GL", "SO"].index(muscle)][None, :]
+    x = x - x.mean()
+    floor = quiet_emg(round(60.0 * rate), rate)
+    emg = np.hstack([floor, tile(x, round(60.0 * rate)) + floor[:, : round(60.0 * rate)], floor])
+    acc = still(False, round(emg.shape[1] / rate * ACC_HZ))
+
+    def starts_with(settings: DetectorSettings) -> list[DetectorEvent]:
+        p = Pipeline(settings, emg_rate_hz=rate, accel_rate_hz=ACC_HZ, n_emg_channels=1,
+                     emg_labels=["EMG calf"])
+        events = p.process(emg, acc) + p.finish()
+        return [e for e in events if e.kind is EventKind.CRAMP_STARTED]
+
+    (alarm,) = starts_with(DetectorSettings())
+    assert 60.0 <= alarm.t_detect <= 60.0 + 15.0
+    assert starts_with(DetectorSettings(flat_spectrum_ratio=0.2)) == []
