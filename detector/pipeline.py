@@ -7,8 +7,11 @@ Data flow per batch of complete frames (``frame_s`` of both streams, aligned by 
     accel ─► MotionFeatures (activity, tilt, posture)  ▼                   ▼
                                    log envelope ─► RestFloor ─► level = log(env / floor)
                                                                         │ (smoothed, best calf ch.)
-                                                                        ▼
+    band halves (below 110 / above 140 Hz) ─► their RestFloors ─► excess share above ─┐
+                                                                        ▼             ▼
                                                                  CrampMachine ─► events
+
+(``calibration``, optional, seeds the rest floor while the night's own warms up.)
 
 Everything up to the state machine is vectorised over frames and channels; the machine's Python
 loop only visits elevated frames and frames inside a cramp. No I/O, no clock: time is
@@ -227,8 +230,9 @@ class Pipeline:
                             ok: np.ndarray) -> tuple[FloatArray, FloatArray]:
         """Per-bin excess power over rest (µV² per bin) below and above the shape split, each
         ``(n_ch, n)``, 0 where the floors are not known yet. Their ratio (above / below) is
-        about 0.3 for surface EMG (Shwedyk PSD; 0.03-0.40 on the real clips) and 1.0 for
-        white noise (a poor contact's thermal noise), whatever the shape of the rest floor."""
+        about 0.3 for surface EMG (Shwedyk PSD; per-frame shares above of 0.02-0.30 on the
+        real clips, see ``flat_spectrum_ratio``) and 1.0 for white noise (a poor contact's
+        thermal noise), whatever the shape of the rest floor."""
         out = []
         for floor, x in zip(self._shape_floors, (lower, upper), strict=True):
             f = floor.update(0.5 * np.log(np.maximum(x, 1e-24)), ok)

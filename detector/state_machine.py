@@ -24,6 +24,9 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 * the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
   lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
   ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
+* a poor contact's noise raises the level too, but it is white where EMG is band-limited: a
+  candidate whose excess over rest has a flat spectrum (``flat_shape``) is never confirmed and
+  never counts as a discharge that woke the sleeper;
 * standing / walking relieves it [NHS]: upright for ``upright_end_s`` ends it at that moment;
 * without accelerometer data ("blind": an EMG-only file, a failed IMU) nothing can be vetoed by
   movement, so a candidate must outlast the longest LM (``blind_confirm_s``).
@@ -129,7 +132,7 @@ class MachineParams:
     blind_confirm_frames: int  # a candidate needs this long while the accelerometer is missing
     post_base_log: float  # after a cramp walked off: assumed residual level [CS: ~2×]
     post_tau_frames: float  # the post-cramp onset raise decays with this time constant
-    flat_shape: float  # a candidate whose median spectral shape ratio reaches this is noise
+    flat_shape: float  # a candidate whose excess has this spectral shape ratio is noise
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,8 +346,8 @@ class CrampMachine:
         not right after other movement) that a movement now is the waking, not its cause."""
         p = self.p
         # counted from the discharge's own onset (the raw level's rise), not from the smoothed
-        # candidate start, which lags it by up to smooth_s; and only EMG wakes: a still "
-        # discharge" with a flat spectrum was a poor contact's noise
+        # candidate start, which lags it by up to smooth_s; and only EMG wakes: a still
+        # "discharge" with a flat spectrum was a poor contact's noise
         return self._woken or (k - self._k_onset >= p.pre_still_frames
                                and self._k0 - self._motion_before_k0 > p.after_motion_frames
                                and not self._noise_like())
@@ -363,9 +366,10 @@ class CrampMachine:
         if statistics.median([*recent, level]) < self._onset_thr_at(k) + p.confirm_margin_log:
             return Trigger.HIGH
         # a flat (white) spectrum is the thermal noise of a poor contact, not EMG, which is
-        # band-limited: a lifting electrode's rising noise floor stays a candidate. Pooled over
-        # the whole candidate: a single frame's ratio is noisy, and a long run must not pass on
-        # one lucky window
+        # band-limited: a lifting electrode's rising noise floor stays a candidate. Averaged over
+        # the whole candidate, frame by frame: a single frame's share is noisy, a long run must
+        # not pass on one lucky window, and one loud frame (a leg movement) must not outvote
+        # the others
         share = float(f.upper_share[i])
         if self._noise_like([share] if math.isfinite(share) else []):
             return Trigger.HIGH
