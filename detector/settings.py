@@ -77,11 +77,15 @@ class DetectorSettings:
     hum_min_uv: float = _f(
         8.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
     hum_ratio: float = _f(
-        2.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM).", 1.0, 1e4)
+        10.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM): the mains bins "
+        "are left out of the band, whose estimate stays within +1-2 % up to here even with the "
+        "mains 0.45 Hz off a bin, +6 % at ~24×, +46 % at ~70× (measured, BENCHMARKS.md). A "
+        "weaker hum does not spoil the EMG, so calling it bad would hide a cramp.", 1.0, 1e4)
     hum_rise: float = _f(
-        6.0, "Hum RMS above this × the night's usual hum (lower quartile of 10-s medians over "
-        "hum_history_s) = a lifting electrode (quality HUM); appliances change hum by up to ~5×.",
-        1.5, 1000.0)
+        10.0, "Hum RMS above this × the night's usual hum (lower quartile of 10-s medians over "
+        "hum_history_s) = a lifting electrode (quality HUM). Appliances change hum by up to "
+        "~5× (two at once more); a poor contact's own noise is recognised by its flat spectrum "
+        "(flat_spectrum_ratio), so this only has to catch the clear rises.", 1.5, 1000.0)
     hum_rise_min_uv: float = _f(
         2.0, "… only when the hum RMS is also above this (µV).", 0.0, 1e4)
     hum_rise_band_ratio: float = _f(

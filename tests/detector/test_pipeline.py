@@ -162,6 +162,23 @@ def test_dominant_hum_and_lead_off_are_flagged() -> None:
     assert p.statistics().seconds_bad_quality >= 15 + 20 + 30
 
 
+def test_an_appliance_raising_the_hum_does_not_hide_a_cramp() -> None:
+    """An appliance switching on raises the mains hum ~5× (2.4 → 11 µV over a 2-µV floor): the
+    band estimate leaves the mains bins out, so the EMG is still good and the cramp alarms.
+    The earlier rule (hum above 8 µV and 2× the band = bad) hid the cramp."""
+    emg, acc = render(Night(seconds=420.0, hum_uv=2.0, bursts=[(250.0, 330.0, 3.0)], seed=15))
+    t = np.arange(emg.shape[1]) / 1000.0
+    on = t >= 150.0
+    for h in (1, 2, 3, 4):
+        emg[0, on] += 9.0 / h * np.sqrt(2) * np.sin(2 * np.pi * h * 50.0 * t[on] + 2 * h)
+    events, p = run(emg, acc)
+    (start,) = starts(events)
+    assert FAST.confirm_s <= start.t_detect - 250.0 <= FAST.confirm_s + 2.5
+    assert p.statistics().seconds_bad_quality == 0.0
+    strict = replace(FAST, hum_ratio=2.0, hum_rise=6.0)
+    assert starts(run(emg, acc, settings=strict)[0]) == []
+
+
 @pytest.mark.parametrize("hum_uv", [1.5, 3.0])
 def test_a_flat_line_does_not_make_the_usual_hum_look_like_a_rise(hum_uv: float) -> None:
     # a minute of flat line (lead-off) has no hum at all; the night's usual hum must not drop
