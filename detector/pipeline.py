@@ -229,14 +229,16 @@ class Pipeline:
     def _band_halves_excess(self, lower: FloatArray, upper: FloatArray,
                             ok: np.ndarray) -> tuple[FloatArray, FloatArray]:
         """Per-bin excess power over rest (µV² per bin) below and above the shape split, each
-        ``(n_ch, n)``, 0 where the floors are not known yet. Their ratio (above / below) is
+        ``(n_ch, n)``; while a half's floor is not known yet (the first ``floor_min_s``, when
+        only a calibration can make alarms possible) its whole power stands in: a candidate is
+        at least twice rest, so the excess is most of it. Their ratio (above / below) is
         about 0.3 for surface EMG (Shwedyk PSD; per-frame shares above of 0.02-0.30 on the
         real clips, see ``flat_spectrum_ratio``) and 1.0 for white noise (a poor contact's
         thermal noise), whatever the shape of the rest floor."""
         out = []
         for floor, x in zip(self._shape_floors, (lower, upper), strict=True):
             f = floor.update(0.5 * np.log(np.maximum(x, 1e-24)), ok)
-            ex = x - np.exp(2.0 * f)
+            ex = np.where(np.isfinite(f), x - np.exp(2.0 * np.where(np.isfinite(f), f, 0.0)), x)
             out.append(np.where(np.isfinite(ex), ex, 0.0))
         return out[0], out[1]
 
