@@ -1,4 +1,5 @@
-"""``crampwatch calibrate INPUT --rest A:B --contraction C:D [--out FILE] [--leg L]``.
+"""``crampwatch calibrate (INPUT --rest A:B --contraction C:D | --address ADDR | --virtual EDF)
+[--out FILE] [--leg L]``.
 
 Measures the optional calibration (:mod:`detector.calibration`) from a recording in which the
 sleeper lay with the leg relaxed (``--rest``, seconds from the start, at least
@@ -7,26 +8,40 @@ sleeper lay with the leg relaxed (``--rest``, seconds from the start, at least
 ``run``). The result goes to ``<state_dir>/calibration-<leg>.json``, where the daemon picks it up
 for that leg, or to ``--out``. A contraction that barely raises the calf EMG is refused with a
 message (exit 65): the electrode is not over the contracting muscle.
+
+Guided: ``--address ADDR`` connects to the wearable (stop the daemon first: a wearable takes one
+connection), records :data:`GUIDED_S` seconds into ``<state_dir>/sessions/`` (kept, like every
+recording) and prints what to do when (:data:`CUES`, timed from the first data received); then
+the spans are :data:`GUIDED_REST` and :data:`GUIDED_CONTRACTION`. ``--virtual NIGHT.edf`` does
+the same with the virtual wearable playing a recording (for tests and demos).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bedside.calibration_store import calibration_path, save_calibration
 from bedside.replay import is_session_file, replay_file
-from bedside.settings import load_settings
+from bedside.settings import Settings, load_settings
 from detector.calibration import CalibrationError, calibrate
 from detector.pipeline import SHIN_WORDS
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
+from firmware_bridge.ble_client import BleClient, LinkEvent
 from firmware_bridge.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from bedside.commands.capture import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +59,31 @@ def _span(text: str) -> tuple[float, float]:
     return start, end
 
 
+# The guided schedule (seconds from the first data): settle, rest, a cue, the contraction, relax.
+# The contraction is brief and moderate: a maximal one with the toes pointed brought on a cramp
+# within 60 s in 31 % of people [VIC].
+CUES: tuple[tuple[float, str], ...] = (
+    (0.0, "Lie down, let the leg rest straight and relaxed, and keep still."),
+    (21.0, "Now press the ball of your foot down, moderately, as on a pedal. Hold it."),
+    (25.0, "And relax. Let the leg go loose."),
+)
+GUIDED_S = 30.0
+GUIDED_REST = (3.0, 20.0)
+GUIDED_CONTRACTION = (21.0, 30.0)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="INPUT", help="EDF/BDF file or session recording")
-    parser.add_argument("--rest", metavar="A:B", type=_span, required=True,
-                        help="seconds (from the start) with the leg lying relaxed")
-    parser.add_argument("--contraction", metavar="C:D", type=_span, required=True,
-                        help="seconds covering the brief calf contraction")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("input", metavar="INPUT", nargs="?",
+                        help="EDF/BDF file or session recording")
+    source.add_argument("--address", metavar="ADDR",
+                        help="guided: record from the wearable at this BLE address")
+    source.add_argument("--virtual", metavar="NIGHT.edf",
+                        help="guided, with the virtual wearable playing this EDF/BDF recording")
+    parser.add_argument("--rest", metavar="A:B", type=_span,
+                        help="seconds (from the start) with the leg lying relaxed (INPUT only)")
+    parser.add_argument("--contraction", metavar="C:D", type=_span,
+                        help="seconds covering the brief calf contraction (INPUT only)")
     parser.add_argument("--out", metavar="FILE",
                         help="where to write (default: <state_dir>/calibration-<leg>.json)")
     parser.add_argument("--leg", choices=("left", "right"),
@@ -115,14 +149,83 @@ class SpanCollector:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    path = Path(args.input)
+    if args.input is not None:
+        if args.rest is None or args.contraction is None:
+            raise InputError("an INPUT recording needs --rest A:B and --contraction C:D")
+        return _calibrate(settings, Path(args.input), args, args.rest, args.contraction)
+    if args.rest is not None or args.contraction is not None:
+        raise InputError("--rest/--contraction are for an INPUT recording; the guided "
+                         f"recording uses {GUIDED_REST} and {GUIDED_CONTRACTION}")
+    path = asyncio.run(_record_guided(args, settings))
+    return _calibrate(settings, path, args, GUIDED_REST, GUIDED_CONTRACTION)
+
+
+class _Cues:
+    """Prints each cue when its time (from the first data received) has come; done after
+    ``GUIDED_S`` of data."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._t0: float | None = None
+        self._next = 0
+
+    def __call__(self, link: BleClient, recorder: Recorder) -> bool:
+        if recorder.notifications == 0:
+            return False
+        now = self._monotonic()
+        if self._t0 is None:
+            self._t0 = now
+        while self._next < len(CUES) and now - self._t0 >= CUES[self._next][0]:
+            print(f"[{CUES[self._next][0]:4.0f} s] {CUES[self._next][1]}", file=sys.stderr,
+                  flush=True)
+            self._next += 1
+        return now - self._t0 >= GUIDED_S
+
+
+async def _record_guided(args: argparse.Namespace, settings: Settings) -> Path:
+    """Record the guided session into the state dir's sessions; return its path."""
+    from bedside.commands.capture import capture, virtual_finished
+
+    sessions = Path(settings.daemon.state_dir) / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = sessions / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-calibration.cwsession"
+    stop = asyncio.Event()
+    if args.address is not None:
+        wearable = dataclasses.replace(settings.wearable, address=args.address)
+
+        def make(on_event: Callable[[LinkEvent], None]) -> BleClient:
+            return BleClient(wearable, label="calibrate", on_event=on_event)
+
+        result = await capture(make, out, stop=stop, finished=_Cues(),
+                               duration_s=GUIDED_S + 60.0)
+    else:
+        from bedside.virtual import start_from_spec
+
+        virtual = await start_from_spec(args.virtual, hours=GUIDED_S / 3600, profile="quiet",
+                                        speed=None)
+        try:
+            result = await capture(
+                virtual.client_factory(settings.wearable, "calibrate"), out, stop=stop,
+                finished=virtual_finished(lambda: virtual.wearable.statistics().sent,
+                                          virtual.wearable.finished))
+        finally:
+            await virtual.wearable.stop()
+    if result.notifications == 0:
+        raise InputError(f"{out}: no data arrived from the wearable; is it on and in range "
+                         "(and the daemon stopped)?", path=str(out))
+    print(f"{out}: {result.notifications} notifications recorded", file=sys.stderr)
+    return out
+
+
+def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
+               rest: tuple[float, float], contraction: tuple[float, float]) -> int:
     collectors: list[SpanCollector] = []
     labels: list[str] = []
 
     def make(*, emg_rate_hz: float, accel_rate_hz: float, n_emg_channels: int,
              emg_labels: Sequence[str]) -> SpanCollector:
         labels.extend(emg_labels)
-        collectors.append(SpanCollector((args.rest, args.contraction), emg_rate_hz=emg_rate_hz,
+        collectors.append(SpanCollector((rest, contraction), emg_rate_hz=emg_rate_hz,
                                         n_emg_channels=n_emg_channels))
         return collectors[-1]
 
@@ -147,9 +250,9 @@ def run(args: argparse.Namespace) -> int:
                          measured=datetime.now(UTC).isoformat(timespec="seconds"))
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the calibration: {exc.strerror}") from exc
-    for lab, rest, con, ratio in zip(labels, result.rest_uv, result.contraction_uv,
-                                     result.contraction_ratio, strict=True):
-        print(f"{lab}: rest {rest:.2f} µV, contraction {con:.1f} µV ({ratio:.1f}×)",
+    for lab, rest_uv, con_uv, ratio in zip(labels, result.rest_uv, result.contraction_uv,
+                                           result.contraction_ratio, strict=True):
+        print(f"{lab}: rest {rest_uv:.2f} µV, contraction {con_uv:.1f} µV ({ratio:.1f}×)",
               file=sys.stderr)
     print(f"{out}: calibration for the {leg} leg written", file=sys.stderr)
     return 0

@@ -193,7 +193,7 @@ async def capture(
     )
 
 
-def _virtual_finished(
+def virtual_finished(
     wearable_sent: Callable[[], int], done: asyncio.Event
 ) -> Callable[[BleClient, Recorder], bool]:
     def finished(link: BleClient, recorder: Recorder) -> bool:
@@ -240,7 +240,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CaptureResult:
                 virtual.client_factory(settings.wearable, "capture"),
                 output,
                 stop=stop,
-                finished=_virtual_finished(
+                finished=virtual_finished(
                     lambda: virtual.wearable.statistics().sent, virtual.wearable.finished
                 ),
             )

@@ -187,3 +187,53 @@ async def test_daemon_says_once_when_tonights_rest_is_far_from_the_calibration(
     assert len(said) == 1 and said[0].levelno == logging.WARNING
     assert result.daemon.workers[0].statistics().floor_vs_calibration > 2.0
     assert [e for e in result.summary.events if e["event"] == "cramp_started"] == []
+
+
+def test_guided_calibration_over_ble_from_the_virtual_wearable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guided path end to end: the virtual wearable (bumble) plays a recording with the
+    contraction where the guide asks for it, the production BLE client records it into the
+    state dir, and the calibration is measured from that session."""
+    state = tmp_path / "state"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[daemon]\nstate_dir = "{state}"\n')
+    edf = calibration_recording(tmp_path / "bedtime.edf")  # contraction at 22-26 s
+    code = cli("calibrate", "--virtual", edf, "--config", config)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    (saved,) = state.glob("calibration-*.json")
+    assert load_calibration(saved).contraction_ratio[0] > 10
+    (session,) = (state / "sessions").glob("*-calibration.cwsession")
+    assert json.loads(saved.read_text())["source"] == str(session)
+
+
+def test_guided_calibration_refuses_spans_and_says_why(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    code = cli("calibrate", "--virtual", tmp_path / "x.edf", "--rest", "0:20")
+    assert code == 65 and "--rest/--contraction are for an INPUT" in capsys.readouterr().err
+    code = cli("calibrate", tmp_path / "x.edf")
+    assert code == 65 and "needs --rest" in capsys.readouterr().err
+
+
+def test_cues_come_on_time_from_the_first_data(capsys: pytest.CaptureFixture[str]) -> None:
+    from bedside.commands.calibrate import CUES, GUIDED_S, _Cues
+
+    now = [100.0]
+
+    class Rec:  # what _Cues reads of the capture's recorder
+        notifications = 0
+
+    cues = _Cues(monotonic=lambda: now[0])
+    assert cues(None, Rec()) is False  # type: ignore[arg-type]
+    assert capsys.readouterr().err == ""  # nothing before the first data
+    Rec.notifications = 1
+    seen = []
+    for step in range(int(GUIDED_S * 2) + 1):
+        now[0] = 200.0 + step / 2
+        done = cues(None, Rec())  # type: ignore[arg-type]
+        seen += [(now[0] - 200.0, line) for line in capsys.readouterr().err.splitlines()]
+        if done:
+            break
+    assert done and now[0] - 200.0 == GUIDED_S
+    assert [(t, line.split("] ", 1)[1]) for t, line in seen] == list(CUES)
