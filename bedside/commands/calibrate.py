@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ from firmware_bridge.ble_client import BleClient, LinkEvent
 from firmware_bridge.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from bedside.commands.capture import Recorder
+    from bedside.commands.capture import CaptureResult, Recorder
 
 log = logging.getLogger(__name__)
 
@@ -184,37 +185,49 @@ class _Cues:
 
 async def _record_guided(args: argparse.Namespace, settings: Settings) -> Path:
     """Record the guided session into the state dir's sessions; return its path."""
-    from bedside.commands.capture import capture, virtual_finished
-
     sessions = Path(settings.daemon.state_dir) / "sessions"
     sessions.mkdir(parents=True, exist_ok=True, mode=0o700)
     out = sessions / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-calibration.cwsession"
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # Ctrl-C ends the recording cleanly (then too short: said so)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        result = await _capture_guided(args, settings, out, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if result.notifications == 0:
+        raise InputError(f"{out}: no data arrived from the wearable; is it on and in range "
+                         "(and the daemon stopped)?", path=str(out))
+    print(f"{out}: {result.notifications} notifications recorded", file=sys.stderr)
+    return out
+
+
+async def _capture_guided(args: argparse.Namespace, settings: Settings, out: Path,
+                          stop: asyncio.Event) -> CaptureResult:
+    from bedside.commands.capture import capture, virtual_finished
+
     if args.address is not None:
         wearable = dataclasses.replace(settings.wearable, address=args.address)
 
         def make(on_event: Callable[[LinkEvent], None]) -> BleClient:
             return BleClient(wearable, label="calibrate", on_event=on_event)
 
-        result = await capture(make, out, stop=stop, finished=_Cues(),
-                               duration_s=GUIDED_S + 60.0)
+        return await capture(make, out, stop=stop, finished=_Cues(),
+                             duration_s=GUIDED_S + 60.0)
     else:
         from bedside.virtual import start_from_spec
 
         virtual = await start_from_spec(args.virtual, hours=GUIDED_S / 3600, profile="quiet",
                                         speed=None)
         try:
-            result = await capture(
+            return await capture(
                 virtual.client_factory(settings.wearable, "calibrate"), out, stop=stop,
                 finished=virtual_finished(lambda: virtual.wearable.statistics().sent,
                                           virtual.wearable.finished))
         finally:
             await virtual.wearable.stop()
-    if result.notifications == 0:
-        raise InputError(f"{out}: no data arrived from the wearable; is it on and in range "
-                         "(and the daemon stopped)?", path=str(out))
-    print(f"{out}: {result.notifications} notifications recorded", file=sys.stderr)
-    return out
 
 
 def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
