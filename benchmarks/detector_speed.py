@@ -35,9 +35,10 @@ from detector.types import DetectorEvent
 from firmware_bridge.simulation import plan_night, render_chunks
 
 
-def make(plan_emg_rate: float, plan_accel_rate: float, labels: Sequence[str]) -> Pipeline:
+def make(plan_emg_rate: float, plan_accel_rate: float, labels: Sequence[str],
+         settings: DetectorSettings | None = None) -> Pipeline:
     return Pipeline(
-        DetectorSettings(),
+        settings or DetectorSettings(),
         emg_rate_hz=plan_emg_rate,
         accel_rate_hz=plan_accel_rate,
         n_emg_channels=len(labels),
@@ -112,27 +113,33 @@ def per_block(
               f"{np.median(ms):.3f} ms, p99 {np.percentile(ms, 99):.3f} ms, max {ms.max():.2f} ms")
 
 
-def quality(spec: str) -> None:
+def quality(spec: str, settings: DetectorSettings | None = None,
+            verbose: bool = True) -> list[NightScore]:
+    """Score the ``profile:first-last:hours`` groups of ``spec`` (rendered in memory); print a
+    line per night and the pooled table unless not ``verbose``."""
     scores: list[NightScore] = []
     for group in spec.split(","):
         profile, seeds, hours = group.split(":")
         first, last = (int(x) for x in seeds.split("-"))
         for seed in range(first, last + 1):
             plan = plan_night(seed=seed, hours=float(hours), profile=profile)
-            p = make(plan.emg_rate_hz, plan.accel_rate_hz, plan.emg_labels)
+            p = make(plan.emg_rate_hz, plan.accel_rate_hz, plan.emg_labels, settings)
             events: list[DetectorEvent] = []
             for emg, acc in render_chunks(plan, 60.0):
                 events += p.process(emg, acc)
             events += p.finish()
-            s = score_night(plan.truth, event_dicts(events))
+            s = score_night(plan.truth, event_dicts(events), name=f"{profile}-s{seed}")
             scores.append(s)
             m = s.metrics
-            print(
-                f"{profile} seed {seed}: cramps {m.cramps} hits {m.hits} FA {m.false_alarms} "
-                f"{dict(m.false_alarms_by_cause)}",
-                flush=True,
-            )
-    print(format_table(aggregate(scores)))
+            if verbose:
+                print(
+                    f"{profile} seed {seed}: cramps {m.cramps} hits {m.hits} FA "
+                    f"{m.false_alarms} {dict(m.false_alarms_by_cause)}",
+                    flush=True,
+                )
+    if verbose:
+        print(format_table(aggregate(scores)))
+    return scores
 
 
 def main(argv: Sequence[str] | None = None) -> int:

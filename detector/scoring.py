@@ -500,7 +500,8 @@ TABLE_HEADER = (
 )
 
 
-def _row(name: str, m: Metrics) -> str:
+def format_row(name: str, m: Metrics) -> str:
+    """One table row (:data:`TABLE_HEADER` columns) for ``m``, named ``name``."""
     sens = "—" if m.sensitivity is None else f"{100.0 * m.sensitivity:.1f}%"
     return (
         f"{name[:24]:<24} {m.duration_s / 3600:>6.2f} {m.cramps:>6} {m.hits:>5} "
@@ -517,9 +518,10 @@ def format_table(score: CorpusScore) -> str:
     Latencies and end errors in seconds; sensitivity in %; FA/8h = false alarms per 8 h.
     """
     lines = [TABLE_HEADER, "-" * len(TABLE_HEADER)]
-    lines += [_row(n.name or f"night {i + 1}", n.metrics) for i, n in enumerate(score.nights)]
+    lines += [format_row(n.name or f"night {i + 1}", n.metrics) for i, n in enumerate(score.nights)]
     if len(score.nights) != 1:
-        lines += ["-" * len(TABLE_HEADER), _row(f"all ({score.metrics.nights})", score.metrics)]
+        total = format_row(f"all ({score.metrics.nights})", score.metrics)
+        lines += ["-" * len(TABLE_HEADER), total]
     causes = score.metrics.false_alarms_by_cause
     if causes:
         lines.append("false alarms by cause: " + ", ".join(f"{k} {v}" for k, v in causes.items()))
