@@ -179,11 +179,13 @@ class LegWorker:
                 if self.decoder is None and not self._start(link):
                     continue
                 assert self.decoder is not None and self.stream is not None
+                assert self.pipeline is not None
                 self.decoder.feed(packet.data)
                 for item in self.decoder.events():
                     self.stream.handle(item)  # the rules session replay uses too
-                self._check_accelerometer()
-                self._check_calibration()
+                stats = self.pipeline.statistics()  # once per packet, for both checks
+                self._check_accelerometer(stats)
+                self._check_calibration(stats)
         finally:
             self.finish()
 
@@ -248,12 +250,12 @@ class LegWorker:
                  ", ".join(f"{v:.2f}" for v in calibration.rest_uv))
         return calibration
 
-    def _check_calibration(self) -> None:
+    def _check_calibration(self, stats: PipelineStatistics) -> None:
         """Say once when the night's own rest floor is far from the calibrated rest (the
         electrode moved or its contact changed since the calibration)."""
         if self.pipeline is None or self.pipeline.calibration is None or self._floor_warned:
             return
-        ratio = self.pipeline.statistics().floor_vs_calibration
+        ratio = stats.floor_vs_calibration
         limit = self._settings.detector.calibration_mismatch
         if ratio and not 1.0 / limit <= ratio <= limit:
             self._floor_warned = True
@@ -261,13 +263,13 @@ class LegWorker:
                         "may sit elsewhere than when calibrated; the detector follows tonight's "
                         "level, but consider calibrating again", self.label, ratio)
 
-    def _check_accelerometer(self) -> None:
+    def _check_accelerometer(self, stats: PipelineStatistics) -> None:
         """Say once when the EMG has been usable for ``ACCEL_WARN_S`` without valid
         accelerometer data (a failed IMU reads zeros or nothing), and again when it is back.
         Detection goes on "blind", but the sleeper should know it is weaker."""
         if self.pipeline is None:
             return
-        blind = self.pipeline.statistics().seconds_without_accel
+        blind = stats.seconds_without_accel
         if blind > self._blind_seen:
             self._blind_run += blind - self._blind_seen
             self._blind_seen = blind

@@ -103,7 +103,6 @@ class CalibratedStart:
         n_ch = self._seed.size
         self._state = np.full(n_ch, self.PENDING)
         self._seen: list[list[float]] = [[] for _ in range(n_ch)]
-        self.trusted = np.zeros(n_ch, dtype=bool)  # the seed passed its check (per channel)
 
     def fill(self, floor: FloatArray, log_env: FloatArray, good: np.ndarray) -> FloatArray:
         """``floor``, ``log_env`` (natural-log µV) and ``good``, each ``(n_ch, n)`` → the floor
@@ -122,7 +121,6 @@ class CalibratedStart:
                     stat = float(np.quantile(self._seen[ch], self._q))
                     agree = abs(stat - self._seed[ch]) <= self._tol
                     self._state[ch] = self.TRUSTED if agree else self.REJECTED
-                    self.trusted[ch] = agree
                     start = int(take[-1]) + 1  # from the frame after the check
             if self._state[ch] == self.TRUSTED and start < until:
                 out[ch, start:until] = self._seed[ch]

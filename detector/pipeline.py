@@ -46,6 +46,11 @@ from detector.types import (
 )
 
 SHIN_WORDS = ("shin", "tibialis", " ta")  # label words marking a tibialis-anterior channel
+
+
+def is_shin_label(label: str) -> bool:
+    """The channel label names a tibialis-anterior (shin) channel (:data:`SHIN_WORDS`)."""
+    return any(w in f" {label.lower()}" for w in SHIN_WORDS)
 _GAP_CHUNK_S = 60.0  # gaps are fed as NaN in chunks of this length: memory stays flat
 
 
@@ -80,8 +85,8 @@ class Pipeline:
             raise ValueError(f"the calibration has {len(calibration.rest_uv)} channels, the "
                              f"input {n_emg_channels}")
         self.calibration = calibration
-        shin = np.array([any(w in f" {lab.lower()}" for w in SHIN_WORDS) for lab in labels],
-                        dtype=bool) if labels else np.zeros(n_emg_channels, dtype=bool)
+        shin = (np.array([is_shin_label(lab) for lab in labels], dtype=bool) if labels
+                else np.zeros(n_emg_channels, dtype=bool))
         if shin.all():
             shin[:] = False  # a lone shin channel is still the only EMG we have
         self._calf = ~shin
@@ -238,8 +243,7 @@ class Pipeline:
         out = []
         for floor, x in zip(self._shape_floors, (lower, upper), strict=True):
             f = floor.update(0.5 * np.log(np.maximum(x, 1e-24)), ok)
-            ex = np.where(np.isfinite(f), x - np.exp(2.0 * np.where(np.isfinite(f), f, 0.0)), x)
-            out.append(np.where(np.isfinite(ex), ex, 0.0))
+            out.append(x - np.where(np.isfinite(f), np.exp(2.0 * f), 0.0))
         return out[0], out[1]
 
     def _floor_vs_calibration(self) -> float:

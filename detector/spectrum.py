@@ -38,7 +38,7 @@ class BinPlan:
     clean: np.ndarray  # inside the band and near neither family
     low: np.ndarray  # bin 2 .. low_hz: baseline wander / motion-artefact band (not DC)
     scale: float  # power-sum -> µV² for a one-sided, Hann-windowed frame
-    # clean band bins below / above the spectral-shape split (see FrameSpectra.shape_ratio)
+    # clean band bins below / above the spectral-shape split (FrameSpectra.lower/upper_mean)
     lower: np.ndarray
     upper: np.ndarray
 

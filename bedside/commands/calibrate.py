@@ -36,7 +36,7 @@ from bedside.calibration_store import calibration_path, save_calibration
 from bedside.replay import is_session_file, replay_file
 from bedside.settings import Settings, load_settings
 from detector.calibration import CalibrationError, calibrate
-from detector.pipeline import SHIN_WORDS
+from detector.pipeline import is_shin_label
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
 from firmware_bridge.ble_client import BleClient, LinkEvent
 from firmware_bridge.errors import ConfigError, InputError
@@ -251,7 +251,7 @@ def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
         replay_file(path, make_detector=make, leg=leg, emg_labels=args.emg,
                     min_emg_rate_hz=settings.detector.min_emg_rate_hz)
     c = collectors[0]
-    calf = [not any(w in f" {lab.lower()}" for w in SHIN_WORDS) for lab in labels]
+    calf = [not is_shin_label(lab) for lab in labels]
     try:
         result = calibrate(c.span(0), c.span(1), c.emg_rate_hz, settings.detector,
                            calf=calf if any(calf) else None)
