@@ -11,9 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from bedside.events import dumps, event_record
+from bedside.stream.records import EventRecord, dumps, event_record
 from benchmarks.corpus import iter_night, night_signals
 from benchmarks.run import IN_PROCESS, make_detector
 from detector.types import DetectorEvent
@@ -33,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         det = make_detector(args.detector, sig)
         session = args.edf.name.removesuffix(".edf")
 
-        def record(event: DetectorEvent) -> dict[str, Any]:
+        def record(event: DetectorEvent) -> EventRecord:
             return event_record(event, session_id=session, leg=args.leg, session_start=reader.start)
 
         for emg, accel in iter_night(reader, sig):

@@ -40,9 +40,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bedside.events import event_record
-from bedside.settings import load_settings
-from bedside.tune import parse_grid
+from bedside.config.settings import load_settings
+from bedside.offline.tune import parse_grid
+from bedside.stream.records import event_record
 from benchmarks.corpus import (
     DEFAULT_CACHE,
     NightSignals,
@@ -227,7 +227,8 @@ def run_edf(
         with clock.timing():
             raw += det.finish()
         events = [
-            event_record(e, session_id=name, leg=leg, session_start=reader.start) for e in raw
+            event_record(e, session_id=name, leg=leg, session_start=reader.start).to_json()
+            for e in raw
         ]
     else:
         t0, c0 = time.perf_counter(), _children_cpu()

@@ -39,11 +39,11 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -57,25 +57,12 @@ from firmware_bridge import protocol
 from firmware_bridge.errors import DeviceNotFoundError, LinkError
 from firmware_bridge.link_settings import WearableSettings
 from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError
+from firmware_bridge.source import LinkEvent, RawPacket
 
 logger = logging.getLogger(__name__)
 
 STATS_LOG_INTERVAL_S = 60.0  # house-style §6: a periodic INFO line summarises statistics()
 POWER_CYCLE_OFF_S = 1.0  # pause between Powered=false and Powered=true
-
-
-@dataclass(frozen=True, slots=True)
-class RawPacket:
-    """One notification as received: ``t_mono`` monotonic receive time (s), ``data`` the value."""
-
-    t_mono: float
-    data: bytes
-
-
-class PacketSource(Protocol):
-    """What the daemon and the recorder read from: the BLE client, a virtual wearable, a replay."""
-
-    def packets(self) -> AsyncIterator[RawPacket]: ...
 
 
 class LinkState(enum.StrEnum):
@@ -87,17 +74,6 @@ class LinkState(enum.StrEnum):
     POWER_CYCLING = "power_cycling"
     FAILED = "failed"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class LinkEvent:
-    """A link event for logs and recordings: ``kind`` is one of ``state``, ``connected``,
-    ``disconnected``, ``silence``, ``device_info``, ``battery``, ``rssi``, ``power_cycle``,
-    ``failed``; ``fields`` are JSON-able values."""
-
-    t_mono: float
-    kind: str
-    fields: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +267,11 @@ class BleClient:
     @property
     def state(self) -> LinkState:
         return self._state
+
+    @property
+    def device_info(self) -> DeviceInfo | None:
+        """The wearable's device info once read on connect (``PacketSource``)."""
+        return self._info
 
     def statistics(self) -> LinkStatistics:
         return LinkStatistics(

@@ -339,3 +339,23 @@ def parse_control(data: bytes | bytearray | memoryview) -> ControlCommand | None
     if len(raw) != 2 or raw[1] == 0:
         return None
     return ControlCommand(op, blocks=raw[1])
+
+
+# Channel labels the detector reads: a shin (tibialis anterior) channel is used only to
+# recognise leg movements, never to alarm (detector.pipeline.Pipeline docstring).
+SITE_LABELS = {
+    Site.TIBIALIS_ANTERIOR: "EMG shin",
+    Site.GASTROCNEMIUS_MEDIAL: "EMG calf medial",
+    Site.GASTROCNEMIUS_LATERAL: "EMG calf lateral",
+    Site.SOLEUS: "EMG soleus",
+}
+
+
+def leg_name(info: DeviceInfo, fallback: str) -> str:
+    """``"left"``/``"right"`` from §3 byte 14, else ``fallback`` (the wearable's label)."""
+    return {Leg.LEFT: "left", Leg.RIGHT: "right"}.get(info.leg, fallback)
+
+
+def emg_labels(info: DeviceInfo) -> tuple[str, ...]:
+    """One detector channel label per EMG channel, from the §3 site codes."""
+    return tuple(SITE_LABELS.get(site, "EMG calf") for site in info.emg_sites)

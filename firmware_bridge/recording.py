@@ -37,6 +37,7 @@ Never imports ``bedside``, ``detector`` or ``bleak``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -45,7 +46,7 @@ import re
 import struct
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,8 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self
 
 from firmware_bridge.errors import RecordingError
+from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError
+from firmware_bridge.source import LinkEvent, RawPacket
 
 logger = logging.getLogger(__name__)
 
@@ -89,17 +92,6 @@ class Notification:
     t_mono: float
     t_wall: float
     data: bytes
-    offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkEvent:
-    """A link event (``kind`` e.g. "connected", "mtu") with its JSON-able ``fields``."""
-
-    t_mono: float
-    t_wall: float
-    kind: str
-    fields: Mapping[str, Any]
     offset: int = field(default=0, compare=False)
 
 
@@ -549,9 +541,55 @@ class SessionReader(Iterator[Record]):
             or not isinstance(obj.get("fields"), dict)
         ):
             return None
-        return LinkEvent(t_mono, t_wall, obj["kind"], obj["fields"], offset)
+        return LinkEvent(t_mono, obj["kind"], obj["fields"], t_wall, offset)
 
 
 def read_session(path: str | os.PathLike[str]) -> SessionReader:
     """Open a session file: iterate for its records; ``.info`` and ``.report()`` tell the rest."""
     return SessionReader(path)
+
+
+class RecordingSource:
+    """A recorded session as a :class:`~firmware_bridge.source.PacketSource`: its notifications
+    as :class:`RawPacket` (with their recorded receive times) and its link events, in file order.
+
+    ``records()`` is the synchronous walk the offline tools use; ``packets()`` is the async
+    form the live worker consumes. ``device_info`` is the first recorded ``device_info`` link
+    event's bytes, known once the walk has passed it. ``report()`` tells the damage found.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._reader = SessionReader(self.path)
+        self._info: DeviceInfo | None = None
+
+    @property
+    def info(self) -> SessionInfo:
+        return self._reader.info
+
+    @property
+    def device_info(self) -> DeviceInfo | None:
+        return self._info
+
+    def records(self) -> Iterator[RawPacket | LinkEvent]:
+        for record in self._reader:
+            if isinstance(record, Notification):
+                yield RawPacket(record.t_mono, record.data, record.t_wall, record.offset)
+                continue
+            data = record.fields.get("data")
+            if record.kind == "device_info" and self._info is None and isinstance(data, bytes):
+                # an invalid one: the replay's probe says why; the walk goes on
+                with contextlib.suppress(InvalidDeviceInfoError):
+                    self._info = DeviceInfo.from_bytes(data)
+            yield record
+
+    async def packets(self) -> AsyncIterator[RawPacket]:
+        for record in self.records():
+            if isinstance(record, RawPacket):
+                yield record
+
+    def report(self) -> ReadReport:
+        return self._reader.report()
+
+    def close(self) -> None:
+        self._reader.close()

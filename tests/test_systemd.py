@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bedside.sdnotify import Notifier, Watchdog, watchdog_interval_s
+from bedside.live.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from tests.conftest import ROOT
 
 UNIT = ROOT / "systemd" / "crampwatch.service"

@@ -28,21 +28,21 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bedside.calibration_store import calibration_path, save_calibration
-from bedside.replay import is_session_file, replay_file
-from bedside.settings import Settings, load_settings
+from bedside.config.settings import Settings, load_settings
+from bedside.live.capture import CaptureResult, Recorder, capture, virtual_finished
+from bedside.live.virtual import start_from_spec
+from bedside.stream.calibration_store import calibration_path, save_calibration
+from bedside.stream.edf_feed import is_session_file, replay_file
+from bedside.stream.session_feed import replay_session
 from detector.calibration import CalibrationError, calibrate
 from detector.pipeline import is_shin_label
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
-from firmware_bridge.ble_client import BleClient, LinkEvent
+from firmware_bridge.ble_client import BleClient
 from firmware_bridge.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from bedside.commands.capture import CaptureResult, Recorder
+from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,6 @@ async def _record_guided(args: argparse.Namespace, settings: Settings) -> Path:
 
 async def _capture_guided(args: argparse.Namespace, settings: Settings, out: Path,
                           stop: asyncio.Event) -> CaptureResult:
-    from bedside.commands.capture import capture, virtual_finished
-
     if args.address is not None:
         wearable = dataclasses.replace(settings.wearable, address=args.address)
 
@@ -217,8 +215,6 @@ async def _capture_guided(args: argparse.Namespace, settings: Settings, out: Pat
         return await capture(make, out, stop=stop, finished=_Cues(),
                              duration_s=GUIDED_S + 60.0)
     else:
-        from bedside.virtual import start_from_spec
-
         virtual = await start_from_spec(args.virtual, hours=GUIDED_S / 3600, profile="quiet",
                                         speed=None)
         try:
@@ -243,8 +239,6 @@ def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
         return collectors[-1]
 
     if is_session_file(path):
-        from bedside.session_replay import replay_session
-
         leg = replay_session(path, make_detector=make, leg=args.leg).leg
     else:
         leg = args.leg or "left"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bedside.settings import example_toml, load_settings
+from bedside.config.settings import example_toml, load_settings
 
 HELP = "check a configuration file (or print the commented example of every key)"
 

@@ -18,14 +18,15 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from bedside.report import write_night_report
-from bedside.service import run_night
-from bedside.settings import Settings, load_settings
-from bedside.virtual import start_virtual
+from bedside.config.settings import Settings, load_settings
+from bedside.live.service import run_night
+from bedside.live.virtual import parse_speed, start_virtual
+from bedside.offline.report import write_night_report
+from bedside.stream.records import EventRecord
 from detector.scoring import aggregate, format_table, score_night
+from detector.types import EventKind
 from firmware_bridge.errors import ConfigError
 
 HELP = "the daemon on a simulated night from a virtual wearable (no hardware, no setup)"
@@ -33,19 +34,6 @@ HELP = "the daemon on a simulated night from a virtual wearable (no hardware, no
 log = logging.getLogger(__name__)
 
 DEFAULT_MQTT = "mqtt://localhost:1883"
-
-
-def parse_speed(text: str) -> float | None:
-    """``max`` → None (as fast as the pipeline goes); else a positive factor."""
-    if text == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or max, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"speed must be > 0, got {text}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,19 +85,20 @@ def _audio_works() -> bool:
     return "card " in listed.stdout
 
 
-def _describe(record: dict[str, Any]) -> str:
-    if record["event"] == "cramp_started":
+def _describe(record: EventRecord) -> str:
+    if record.kind is EventKind.CRAMP_STARTED and record.t_detect is not None:
         return (
-            f"  CRAMP STARTED  {record['leg']} leg, onset t={record['t_onset']:.1f} s, alarm "
-            f"t={record['t_detect']:.1f} s ({record['t_detect'] - record['t_onset']:.1f} s later), "
-            f"intensity {record['intensity']}× rest"
+            f"  CRAMP STARTED  {record.leg} leg, onset t={record.t_onset:.1f} s, alarm "
+            f"t={record.t_detect:.1f} s ({record.t_detect - record.t_onset:.1f} s later), "
+            f"intensity {record.intensity}× rest"
         )
-    if record["event"] == "cramp_ended":
+    if record.closes and record.t_end is not None:
+        what = "cramp ended   " if record.kind is EventKind.CRAMP_ENDED else "cramp recorded"
         return (
-            f"  cramp ended    {record['leg']} leg, t={record['t_end']:.1f} s, lasted "
-            f"{record['duration_s']:.0f} s, peak {record.get('peak_intensity')}× rest"
+            f"  {what} {record.leg} leg, t={record.t_end:.1f} s, lasted "
+            f"{record.duration_s or 0.0:.0f} s, peak {record.peak_intensity}× rest"
         )
-    return f"  {record['event']} t={record.get('t', '')}"
+    return f"  {record.kind.value} t={record.t if record.t is not None else ''}"
 
 
 class StatusLine:
@@ -158,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("prompts are written as WAV files to %s", wav_dir)
     status = StatusLine()
 
-    def printer(record: dict[str, Any]) -> None:
-        if record["event"] == "cramp_update":
+    def printer(record: EventRecord) -> None:
+        if record.kind is EventKind.CRAMP_UPDATE:
             return
         status.clear()
         print(_describe(record), flush=True)
@@ -182,9 +171,12 @@ def run(args: argparse.Namespace) -> int:
             status=status,
             status_every_s=0.5 if status.tty else 5.0,
             wav_dir=wav_dir,
+            close_night=write_night_report,
         )
         status.clear()
-        events = [e for e in result.summary.events if e["event"] != "cramp_update"]
+        events = [
+            e.to_json() for e in result.summary.events if e.kind is not EventKind.CRAMP_UPDATE
+        ]
         score = aggregate([score_night(virtual.truth, events)])
         summary = {
             **result.summary.as_json(),

@@ -1,7 +1,7 @@
 """``crampwatch export SESSION -o OUT.edf [--config F]``: a session recording as EDF+.
 
 The recorded notifications are decoded and run through the detector exactly as
-``crampwatch replay SESSION`` does (:func:`bedside.session_replay.replay_session`); what goes
+``crampwatch replay SESSION`` does (:func:`bedside.stream.session_feed.replay_session`); what goes
 into the file:
 
 * **Signals**: one per EMG channel (labels ``EMG calf medial`` …, unit ``uV``) and
@@ -34,15 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from bedside.commands.replay import DEFAULT_DETECTOR, load_detector
-from bedside.daemon import emg_labels
-from bedside.settings import load_settings
-from detector.types import FloatArray
+from bedside.config.settings import load_settings
+from bedside.stream.build import DEFAULT_DETECTOR, detector_factory
+from bedside.stream.edf_feed import is_session_file
+from bedside.stream.records import EventRecord
+from bedside.stream.session_feed import probe_session, replay_session
+from detector.types import EventKind, FloatArray
 from firmware_bridge.codec import Gap
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter, format_number
 from firmware_bridge.errors import InputError
-from firmware_bridge.protocol import DeviceInfo
-from firmware_bridge.recording import LinkEvent
+from firmware_bridge.protocol import DeviceInfo, emg_labels
+from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +229,8 @@ def export_session(
     detector: str = DEFAULT_DETECTOR,
 ) -> dict[str, Any]:
     """Write ``output`` (EDF+) from ``session``; returns counts for the summary line."""
-    from bedside.session_replay import probe_session, replay_session
-
     settings = load_settings(settings_file)
-    make_detector = load_detector(detector, settings.detector)
+    make_detector = detector_factory(settings.detector, spec=detector)
     info = probe_session(session).info
     record_s = record_duration(info)
     state: dict[str, Any] = {
@@ -290,23 +290,22 @@ def export_session(
             f"gap {gap.emg_samples_missing} EMG samples ({gap.accel_samples_missing} accel)",
         )
 
-    def on_event(record: dict[str, Any]) -> None:
-        kind = record["event"]
-        number = str(record["event_id"]).split(":")[-2]
-        if kind == "cramp_started":
+    def on_event(record: EventRecord) -> None:
+        number = record.stem.rsplit(":", 1)[-1]
+        if record.kind is EventKind.CRAMP_STARTED and record.t_detect is not None:
             counts["events"] += 1
             annotate(
-                record["t_detect"],
+                record.t_detect,
                 None,
-                f"cramp_started {number} onset {record['t_onset']} s "
-                f"intensity {record.get('intensity')}",
+                f"cramp_started {number} onset {record.t_onset} s "
+                f"intensity {record.intensity}",
             )
-        elif kind == "cramp_ended":
+        elif record.closes:
             counts["events"] += 1
             annotate(
-                record["t_onset"],
-                record["duration_s"],
-                f"cramp {number} (ended {record['t_end']} s, peak {record.get('peak_intensity')})",
+                record.t_onset,
+                record.duration_s,
+                f"cramp {number} (ended {record.t_end} s, peak {record.peak_intensity})",
             )
 
     try:
@@ -333,7 +332,7 @@ def export_session(
         "skipped_records": grid.skipped_records,
         "filled_samples": grid.filled_samples,
         "record_s": record_s,
-        "cramps": sum(e["event"] == "cramp_started" for e in result.events),
+        "cramps": sum(e.kind is EventKind.CRAMP_STARTED for e in result.events),
         **counts,
     }
 
@@ -342,8 +341,6 @@ def run(args: argparse.Namespace) -> int:
     session, output = Path(args.session), Path(args.output)
     if output.resolve() == session.resolve():
         raise InputError(f"{output}: is the session itself; choose another output")
-    from bedside.replay import is_session_file
-
     if not is_session_file(session):
         raise InputError(f"{session}: not a crampwatch session recording", path=str(session))
     c = export_session(session, output, settings_file=args.config, detector=args.detector)

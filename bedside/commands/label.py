@@ -1,7 +1,7 @@
 """``crampwatch label NIGHT [--not-cramp ID]... [--cramp HH:MM[+-MIN]]... [--confirm ID]...``.
 
 Writes the user's verdicts into ``NIGHT.labels.json`` beside the recording (format and meaning:
-:mod:`bedside.labels`). The night's detections come from ``--events`` (the daemon's
+:mod:`bedside.offline.labels`). The night's detections come from ``--events`` (the daemon's
 ``events.jsonl`` or ``crampwatch replay --events``), else from replaying NIGHT with ``--config``;
 they are stored in the labels file, so later calls need neither. ``--from-state DIR`` imports the
 MQTT "that was not a cramp" presses from ``DIR/labels.jsonl``. An ID is an ``event_id``
@@ -14,10 +14,9 @@ import argparse
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bedside.events import read_events
-from bedside.labels import (
+from bedside.config.settings import load_settings
+from bedside.offline.labels import (
     DEFAULT_TOLERANCE_S,
     Detection,
     Label,
@@ -32,12 +31,12 @@ from bedside.labels import (
     stream_time_of,
     write_labels,
 )
-from bedside.replay import is_session_file
-from bedside.settings import load_settings
+from bedside.offline.replay import NightReplay, replay_night
+from bedside.stream.edf_feed import is_session_file
+from bedside.stream.records import read_events
+from bedside.stream.session_feed import probe_session
+from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
-
-if TYPE_CHECKING:
-    from bedside.tune import NightReplay
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _header(path: Path) -> tuple[datetime, float, str | None]:
     """Start (wall clock of stream time 0), duration (s) and session id of a recording."""
     if is_session_file(path):
-        from bedside.session_replay import probe_session
-
         probe = probe_session(path)
         start = probe.session_start or probe.file_start
         return start, 0.0, probe.session_id
-    from firmware_bridge.edf import EdfReader
-
     reader = EdfReader(path)
     return reader.start, reader.duration_s, None
 
@@ -84,7 +79,7 @@ def _new_night(path: Path, args: argparse.Namespace) -> NightLabels:
     elif args.from_state and (Path(args.from_state) / "events.jsonl").exists():
         start, duration, sid = _header(path)
         history = read_events(Path(args.from_state) / "events.jsonl").events
-        events = [e for e in history if sid is None or str(e.get("event_id", "")).startswith(sid)]
+        events = [e for e in history if sid is None or e.event_id.startswith(sid)]
         if sid is None or not events:  # an EDF (or no history of it): its ids come from replay
             events = _replayed(path, args).events
     else:
@@ -98,8 +93,6 @@ def _new_night(path: Path, args: argparse.Namespace) -> NightLabels:
 
 
 def _replayed(path: Path, args: argparse.Namespace) -> NightReplay:
-    from bedside.tune import replay_night
-
     log.info("%s: replaying to find the night's detections", path)
     return replay_night(path, load_settings(args.config).detector)
 

@@ -20,12 +20,12 @@ import sys
 import time
 from pathlib import Path
 
+from bedside.config.prompt import PromptSettings
+from bedside.config.settings import adherence_file, load_settings, pid_file, state_dir_for
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.player import build_player
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
 from bedside.prompt.speech import render_phrases, with_gain
-from bedside.prompt_settings import PromptSettings
-from bedside.settings import adherence_file, load_settings, pid_file, state_dir_for
 from firmware_bridge.errors import PromptError
 
 HELP = "test the stretch prompt (play or --to-wav), pre-render it, log the bedtime stretch"

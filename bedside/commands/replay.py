@@ -9,47 +9,48 @@ rates, truth durations) are checked before the first one is replayed.
 
 An INPUT that is a session recording (``crampwatch run``/``capture``; told by its magic bytes) is
 replayed from its raw notifications through the live codec and detector wiring
-(:mod:`bedside.session_replay`): the events equal those the daemon produced.
+(:mod:`bedside.stream.session_feed`): the events equal those the daemon produced.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from bedside.calibration_store import load_calibration
-from bedside.events import dumps
-from bedside.replay import (
+from bedside.config.settings import load_settings
+from bedside.offline.labels import load_truth
+from bedside.offline.plot import plot_replay
+from bedside.offline.truth import checked_truth
+from bedside.stream.build import DEFAULT_DETECTOR, DetectorFactory, detector_factory
+from bedside.stream.calibration_store import load_calibration
+from bedside.stream.edf_feed import (
     ChannelSelection,
-    DetectorFactory,
     ReplayResult,
     is_session_file,
-    plot_replay,
     replay_file,
     select_channels,
 )
-from bedside.settings import load_settings
-
-if TYPE_CHECKING:
-    from bedside.session_replay import SessionReplayResult
-from detector.calibration import Calibration
-from detector.settings import DetectorSettings
-from detector.types import CrampDetector
+from bedside.stream.night import night_name
+from bedside.stream.records import EventRecord, dumps
+from bedside.stream.session_feed import (
+    SessionReplayResult,
+    probe_session,
+    replay_session,
+    summary_line,
+)
+from detector.scoring import aggregate, format_table, score_night
 from firmware_bridge.edf import EdfReader
-from firmware_bridge.errors import ConfigError, CrampwatchError, InputError
+from firmware_bridge.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
 HELP = "replay EDF/BDF recordings or raw session files through the detector; events as JSON lines"
-DEFAULT_DETECTOR = "detector.pipeline:Pipeline"
 DEFAULT_LEG = "left"
 
 
@@ -101,67 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_detector(spec: str, settings: DetectorSettings,
-                  calibration: Calibration | None = None) -> DetectorFactory:
-    """Resolve ``module:callable`` and bind the detector settings (and ``calibration``, which
-    the callable must then take as a keyword) to it."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"--detector {spec!r}: expected MODULE:CALLABLE")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"--detector {spec!r}: cannot import {exc.name}") from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ConfigError(f"--detector {spec!r}: {module_name} has no callable {attr!r}")
-    built: Callable[..., CrampDetector] = factory
-    try:
-        params = inspect.signature(built).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        params = {}  # type: ignore[assignment]
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    takes_labels = "emg_labels" in params or takes_any
-    if calibration is not None and not ("calibration" in params or takes_any):
-        raise ConfigError(f"--calibration: the detector {spec!r} does not take a calibration")
-
-    def make(
-        *,
-        emg_rate_hz: float,
-        accel_rate_hz: float,
-        n_emg_channels: int,
-        emg_labels: Sequence[str],
-    ) -> CrampDetector:
-        # emg_labels let the pipeline tell a shin channel from calf ones; older detectors
-        # (e.g. benchmark baselines) do not take them.
-        extra: dict[str, Any] = {"emg_labels": tuple(emg_labels)} if takes_labels else {}
-        if calibration is not None:
-            extra["calibration"] = calibration
-        return built(
-            settings,
-            emg_rate_hz=emg_rate_hz,
-            accel_rate_hz=accel_rate_hz,
-            n_emg_channels=n_emg_channels,
-            **extra,
-        )
-
-    return make
-
-
-def _read_truth(path: Path) -> dict[str, Any]:
-    from bedside.labels import load_truth  # a truth JSON, or labels applied over one
-
-    return load_truth(path)
-
-
 def _check_truth(truth: dict[str, Any], truth_path: Path, reader: EdfReader) -> None:
     """Refuse a bad truth file, or one whose night is not this recording's length (± a record)."""
-    from detector.scoring import parse_truth
-
-    try:
-        parse_truth(truth)
-    except ValueError as exc:
-        raise InputError(f"{truth_path}: {exc}", path=str(truth_path)) from exc
+    checked_truth(truth, truth_path)
     duration = truth.get("duration_s")
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         raise InputError(f"{truth_path}: no numeric 'duration_s'", path=str(truth_path))
@@ -205,7 +148,7 @@ def _plot_path(plot: Path, input_path: Path, several: bool) -> Path:
 
 def _summary(result: ReplayResult) -> str:
     stats = result.statistics
-    kinds = [e["event"] for e in result.events]
+    kinds = [e.kind.value for e in result.events]
     return (
         f"{result.path}: session {result.session_id}: {result.duration_s / 3600:.2f} h in "
         f"{result.wall_s:.2f} s ({result.speed:,.0f}× real time); "
@@ -264,13 +207,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         checked.append((reader, channels))
         if truths:
-            truth_json = _read_truth(truths[i])
+            truth_json = load_truth(truths[i])
             _check_truth(truth_json, truths[i], reader)
             truth_data.append(truth_json)
         else:
             truth_data.append(None)
     calibration = load_calibration(args.calibration) if args.calibration else None
-    make_detector = load_detector(args.detector, settings.detector, calibration)
+    make_detector = detector_factory(settings.detector, calibration, args.detector)
 
     results: list[ReplayResult | SessionReplayResult] = []
     with ExitStack() as stack:
@@ -281,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise InputError(f"{args.events}: cannot write: {exc.strerror}") from exc
 
-        def on_event(record: dict[str, Any]) -> None:
+        def on_event(record: EventRecord) -> None:
             out.write(dumps(record) + "\n")
             out.flush()
 
@@ -324,9 +267,6 @@ def _check_session(
     truth_data: list[dict[str, Any] | None],
 ) -> None:
     """Refuse EDF-only options for a session; check its header, device info and truth."""
-    from bedside.session_replay import probe_session
-    from detector.scoring import parse_truth
-
     for flag, value in (("--plot", args.plot), ("--emg", args.emg), ("--accel", args.accel)):
         if value:
             raise InputError(
@@ -337,12 +277,7 @@ def _check_session(
     if truth_path is None:
         truth_data.append(None)
         return
-    truth = _read_truth(truth_path)
-    try:
-        parse_truth(truth)
-    except ValueError as exc:
-        raise InputError(f"{truth_path}: {exc}", path=str(truth_path)) from exc
-    truth_data.append(truth)
+    truth_data.append(checked_truth(load_truth(truth_path), truth_path))
 
 
 def _replay_session(
@@ -350,16 +285,14 @@ def _replay_session(
     args: argparse.Namespace,
     make_detector: DetectorFactory,
     truth: dict[str, Any] | None,
-    on_event: Callable[[dict[str, Any]], None],
+    on_event: Callable[[EventRecord], None],
     bar: _Progress | None,
 ) -> SessionReplayResult:
-    from bedside.session_replay import probe_session, replay_session, summary_line
-
     recorded = probe_session(path).calibration if not args.calibration else None
     if recorded is not None:  # the daemon's events came from a calibrated detector
         try:
-            make_detector = load_detector(
-                args.detector, load_settings(args.config).detector, recorded)
+            make_detector = detector_factory(
+                load_settings(args.config).detector, recorded, args.detector)
             log.info("%s: using the calibration recorded with the session", path)
         except ConfigError as exc:
             log.warning("%s: recorded calibration not used: %s", path, exc)
@@ -391,17 +324,12 @@ def _score(
     truths: list[dict[str, Any] | None],
     paths: list[Path],
 ) -> str:
-    try:
-        from detector.scoring import aggregate, format_table, score_night
-    except ImportError as exc:  # pragma: no cover - the scorer is part of the project
-        raise CrampwatchError(f"--truth needs detector.scoring: {exc}") from exc
-    from bedside.commands.score import night_name
-
     scores = []
     for result, truth, path in zip(results, truths, paths, strict=True):
         assert truth is not None
         try:
-            scores.append(score_night(truth, result.events, name=night_name(path)))
+            scores.append(score_night(truth, [e.to_json() for e in result.events],
+                                      name=night_name(path)))
         except ValueError as exc:
             raise InputError(f"{path}: {exc}", path=str(path)) from exc
     return format_table(aggregate(scores))

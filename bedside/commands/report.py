@@ -5,7 +5,7 @@ A night report replays NIGHT (EDF/BDF or session recording) for its curves; ``--
 the daemon's events instead of the replay's (a whole ``events.jsonl`` history is cut to the
 recording's session id). ``-o X.html`` writes ``X.png`` beside it; ``--html`` adds the page to a
 PNG. ``--state-dir`` (or ``--adherence FILE``) tells whether the bedtime stretch was done.
-The history report prints a table and, with ``-o``, draws it. See :mod:`bedside.report`.
+The history report prints a table and, with ``-o``, draws it. See :mod:`bedside.offline.report`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import argparse
 from datetime import date, datetime
 from pathlib import Path
 
-from bedside.events import read_events
-from bedside.prompt.reminder import AdherenceLog, night_of
-from bedside.report import (
+from bedside.config.settings import load_settings
+from bedside.offline.report import (
     format_history,
     history,
     history_figure,
@@ -25,7 +24,9 @@ from bedside.report import (
     save_figure,
     write_night,
 )
-from bedside.settings import load_settings
+from bedside.prompt.reminder import AdherenceLog
+from bedside.stream.night import night_of
+from bedside.stream.records import read_events
 from firmware_bridge.errors import InputError
 
 HELP = (

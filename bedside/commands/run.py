@@ -8,11 +8,11 @@ import logging
 import os
 import sys
 
-from bedside.commands.demo import parse_speed
-from bedside.sdnotify import Notifier
-from bedside.service import run_night
-from bedside.settings import load_settings, state_dir_for
-from bedside.virtual import start_from_spec
+from bedside.config.settings import load_settings, state_dir_for
+from bedside.live.sdnotify import Notifier
+from bedside.live.service import run_night
+from bedside.live.virtual import parse_speed, start_from_spec
+from bedside.offline.report import write_night_report
 from firmware_bridge.errors import ConfigError
 
 RELOAD = -1  # internal: re-execute with the new configuration
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                 args.virtual, hours=args.hours, profile=args.profile, speed=args.speed
             )
         result = await run_night(
-            settings, state_dir=state_dir, virtual=virtual, reload_check=config_is_valid
+            settings, state_dir=state_dir, virtual=virtual, reload_check=config_is_valid,
+            close_night=write_night_report,
         )
         log.info("stopped: %s", result.summary.as_json())
         if result.reload:

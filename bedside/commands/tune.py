@@ -3,7 +3,7 @@
 Each NIGHT (EDF/BDF or session recording) needs labels: a ``NIGHT.truth.json`` beside it,
 EDF+ cramp annotations, or ``NIGHT.labels.json`` (``crampwatch label``); unlabelled nights are
 refused. The table goes to stdout, the progress bar to stderr (a terminal only). The rule and
-the cross-validation are described in :mod:`bedside.tune`.
+the cross-validation are described in :mod:`bedside.offline.tune`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from bedside.labels import truth_for
-from bedside.settings import load_settings
-from bedside.tune import ProgressBar, format_result, parse_grid, render_toml, tune
+from bedside.config.settings import load_settings
+from bedside.offline.labels import truth_for
+from bedside.offline.tune import ProgressBar, format_result, parse_grid, render_toml, tune
 from firmware_bridge.errors import InputError
 
 log = logging.getLogger(__name__)

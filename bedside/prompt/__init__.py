@@ -6,5 +6,5 @@ injected clock, plus the async engine that feeds a player), ``speech`` (espeak-n
 adherence log). Nothing here imports paho or bleak: MQTT calls :meth:`PromptEngine.silence`
 and :meth:`BedtimeReminder.confirm_done`, and receives reminders through a publish hook.
 
-This ``__init__`` imports nothing, so ``bedside.prompt_settings`` can import ``phrases`` safely.
+This ``__init__`` imports nothing, so ``bedside.config.prompt`` can import ``phrases`` safely.
 """

@@ -2,7 +2,7 @@
 
 Two layers, after trio's "functions that don't block should be sync-colored":
 
-* :class:`PromptSequencer` is pure logic. It takes event dicts (docs/contracts.md) and the time
+* :class:`PromptSequencer` is pure logic. It takes typed events (``EventRecord``) and the time
   (``now`` on a monotonic clock in s, ``wall`` an aware local ``datetime`` for quiet hours) and
   returns :class:`Utterance` s; it never sleeps and never does I/O, so tests drive it with numbers.
 * :class:`PromptEngine` is the async edge: it feeds the sequencer from ``on_event``/``tick``, queues
@@ -42,14 +42,12 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Literal
 
-from bedside.prompt.player import (
-    Player,
-    PlayerTimeoutError,
-    PlayerUnavailableError,
-    build_player,
-)
+from bedside.config.prompt import PromptSettings, parse_hhmm
+from bedside.prompt.output import Player, PlayerTimeoutError, PlayerUnavailableError
+from bedside.prompt.player import build_player
 from bedside.prompt.speech import Clip, render_phrases, with_gain
-from bedside.prompt_settings import PromptSettings, parse_hhmm
+from bedside.stream.records import EventRecord
+from detector.types import EventKind
 from firmware_bridge.errors import PromptError
 
 log = logging.getLogger(__name__)
@@ -167,33 +165,28 @@ class PromptSequencer:
         )  # fmt: skip
 
     # ---- inputs ----
-    def on_event(self, event: object, now: float, wall: datetime) -> list[Utterance]:
-        """Feed one event dict; returns the utterances due right now (possibly none)."""
-        if not isinstance(event, Mapping) or not isinstance(event.get("event"), str):
-            self.counts["bad_events"] += 1
-            log.warning("prompt: ignoring a malformed event (expected a dict with 'event')")
+    def on_event(self, event: EventRecord, now: float, wall: datetime) -> list[Utterance]:
+        """Feed one event; returns the utterances due right now (possibly none). Only
+        ``cramp_started``, ``cramp_update`` (its easing hint) and ``cramp_ended`` matter: a
+        ``cramp_recorded`` (a cramp recognised after it ended) is never spoken about."""
+        kind = event.kind
+        if event.event_id in self._seen:
+            self.counts["duplicates"] += 1
             return []
-        kind = event["event"]
-        event_id = event.get("event_id")
-        if isinstance(event_id, str):
-            if event_id in self._seen:
-                self.counts["duplicates"] += 1
-                return []
-            self._seen.append(event_id)
+        self._seen.append(event.event_id)
         self.counts["events"] += 1
-        leg = event.get("leg")
-        leg = leg if isinstance(leg, str) else "?"
-        if kind == "cramp_started":
+        leg = event.leg
+        if kind is EventKind.CRAMP_STARTED:
             return self._started(leg, now, wall)
-        if kind == "cramp_update":
-            easing = event.get("easing")
+        if kind is EventKind.CRAMP_UPDATE:
+            easing = event.easing
             if easing is True and leg in self._legs and leg not in self._easing:
                 self._easing.add(leg)
                 self.counts["easing_pauses"] += 1
             elif easing is False:
                 self._easing.discard(leg)
             return []
-        if kind == "cramp_ended":
+        if kind is EventKind.CRAMP_ENDED:
             self._legs.discard(leg)
             self._easing.discard(leg)
             if not self._legs and self.phase in (Phase.ACTIVE, Phase.SHORT):
@@ -201,7 +194,7 @@ class PromptSequencer:
                 self.phase = Phase.ENDING
                 self._ending_until = now + self.s.dip_grace_s
             return self.poll(now, wall)
-        return []  # cramp_update and others: nothing to say
+        return []  # cramp_recorded and others: nothing to say
 
     def silence(self, scope: Scope, now: float, wall: datetime) -> None:
         """Mute the current sequence (``"cramp"``) or everything until silence_night_until."""
@@ -365,8 +358,8 @@ class PromptEngine:
         await self.aclose()
 
     # ---- public API ----
-    async def on_event(self, event: Mapping[str, Any]) -> None:
-        """Feed one event dict (docs/contracts.md); returns at once, playback runs elsewhere."""
+    async def on_event(self, event: EventRecord) -> None:
+        """Feed one event; returns at once, playback runs elsewhere."""
         now = self._clock()
         self._enqueue(self.sequencer.on_event(event, now, self._wall()), received=now)
 
@@ -544,13 +537,14 @@ def rehearsal(settings: PromptSettings, *, cramp_s: float | None = None) -> list
         )
     seq = PromptSequencer(settings, ignore_quiet_hours=True)
     wall0 = local_now().replace(hour=12, minute=0, second=0, microsecond=0)
-    out = seq.on_event({"event": "cramp_started", "leg": "left"}, 0.0, wall0)
+    out = seq.on_event(_rehearsal_event(EventKind.CRAMP_STARTED, 0.0, wall0), 0.0, wall0)
     t = 0.0
     step = 0.25
     while t < cramp_s:
         t += step
         out += seq.poll(t, wall0 + timedelta(seconds=t))
-    out += seq.on_event({"event": "cramp_ended", "leg": "left"}, t, wall0 + timedelta(seconds=t))
+    out += seq.on_event(_rehearsal_event(EventKind.CRAMP_ENDED, t, wall0), t,
+                        wall0 + timedelta(seconds=t))
     end = t + settings.dip_grace_s + step
     while t < end:
         t += step
@@ -589,3 +583,13 @@ async def build_engine(
         player = build_player(attempt, wav_dir=wav_dir)
         return PromptEngine(attempt, player, clips=clips, clock=clock, wall_clock=wall_clock)
     raise AssertionError("backend none needs no rendering")  # pragma: no cover
+
+
+def _rehearsal_event(kind: EventKind, t: float, wall0: datetime) -> EventRecord:
+    """A cramp's start or end for :func:`rehearsal`'s virtual night (left leg, cramp 1)."""
+    time = (wall0 + timedelta(seconds=t)).isoformat()
+    if kind is EventKind.CRAMP_ENDED:
+        return EventRecord(kind=kind, event_id="rehearsal:left:1:ended", leg="left", t_onset=0.0,
+                           time=time, intensity=None, t_end=t, duration_s=t)
+    return EventRecord(kind=kind, event_id="rehearsal:left:1:started", leg="left", t_onset=0.0,
+                       time=time, intensity=None, t_detect=t)

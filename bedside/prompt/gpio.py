@@ -14,13 +14,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bedside.config.prompt import PromptSettings
+from bedside.prompt.output import Player
 from bedside.prompt.speech import FIRST_KEYS, Clip
-from bedside.prompt_settings import PromptSettings
-
-if TYPE_CHECKING:  # player.py imports this module to wrap its players
-    from bedside.prompt.player import Player
 
 log = logging.getLogger(__name__)
 

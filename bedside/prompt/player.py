@@ -18,34 +18,14 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Protocol
 
+from bedside.config.prompt import PromptSettings
 from bedside.prompt.gpio import with_gpio
+from bedside.prompt.output import Player, PlayerTimeoutError, PlayerUnavailableError
 from bedside.prompt.speech import Clip, copy_clip
-from bedside.prompt_settings import PromptSettings
 from firmware_bridge.errors import PromptError
 
 log = logging.getLogger(__name__)
-
-
-class PlayerTimeoutError(PromptError):
-    """The player ran past its timeout and was killed."""
-
-
-class PlayerUnavailableError(PromptError):
-    """The player cannot work at all here: binary missing, or no audio device."""
-
-
-class Player(Protocol):
-    """The audio-output seam of the prompt engine (tests fake it)."""
-
-    name: str
-
-    async def play(self, clip: Clip, *, timeout_s: float) -> None:
-        """Play one clip to the end; raise ``PromptError`` on failure or timeout."""
-
-    async def stop(self) -> None:
-        """Stop what is playing now (no-op when idle)."""
 
 
 class NullPlayer:

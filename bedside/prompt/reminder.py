@@ -27,19 +27,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from bedside.config.prompt import PromptSettings, parse_hhmm
 from bedside.prompt.engine import local_now
-from bedside.prompt_settings import PromptSettings, parse_hhmm
+from bedside.stream.night import NIGHT_STARTS_HOUR, night_of
 
 log = logging.getLogger(__name__)
 
-NIGHT_STARTS_HOUR = 12  # a night runs from noon to noon, named by its evening's date
 REMINDER_WINDOW = timedelta(hours=3)  # started later than this after reminder_time: no reminder
 Kind = Literal["reminded", "done"]
-
-
-def night_of(wall: datetime) -> date:
-    """The night a local time belongs to (the date of that night's evening)."""
-    return (wall - timedelta(hours=NIGHT_STARTS_HOUR)).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bedside.prompt_settings import PromptSettings
+from bedside.config.prompt import PromptSettings
 from firmware_bridge.errors import ConfigError, PromptError
 
 log = logging.getLogger(__name__)

@@ -14,17 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bedside.calibration_store import calibration_path, load_calibration, save_calibration
 from bedside.cli import main
-from bedside.daemon_settings import DaemonSettings
-from bedside.service import run_night
-from bedside.session_replay import probe_session
-from bedside.settings import Settings
-from bedside.virtual import start_virtual
+from bedside.config.daemon import DaemonSettings
+from bedside.config.settings import Settings
+from bedside.live.service import run_night
+from bedside.live.virtual import start_virtual
+from bedside.stream.calibration_store import calibration_path, load_calibration, save_calibration
+from bedside.stream.session_feed import probe_session
 from detector.calibration import Calibration, band_rms_frames
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import render_chunks
+from tests.conftest import as_json
 from tests.detector.synth import Night, render
 
 START = datetime(2026, 11, 26, 22, 30, 0)
@@ -136,12 +137,13 @@ async def test_daemon_uses_the_legs_calibration_and_records_it_for_replay(
     leg = virtual.truth["subject"]["leg"]  # the wearable says which leg it is on
     save_calibration(calibration_path(state, leg), cal)
     settings = Settings(daemon=DaemonSettings(state_dir=str(state)))
-    with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+    with caplog.at_level(logging.INFO, logger="bedside.live"):
         result = await run_night(settings, state_dir=state, virtual=virtual, with_prompt=False)
     assert "calibration from" in caplog.text
     worker = result.daemon.workers[0].statistics()
     assert worker.leg == leg and 0.5 < worker.floor_vs_calibration < 2.0  # reported, agrees
-    live = [e for e in result.summary.events if e["event"] in ("cramp_started", "cramp_ended")]
+    live = [e for e in as_json(result.summary.events)
+            if e["event"] in ("cramp_started", "cramp_ended")]
     assert live
 
     # the session recording carries the calibration, and replaying it uses it: same events
@@ -167,7 +169,7 @@ async def test_daemon_leaves_out_a_broken_calibration_and_still_watches(
     state.mkdir()
     calibration_path(state, virtual.truth["subject"]["leg"]).write_text("{not json")
     settings = Settings(daemon=DaemonSettings(state_dir=str(state)))
-    with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+    with caplog.at_level(logging.INFO, logger="bedside.live"):
         result = await run_night(settings, state_dir=state, virtual=virtual, with_prompt=False)
     assert "calibration not used" in caplog.text and "not JSON" in caplog.text
     assert result.daemon.workers[0].statistics().frames == virtual.wearable.statistics().sent
@@ -181,12 +183,12 @@ async def test_daemon_says_once_when_tonights_rest_is_far_from_the_calibration(
     far = Calibration(rest_uv=(0.05,), contraction_uv=(5.0,))  # far below any real rest
     save_calibration(calibration_path(state, virtual.truth["subject"]["leg"]), far)
     settings = Settings(daemon=DaemonSettings(state_dir=str(state)))
-    with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+    with caplog.at_level(logging.INFO, logger="bedside.live"):
         result = await run_night(settings, state_dir=state, virtual=virtual, with_prompt=False)
     said = [r for r in caplog.records if "× the calibrated rest" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.WARNING
     assert result.daemon.workers[0].statistics().floor_vs_calibration > 2.0
-    assert [e for e in result.summary.events if e["event"] == "cramp_started"] == []
+    assert [e for e in as_json(result.summary.events) if e["event"] == "cramp_started"] == []
 
 
 def test_guided_calibration_over_ble_from_the_virtual_wearable(

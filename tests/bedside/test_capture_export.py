@@ -18,17 +18,19 @@ import pytest
 
 from bedside.cli import main
 from bedside.commands.export import GridWriter, _signals, record_duration
-from bedside.commands.replay import DEFAULT_DETECTOR, load_detector
-from bedside.replay import replay_file
-from bedside.session_replay import replay_session
-from bedside.settings import Settings
-from bedside.virtual import device_info_for
+from bedside.config.settings import Settings
+from bedside.live.virtual import device_info_for
+from bedside.stream.build import detector_factory
+from bedside.stream.edf_feed import replay_file
+from bedside.stream.session_feed import replay_session
 from firmware_bridge.codec import Decoder, Frame, Gap
 from firmware_bridge.edf import EdfReader, EdfWriter
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
-from firmware_bridge.recording import LinkEvent, Notification, SessionWriter, read_session
+from firmware_bridge.recording import Notification, SessionWriter, read_session
 from firmware_bridge.simulation import plan_night, render_chunks
+from firmware_bridge.source import LinkEvent
 from firmware_bridge.virtual_wearable import ChunkPayloads
+from tests.conftest import as_json
 
 DROP_EVERY_S = 30.0
 CAPTURE_S = 90.0
@@ -87,7 +89,7 @@ def test_capture_records_drops_as_gaps_and_replays(captured: Path) -> None:
     assert end == round(CAPTURE_S * rate)
 
     result = replay_session(
-        captured, make_detector=load_detector(DEFAULT_DETECTOR, Settings().detector)
+        captured, make_detector=detector_factory(Settings().detector)
     )
     assert result.stream.gaps == result.statistics.gaps == len(gaps)
     assert result.drops == len(drops)
@@ -171,10 +173,11 @@ def test_export_has_signals_gaps_and_cramp_annotations(
     cramp_session: tuple[Path, DeviceInfo, tuple[float, float]], tmp_path: Path
 ) -> None:
     path, info, truth = cramp_session
-    make_detector = load_detector(DEFAULT_DETECTOR, Settings().detector)
+    make_detector = detector_factory(Settings().detector)
     replayed = replay_session(path, make_detector=make_detector)
-    starts = [e for e in replayed.events if e["event"] == "cramp_started"]
-    ends = [e for e in replayed.events if e["event"] == "cramp_ended"]
+    replayed_events = as_json(replayed.events)
+    starts = [e for e in replayed_events if e["event"] == "cramp_started"]
+    ends = [e for e in replayed_events if e["event"] == "cramp_ended"]
     assert _hit(starts, truth), "the simulated cramp was missed"
 
     out = tmp_path / "cramp.edf"
@@ -214,7 +217,7 @@ def test_export_has_signals_gaps_and_cramp_annotations(
     again = replay_file(edf_reader, make_detector=make_detector, leg="left")
     assert again.gaps == len(DROPS_S)
     assert again.duration_s == pytest.approx(replayed.duration_s, abs=record_duration(info))
-    assert _hit([e for e in again.events if e["event"] == "cramp_started"], truth)
+    assert _hit([e for e in as_json(again.events) if e["event"] == "cramp_started"], truth)
 
 
 def _hit(starts: list[dict[str, Any]], truth: tuple[float, float]) -> bool:
@@ -273,7 +276,7 @@ def test_capture_plays_an_edf_night(tmp_path: Path) -> None:
     assert main(["simulate", "--hours", "0.01", "--seed", "2", "-o", str(night)]) == 0
     out = tmp_path / "edf.cwsession"
     assert main(["capture", "--virtual", str(night), "-o", str(out)]) == 0
-    make_detector = load_detector(DEFAULT_DETECTOR, Settings().detector)
+    make_detector = detector_factory(Settings().detector)
     result = replay_session(out, make_detector=make_detector)
     assert result.stream.gaps == 0 and result.decoder.bad_frames == 0
     assert result.duration_s == pytest.approx(EdfReader(night).duration_s, abs=0.05)

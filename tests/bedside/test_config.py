@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bedside.settings import Settings, example_toml, load_settings
+from bedside.config.settings import Settings, example_toml, load_settings
 from firmware_bridge.errors import EX_CONFIG, ConfigError
 from tests.conftest import ROOT
 

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bedside.config_builder import build
-from bedside.settings import Settings, load_settings
+from bedside.config.builder import build
+from bedside.config.settings import Settings, load_settings
 from firmware_bridge.errors import ConfigError
 
 SECTIONS = {name: tp for name, tp in typing.get_type_hints(Settings).items()}

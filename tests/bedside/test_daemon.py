@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bedside.daemon import Daemon, WearableSpec
-from bedside.daemon_settings import DaemonSettings
-from bedside.events import event_record
-from bedside.mqtt import Command
-from bedside.mqtt_settings import MqttSettings
-from bedside.replay import replay_file
-from bedside.service import run_night
-from bedside.settings import Settings
-from bedside.virtual import device_info_for, start_virtual, start_virtual_edf
+from bedside.config.daemon import DaemonSettings
+from bedside.config.mqtt import MqttSettings
+from bedside.config.settings import Settings
+from bedside.live.daemon import Daemon, WearableSpec
+from bedside.live.mqtt import Command
+from bedside.live.service import run_night
+from bedside.live.virtual import device_info_for, start_virtual, start_virtual_edf
+from bedside.stream.edf_feed import replay_file
+from bedside.stream.records import EventRecord, event_record
 from detector.pipeline import Pipeline
 from firmware_bridge.codec import Decoder, Frame
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
@@ -34,6 +34,7 @@ from firmware_bridge.protocol import DeviceInfo
 from firmware_bridge.recording import Notification, read_session
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks, write_night
 from tests.broker import Broker, Subscriber
+from tests.conftest import as_json
 
 KEYS = ("event", "t_onset", "t_detect", "t_end", "duration_s")
 
@@ -59,11 +60,11 @@ def direct_events(plan: NightPlan, info: DeviceInfo) -> list[dict[str, Any]]:
         found += pipeline.process(emg_q, acc_q)
     found += pipeline.finish()
     start = plan.start
-    return [
+    return as_json(
         event_record(e, session_id="direct", leg="left", session_start=start)
         for e in found
         if e.kind.value != "cramp_update"
-    ]
+    )
 
 
 def essentials(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -76,7 +77,7 @@ async def test_virtual_night_over_ble_equals_direct_replay(tmp_path: Path) -> No
     result = await run_night(
         settings, state_dir=tmp_path, virtual=virtual, wav_dir=tmp_path / "prompts"
     )
-    live = [e for e in result.summary.events if e["event"] != "cramp_update"]
+    live = [e for e in as_json(result.summary.events) if e["event"] != "cramp_update"]
     direct = direct_events(virtual.plan, device_info_for(virtual.plan))
 
     assert any(e["event"] == "cramp_started" for e in live), "the simulated cramp was missed"
@@ -110,7 +111,7 @@ async def test_virtual_night_over_ble_equals_direct_replay(tmp_path: Path) -> No
     wavs = sorted((tmp_path / "prompts").glob("*.wav"))
     assert wavs and "opening" in wavs[0].name
     # … and the prompt heard the detector say the level fell (before its cramp_ended)
-    hints = [e for e in result.summary.events if e.get("easing") is True]
+    hints = [e for e in as_json(result.summary.events) if e.get("easing") is True]
     assert hints
     assert result.daemon.prompt is not None
     assert result.daemon.prompt.statistics().easing_pauses >= 1
@@ -122,7 +123,7 @@ async def test_demo_settings_survive_a_night_without_a_cramp(tmp_path: Path) -> 
     virtual = await start_virtual(seed=5, hours=0.03, profile="quiet", speed=None)
     result = await run_night(settings, state_dir=tmp_path, virtual=virtual, with_prompt=False)
     assert result.summary.cramps == len(virtual.truth["cramps"]) == 0
-    assert [e for e in result.summary.events if e["event"] == "cramp_started"] == []
+    assert [e for e in as_json(result.summary.events) if e["event"] == "cramp_started"] == []
     assert result.daemon.workers[0].statistics().frames == virtual.wearable.statistics().sent
 
 
@@ -130,13 +131,14 @@ async def test_edf_night_over_ble_equals_replaying_the_edf(tmp_path: Path) -> No
     """Issue 4: the same EDF through bleak → codec → detector, and straight from the file."""
     plan = plan_night(seed=4, hours=0.1, profile="dense", emg_rate_hz=1000.0, accel_rate_hz=50.0)
     edf = write_night(plan, tmp_path / "night.edf")
-    found: list[dict[str, Any]] = []
+    records: list[EventRecord] = []
     replay_file(
         edf,
         make_detector=lambda **kw: Pipeline(Settings().detector, **kw),
         leg="left",
-        on_event=found.append,
+        on_event=records.append,
     )
+    found = as_json(records)
     playback = await start_virtual_edf(edf, speed=None)
     state = tmp_path / "state"
     result = await run_night(
@@ -145,7 +147,7 @@ async def test_edf_night_over_ble_equals_replaying_the_edf(tmp_path: Path) -> No
         virtual=playback,
         with_prompt=False,
     )
-    live = [e for e in result.summary.events if e["event"] != "cramp_update"]
+    live = [e for e in as_json(result.summary.events) if e["event"] != "cramp_update"]
     direct = [e for e in found if e["event"] != "cramp_update"]
     assert [e["event"] for e in live] == [e["event"] for e in direct]
     assert any(e["event"] == "cramp_started" for e in live)
@@ -210,7 +212,7 @@ async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarm
         mqtt=MqttSettings(enabled=True, host="127.0.0.1", port=broker.port, node_id="deadimu"),
     )
     try:
-        with caplog.at_level(logging.INFO, logger="bedside.daemon"):
+        with caplog.at_level(logging.INFO, logger="bedside.live"):
             result = await run_night(settings, state_dir=state, virtual=playback, with_prompt=False)
         late = Subscriber(broker, ["crampwatch/deadimu/wearable/posture"])  # the retained state
         (posture,) = late.wait_for(lambda ms: bool(ms), timeout_s=10)
@@ -224,4 +226,4 @@ async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarm
     # every second of usable EMG after the rest floor's warm-up was blind, and counted
     floor_min_s = Settings().detector.floor_min_s
     assert worker.stream_s - floor_min_s - 30.0 <= worker.seconds_without_accel <= worker.stream_s
-    assert any(e["event"] == "cramp_started" for e in result.summary.events)
+    assert any(e["event"] == "cramp_started" for e in as_json(result.summary.events))

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from bedside.cli import main
-from bedside.commands.score import score_files
-from bedside.labels import (
+from bedside.offline.labels import (
     DEFAULT_TOLERANCE_S,
     Detection,
     Label,
@@ -28,6 +27,8 @@ from bedside.labels import (
     truth_from_annotations,
     write_labels,
 )
+from bedside.offline.truth import score_files
+from bedside.stream.records import EventRecord
 from detector.scoring import aggregate, parse_truth, score_night
 from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import plan_night, write_night
@@ -46,16 +47,20 @@ def _events(*spans: tuple[int, float, float, float]) -> list[dict[str, Any]]:
     return out
 
 
+def _typed(events: list[dict[str, Any]]) -> list[EventRecord]:
+    return [EventRecord.from_json(e) for e in events]
+
+
 EVENTS = _events((1, 100.0, 106.0, 130.0), (2, 1000.0, 1006.0, 1090.0), (3, 2000.0, 2006.0, 2050.0))
 
 
 def _night() -> NightLabels:
     return NightLabels(recording="n.edf", start=START, duration_s=3600.0,
-                       detections=detections_from_events(EVENTS))
+                       detections=detections_from_events(_typed(EVENTS)))
 
 
 def test_detections_from_events_pairs_start_and_end() -> None:
-    d = detections_from_events([*EVENTS, {"event": "cramp_started", "event_id": "bad"}])
+    d = detections_from_events(_typed(EVENTS))
     assert [(x.event_id, x.t_onset, x.t_detect, x.t_end) for x in d] == [
         ("s:left:1:started", 100.0, 106.0, 130.0),
         ("s:left:2:started", 1000.0, 1006.0, 1090.0),
@@ -139,7 +144,7 @@ def test_wall_time_to_stream_time() -> None:
 def test_daemon_labels_jsonl_is_imported(tmp_path: Path) -> None:
     jsonl = tmp_path / "labels.jsonl"
     lines = [
-        # exactly what bedside.daemon.Daemon._append_label writes
+        # exactly what bedside.live.daemon.Daemon._append_label writes
         {"label": "false_alarm", "event_id": "s:left:2:started", "time": "2026-11-27T00:10:00"},
         {"label": "false_alarm", "event_id": "other:left:1:started", "time": "x"},
         {"label": "false_alarm", "event_id": None, "time": "x"},
@@ -257,9 +262,9 @@ def test_score_and_replay_read_labels_over_the_truth(tmp_path: Path) -> None:
     assert aggregate([score_night(truth, events)]).metrics.false_alarms == 0
 
     night = NightLabels(recording="n.edf", start=START, duration_s=1800.0,
-                        detections=detections_from_events(events))
+                        detections=detections_from_events(_typed(events)))
     night.add(Label(kind="not_cramp", event_id="s:left:1"))
     lpath = tmp_path / "n.labels.json"
     write_labels(lpath, night)
-    labelled = aggregate([score_files(lpath, events_path)]).metrics
+    labelled = aggregate([score_files(load_truth(lpath), lpath, events_path)]).metrics
     assert labelled.false_alarms == 1 and labelled.hits == 0

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bedside.mqtt import Command, MqttPublisher
-from bedside.mqtt_settings import MqttSettings
-from bedside.outbox import Outbox
+from bedside.config.mqtt import MqttSettings
+from bedside.live.mqtt import Command, MqttPublisher
+from bedside.live.outbox import Outbox
+from bedside.stream.records import EventRecord
 from tests.bedside.test_mqtt_discovery import check_component, check_device_payload
 from tests.broker import Broker, Received, Subscriber, make_tls_files
 
@@ -37,7 +38,7 @@ def settings_for(broker: Broker, node: str, **overrides: object) -> MqttSettings
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-def cramp(n: int, kind: str = "cramp_started", leg: str = "left") -> dict[str, object]:
+def cramp(n: int, kind: str = "cramp_started", leg: str = "left") -> EventRecord:
     e: dict[str, object] = {
         "event": kind,
         "event_id": f"s1:{leg}:{n}:{kind.removeprefix('cramp_')}",
@@ -50,7 +51,7 @@ def cramp(n: int, kind: str = "cramp_started", leg: str = "left") -> dict[str, o
         e["t_detect"] = 100.0 * n + 2.5
     else:
         e.update(t_end=100.0 * n + 60.0, duration_s=60.0, peak_intensity=7.9)
-    return e
+    return EventRecord.from_json(e)
 
 
 async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -157,8 +158,9 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         assert [m.retain for m in events] == [False, False]
         assert [m.qos for m in events] == [1, 1]
         started, ended = (json.loads(m.payload) for m in events)
-        assert started == {**cramp(1), "event_type": "cramp_started", "schema": 1}
-        assert ended == {**cramp(1, "cramp_ended"), "event_type": "cramp_ended", "schema": 1}
+        assert started == {**cramp(1).to_json(), "event_type": "cramp_started", "schema": 1}
+        assert ended == {**cramp(1, "cramp_ended").to_json(), "event_type": "cramp_ended",
+                         "schema": 1}
         active = [m.text for m in seen if m.topic == f"{base}/cramp/active"]
         assert active == ["OFF", "ON", "OFF"]  # retained OFF from the start, then the cramp
         lastcramp = json.loads(last(seen, f"{base}/cramp/last").payload)
@@ -167,7 +169,7 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
             "event_id": "s1:left:1:ended",
             "leg": "left",
             "duration_s": 60.0,
-            "time": cramp(1)["time"],
+            "time": cramp(1).time,
             "label": None,
         }
         h.pub.label_last("false_alarm")
@@ -301,7 +303,7 @@ async def test_only_fresh_commands_reach_the_daemon(
         now = datetime.now(UTC)
         fresh = json.dumps({"value": "PRESS", "ts": now.isoformat()})
         old = json.dumps({"value": "PRESS", "ts": now.timestamp() - 60})
-        with caplog.at_level(logging.WARNING, logger="bedside.mqtt"):
+        with caplog.at_level(logging.WARNING, logger="bedside.live.mqtt"):
             sender.publish(f"{base}/cmd/test_prompt", old)  # delivered late: dropped
             sender.publish(
                 f"{base}/cmd/label_last",
@@ -347,7 +349,7 @@ async def test_refused_auth_is_logged_once_and_retried_with_backoff(
             reconnect_max_delay_s=1.0,
         )
         h = harness_factory(settings)
-        with caplog.at_level(logging.DEBUG, logger="bedside.mqtt"):
+        with caplog.at_level(logging.DEBUG, logger="bedside.live.mqtt"):
             h.pub.start()
             await asyncio.sleep(3.0)
             h.pub.publish_event(cramp(1))  # detection goes on; the event waits in the outbox
@@ -442,7 +444,7 @@ async def test_unreachable_broker_retried_at_the_cap_then_backlog_sent_in_order(
     h = harness_factory(
         settings_for(broker, "t8", reconnect_min_delay_s=0.1, reconnect_max_delay_s=0.4)
     )
-    with caplog.at_level(logging.DEBUG, logger="bedside.mqtt"):
+    with caplog.at_level(logging.DEBUG, logger="bedside.live.mqtt"):
         h.pub.start()
         for n in range(5):
             h.pub.publish_event(cramp(n))

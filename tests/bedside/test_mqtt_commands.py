@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bedside.mqtt import Command, MqttPublisher
-from bedside.mqtt_settings import MqttSettings
-from bedside.outbox import Outbox
+from bedside.config.mqtt import MqttSettings
+from bedside.live.mqtt import Command, MqttPublisher
+from bedside.live.outbox import Outbox
 
 NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z, s since the epoch
 BASE = "crampwatch/c1"

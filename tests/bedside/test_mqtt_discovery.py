@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from bedside.ha_discovery import (
+from bedside.config.mqtt import MqttSettings
+from bedside.config.settings import Settings, load_settings
+from bedside.live.ha_discovery import (
     COMMANDS,
     EVENT_TYPES,
     LINK_STATES,
@@ -22,8 +24,6 @@ from bedside.ha_discovery import (
     Topics,
     discovery_messages,
 )
-from bedside.mqtt_settings import MqttSettings
-from bedside.settings import Settings, load_settings
 
 COMMON = {
     "platform",

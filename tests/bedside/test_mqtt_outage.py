@@ -21,9 +21,10 @@ import sys
 import threading
 from pathlib import Path
 
-from bedside.mqtt import MqttPublisher
-from bedside.mqtt_settings import MqttSettings
-from bedside.outbox import Outbox
+from bedside.config.mqtt import MqttSettings
+from bedside.live.mqtt import MqttPublisher
+from bedside.live.outbox import Outbox
+from bedside.stream.records import EventRecord
 from tests.broker import Broker, Subscriber
 from tests.conftest import ROOT
 
@@ -31,8 +32,8 @@ NODE = "t7"
 EVENT_TOPIC = f"crampwatch/{NODE}/cramp/event"
 
 
-def event(n: int) -> dict[str, object]:
-    return {
+def event(n: int) -> EventRecord:
+    return EventRecord.from_json({
         "event": "cramp_started",
         "event_id": f"outage:left:{n}:started",
         "leg": "left",
@@ -40,7 +41,7 @@ def event(n: int) -> dict[str, object]:
         "t_detect": 60.0 * n + 2.0,
         "time": f"2026-11-27T01:{n:02d}:00.000+00:00",
         "intensity": 3.0 + n,
-    }
+    })
 
 
 # ------------------------------------------------------------------------------ the child

@@ -14,9 +14,10 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bedside.mqtt import MqttPublisher
-from bedside.mqtt_settings import MqttSettings
-from bedside.outbox import Outbox
+from bedside.config.mqtt import MqttSettings
+from bedside.live.mqtt import MqttPublisher
+from bedside.live.outbox import Outbox
+from bedside.stream.records import EventRecord
 from tests.broker import Broker, Received, Subscriber
 
 N_BACKLOG = 300
@@ -26,12 +27,12 @@ def _longer_than(n: int, messages: list[Received]) -> bool:
     return len(messages) > n
 
 
-def event(n: int) -> dict[str, object]:
-    return {
+def event(n: int) -> EventRecord:
+    return EventRecord.from_json({
         "event": "cramp_started", "event_id": f"speed:left:{n}:started", "leg": "left",
         "t_onset": float(n), "t_detect": n + 2.5, "time": "2026-11-27T01:13:35.100+00:00",
         "intensity": 4.2,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 async def test_backlog_drain_rate_and_publish_latency(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bedside.outbox import Outbox
+from bedside.live.outbox import Outbox
 
 TOPIC = "crampwatch/t/cramp/event"
 
@@ -69,7 +69,7 @@ def test_count_bound_drops_the_oldest_with_a_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with Outbox(tmp_path / "o.sqlite3", max_events=3) as box:
-        with caplog.at_level(logging.WARNING, logger="bedside.outbox"):
+        with caplog.at_level(logging.WARNING, logger="bedside.live.outbox"):
             for n in range(5):
                 box.put(event(n), topic=TOPIC)
         assert [r.event_id for r in box.pending()] == [f"s:left:{n}:started" for n in (2, 3, 4)]

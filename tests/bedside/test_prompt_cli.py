@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bedside.commands import prompt as prompt_command
+from bedside.config.prompt import PromptSettings
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.speech import wav_stats
-from bedside.prompt_settings import PromptSettings
 from firmware_bridge.errors import CrampwatchError
 from tests.bedside.prompt_fixtures import require_tool
 from tests.conftest import ROOT

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bedside.config.prompt import PromptSettings, PromptTexts
+from bedside.config.settings import load_settings
 from bedside.prompt.engine import (
     Phase,
     PromptSequencer,
@@ -19,9 +21,9 @@ from bedside.prompt.engine import (
     next_occurrence,
     rehearsal,
 )
-from bedside.prompt_settings import PromptSettings, PromptTexts
-from bedside.settings import load_settings
+from bedside.stream.records import KINDS, EventRecord
 from firmware_bridge.errors import ConfigError
+from tests.conftest import record
 
 WALL0 = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
 
@@ -38,15 +40,15 @@ FAST = PromptSettings(
     max_sequence_s=300.0,
 )
 
-Events = Mapping[float, list[dict[str, Any]]]
+Events = Mapping[float, list[EventRecord]]
 
 
-def started(leg: str = "left", n: int = 1) -> dict[str, Any]:
-    return {"event": "cramp_started", "event_id": f"s:{leg}:{n}:started", "leg": leg}
+def started(leg: str = "left", n: int = 1) -> EventRecord:
+    return record({"event": "cramp_started", "event_id": f"s:{leg}:{n}:started", "leg": leg})
 
 
-def ended(leg: str = "left", n: int = 1) -> dict[str, Any]:
-    return {"event": "cramp_ended", "event_id": f"s:{leg}:{n}:ended", "leg": leg}
+def ended(leg: str = "left", n: int = 1) -> EventRecord:
+    return record({"event": "cramp_ended", "event_id": f"s:{leg}:{n}:ended", "leg": leg})
 
 
 def drive(
@@ -158,9 +160,9 @@ def test_new_cramp_within_cooldown_gets_the_short_reminder_only() -> None:
     assert seq.counts["short_reminders"] == 1 and seq.counts["sequences"] == 2
 
 
-def easing(value: bool, t: float, leg: str = "left") -> dict[str, Any]:
-    return {"event": "cramp_update", "event_id": f"s:{leg}:1:update:{round(t * 1000)}",
-            "leg": leg, "t": t, "easing": value}
+def easing(value: bool, t: float, leg: str = "left") -> EventRecord:
+    return record({"event": "cramp_update", "event_id": f"s:{leg}:1:update:{round(t * 1000)}",
+                   "leg": leg, "t": t, "easing": value})
 
 
 def test_hold_lines_pause_while_the_detector_says_easing() -> None:
@@ -186,7 +188,7 @@ def test_hold_lines_pause_while_the_detector_says_easing() -> None:
 
 def test_duplicates_and_updates_are_ignored() -> None:
     seq = PromptSequencer(FAST)
-    update = {"event": "cramp_update", "event_id": "u1", "leg": "left", "t": 3.0}
+    update = record({"event": "cramp_update", "event_id": "u1", "leg": "left", "t": 3.0})
     timeline = drive(seq, {0.0: [started(), started()], 3.0: [update, update]}, 5.0)
     assert keys_at(timeline) == [(0.0, "opening")]
     assert seq.counts["duplicates"] == 2 and seq.counts["events"] == 2
@@ -195,10 +197,10 @@ def test_duplicates_and_updates_are_ignored() -> None:
 @pytest.mark.parametrize(
     "event", [None, "cramp_started", 7, {}, {"event": 5}, {"event": None}, ["event"]]
 )
-def test_malformed_events_are_counted_not_raised(event: object) -> None:
-    seq = PromptSequencer(FAST)
-    assert seq.on_event(event, 0.0, WALL0) == []
-    assert seq.counts["bad_events"] == 1 and seq.phase is Phase.IDLE
+def test_malformed_events_are_refused_at_the_edge(event: object) -> None:
+    """Malformed event JSON never reaches the sequencer: the edge parser refuses it."""
+    with pytest.raises(ValueError):
+        EventRecord.from_json(event)
 
 
 @given(
@@ -223,8 +225,16 @@ def test_malformed_events_are_counted_not_raised(event: object) -> None:
 def test_fuzzed_event_streams_never_raise(events: list[object]) -> None:
     seq = PromptSequencer(FAST)
     t = 0.0
-    for event in events:
+    for obj in events:
         t += 3.0
+        if isinstance(obj, dict) and isinstance(obj.get("event"), str) \
+                and obj["event"] in KINDS and obj.get("event_id", "") is not None:
+            try:
+                event = record(obj)
+            except ValueError:
+                continue  # refused at the edge, as a bad line in a file or a bad payload is
+        else:
+            continue
         for u in seq.on_event(event, t, WALL0 + timedelta(seconds=t)):
             assert u.key in {"opening", "repeat_short", "closing"} or u.key.startswith("hold.")
         seq.poll(t, WALL0 + timedelta(seconds=t))
@@ -276,7 +286,7 @@ def test_quiet_hours_mute_prompts_and_wrap_midnight() -> None:
 def test_rate_limit_per_rolling_hour() -> None:
     settings = dataclasses.replace(FAST, cooldown_s=0.0, max_sequences_per_hour=2)
     seq = PromptSequencer(settings)
-    events: dict[float, list[dict[str, Any]]] = {}
+    events: dict[float, list[EventRecord]] = {}
     for n, start in enumerate((0.0, 600.0, 1200.0, 3700.0), 1):
         events[start] = [started(n=n)]
         events[start + 5] = [ended(n=n)]
@@ -370,7 +380,7 @@ def test_sequencer_invariants(
             continue
         if action != "poll":
             n += 1
-            event = {"event": action, "event_id": f"e{n}", "leg": leg}
+            event = record({"event": action, "event_id": f"e{n}", "leg": leg})
             said += [(u.due, u.key, u.sequence) for u in seq.on_event(event, t, wall)]
         said += [(u.due, u.key, u.sequence) for u in seq.poll(t, wall)]
     times = [d for d, _, _ in said]

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bedside.config.prompt import PromptSettings
 from bedside.prompt.gpio import GpioSignal, with_gpio
 from bedside.prompt.player import NullPlayer, build_player
 from bedside.prompt.speech import Clip
-from bedside.prompt_settings import PromptSettings
 from tests.bedside.prompt_fixtures import RecordingPlayer
 
 OPENING = Clip("opening", "Straighten your leg.", None, 0.0)
@@ -81,7 +81,7 @@ def test_missing_gpiozero_is_one_warning(
 
 
 def test_pin_out_of_range_is_refused() -> None:
-    from bedside.config_builder import build
+    from bedside.config.builder import build
     from firmware_bridge.errors import ConfigError
 
     with pytest.raises(ConfigError, match="gpio_led_pin': 40 is above the maximum 27"):

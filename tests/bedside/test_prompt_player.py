@@ -12,30 +12,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bedside.config.prompt import PromptSettings
 from bedside.prompt.engine import PromptEngine, build_engine
+from bedside.prompt.output import PlayerTimeoutError, PlayerUnavailableError
 from bedside.prompt.player import (
     AplayPlayer,
     NullPlayer,
-    PlayerTimeoutError,
-    PlayerUnavailableError,
     SubprocessPlayer,
     WavDirPlayer,
     build_player,
 )
 from bedside.prompt.speech import CHIME_GAP_S, CHIME_S, Clip, read_wav, render_phrases, wav_stats
-from bedside.prompt_settings import PromptSettings
+from bedside.stream.records import EventRecord
 from firmware_bridge.errors import PromptError
 from tests.bedside.prompt_fixtures import FakeClock, RecordingPlayer, require_tool, wav
+from tests.conftest import record
 
 FIRST_WORDS_BUDGET_S = 1.0  # issue 6: first words audible within 1 s of the event
 
 
-def started(n: int = 1) -> dict[str, object]:
-    return {"event": "cramp_started", "event_id": f"s:left:{n}:started", "leg": "left"}
+def started(n: int = 1) -> EventRecord:
+    return record({"event": "cramp_started", "event_id": f"s:left:{n}:started", "leg": "left"})
 
 
-def ended(n: int = 1) -> dict[str, object]:
-    return {"event": "cramp_ended", "event_id": f"s:left:{n}:ended", "leg": "left"}
+def ended(n: int = 1) -> EventRecord:
+    return record({"event": "cramp_ended", "event_id": f"s:left:{n}:ended", "leg": "left"})
 
 
 @pytest.fixture(scope="module")
@@ -387,7 +388,7 @@ async def test_a_simulated_night_on_stream_time_writes_its_prompts(tmp_path: Pat
     for second in range(1300):  # one tick per stream second: a night's hour in a moment
         stream_t = float(second)
         if stream_t in night:
-            await engine.on_event(night[stream_t])
+            await engine.on_event(record(night[stream_t]))
         await engine.tick()
         await engine.drain()
     await engine.aclose()

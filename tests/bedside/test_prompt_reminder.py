@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bedside.prompt.reminder import AdherenceLog, BedtimeReminder, night_of
-from bedside.prompt_settings import PromptSettings
+from bedside.config.prompt import PromptSettings
+from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
+from bedside.stream.night import night_of
 
 TZ = timezone(timedelta(hours=1))  # a fixed local offset: no DST surprises in tests
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bedside.config.prompt import PromptSettings, PromptTexts
 from bedside.prompt.speech import (
     CHIME_GAP_S,
     CHIME_S,
@@ -21,7 +22,6 @@ from bedside.prompt.speech import (
     with_gain,
     write_wav,
 )
-from bedside.prompt_settings import PromptSettings, PromptTexts
 from firmware_bridge.errors import ConfigError, PromptError
 from tests.bedside.prompt_fixtures import require_tool, wav
 

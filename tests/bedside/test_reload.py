@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bedside.daemon import night_of, restore_night
+from bedside.stream.night import local_night as night_of
+from bedside.stream.night import restore_night
 from tests.bedside.daemon_argv import virtual_run_argv
 
 
@@ -117,7 +118,7 @@ def test_night_runs_noon_to_noon_and_restore_skips_other_nights(tmp_path: Path) 
         json.dumps({**tonight_record(), "time": next_evening.isoformat()}),
     ]
     history.write_text("\n".join(lines) + "\n")
-    assert [r["time"] for r in restore_night(history, "2026-11-26")] == [evening.isoformat()]
+    assert [r.time for r in restore_night(history, "2026-11-26")] == [evening.isoformat()]
 
 
 def test_prompt_silence_reaches_the_running_daemon(tmp_path: Path) -> None:

@@ -24,14 +24,15 @@ import numpy as np
 import pytest
 
 from bedside.cli import main
-from bedside.commands.replay import load_detector
-from bedside.replay import (
+from bedside.offline.plot import plot_replay
+from bedside.stream.build import detector_factory
+from bedside.stream.edf_feed import (
     STANDARD_GRAVITY,
     ReplayResult,
-    plot_replay,
     replay_file,
     select_channels,
 )
+from bedside.stream.records import EventRecord
 from detector.settings import DetectorSettings
 from detector.types import (
     DetectorEvent,
@@ -268,22 +269,22 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _starts(result: ReplayResult) -> list[tuple[float, float]]:
-    return [(e["t_onset"], e["t_detect"]) for e in result.events if e["event"] == "cramp_started"]
+    return [(e.t_onset, e.t_detect or 0.0) for e in result.events if e.kind == "cramp_started"]
 
 
 # --- library -------------------------------------------------------------------------------
 
 
 def test_replay_finds_the_bursts(night: Path) -> None:
-    seen: list[dict[str, Any]] = []
+    seen: list[EventRecord] = []
     result = replay_file(night, make_detector=tiny, leg="left", on_event=seen.append)
     assert seen == result.events
     assert _starts(result) == [(60.0, 63.0), (180.0, 183.0)]
-    ends = [(e["t_end"], e["duration_s"]) for e in result.events if e["event"] == "cramp_ended"]
+    ends = [(e.t_end, e.duration_s) for e in result.events if e.kind == "cramp_ended"]
     assert ends == [(95.0, 35.0), (200.0, 20.0)]
     assert result.session_id == "night-20261126T223000"
-    assert result.events[0]["event_id"] == "night-20261126T223000:left:1:started"
-    assert result.events[0]["time"] == "2026-11-26T22:31:03.000+00:00"
+    assert result.events[0].event_id == "night-20261126T223000:left:1:started"
+    assert result.events[0].time == "2026-11-26T22:31:03.000+00:00"
     assert result.duration_s == NIGHT_S and result.gaps == 0
     det = INSTANCES[-1]
     assert det.emg_blocks == [30_000] * 5  # 60-s blocks at 500 Hz
@@ -620,12 +621,12 @@ def test_load_detector_passes_labels_only_to_those_that_take_them(tmp_path: Path
     path = tmp_path / "two.edf"
     write_night(path, n_emg=2, seconds=10.0)
     settings = DetectorSettings(min_emg_rate_hz=450.0)
-    labelled = load_detector("tests.bedside.test_replay:_LabelledDetector", settings)
+    labelled = detector_factory(settings, spec="tests.bedside.test_replay:_LabelledDetector")
     replay_file(path, make_detector=labelled, leg="left")
     det = INSTANCES[-1]
     assert isinstance(det, _LabelledDetector) and det.labels == ("EMG calf 0", "EMG calf 1")
     assert det.settings is settings
-    plain = load_detector("tests.bedside.test_replay:TinyDetector", settings)
+    plain = detector_factory(settings, spec="tests.bedside.test_replay:TinyDetector")
     replay_file(path, make_detector=plain, leg="left")
     assert type(INSTANCES[-1]) is TinyDetector
 
@@ -637,7 +638,7 @@ def test_detector_value_error_becomes_input_error(tmp_path: Path) -> None:
     ]
     with EdfWriter(path, specs, start=START) as w:
         w.write([np.zeros(5000), np.zeros(50), np.zeros(50), np.zeros(50)])
-    make = load_detector("tests.bedside.test_replay:_LabelledDetector", DetectorSettings())
+    make = detector_factory(DetectorSettings(), spec="tests.bedside.test_replay:_LabelledDetector")
     with pytest.raises(InputError, match=r"the detector refuses it: accel rate 5\.0 Hz is too low"):
         replay_file(path, make_detector=make, leg="left")
 

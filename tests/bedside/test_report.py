@@ -3,6 +3,7 @@ the right cramps, the PNG and HTML are written, history counts nights, and the d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bedside.cli import main
-from bedside.prompt.reminder import AdherenceLog
-from bedside.report import (
+from bedside.offline.replay import replay_night
+from bedside.offline.report import (
     HISTORY_PANELS,
     NIGHT_PANELS,
     Tracer,
@@ -29,7 +30,8 @@ from bedside.report import (
     night_html,
     write_night_report,
 )
-from bedside.tune import replay_night
+from bedside.prompt.reminder import AdherenceLog
+from bedside.stream.records import EventRecord, dumps
 from detector.pipeline import Pipeline
 from detector.settings import DetectorSettings
 from firmware_bridge.simulation import plan_night, render_chunks, write_night
@@ -118,7 +120,7 @@ def test_report_cli_png_and_html(night: Path, tmp_path: Path) -> None:
 
 def test_report_with_daemon_events(night: Path, tmp_path: Path) -> None:
     events = replay_night(night, DetectorSettings()).events
-    other = [{**e, "event_id": "other-session:" + e["event_id"]} for e in events]
+    other = [dataclasses.replace(e, event_id="other-session:" + e.event_id) for e in events]
     data = load_night(night, events=other + events)
     assert data.events == events  # cut to this recording's session
     page = night_html(data, "x.png")
@@ -133,9 +135,10 @@ def _history_events(nights: list[tuple[date, int]]) -> list[dict[str, Any]]:
             t = when.astimezone(UTC).isoformat()
             sid = f"s{day:%m%d}:left:{k + 1}"
             out.append({"event": "cramp_started", "event_id": f"{sid}:started", "time": t,
-                        "t_onset": 1.0, "t_detect": 5.0})
+                        "leg": "left", "t_onset": 1.0, "t_detect": 5.0, "intensity": 3.0})
             out.append({"event": "cramp_ended", "event_id": f"{sid}:ended", "time": t,
-                        "t_onset": 1.0, "t_end": 61.0, "duration_s": 60.0})
+                        "leg": "left", "t_onset": 1.0, "t_end": 61.0, "duration_s": 60.0,
+                        "intensity": 3.0})
     return out
 
 
@@ -146,7 +149,8 @@ def test_history_counts_and_adherence(tmp_path: Path) -> None:
     log = AdherenceLog(tmp_path / "adherence.jsonl")
     log.append("done", datetime.combine(d0 + timedelta(days=1), datetime.min.time())
                + timedelta(hours=22))
-    nights = history(events, log, until=d0 + timedelta(days=3), days=4)
+    nights = history([EventRecord.from_json(e) for e in events], log, until=d0 + timedelta(days=3),
+                     days=4)
     assert [(n.night[-2:], n.cramps, n.cramp_minutes, n.stretched) for n in nights] == [
         ("20", 2, 2.0, False), ("21", 0, 0.0, True), ("22", 1, 1.0, False),
         ("23", 0, 0.0, False)]
@@ -180,7 +184,7 @@ def test_write_night_report_for_the_daemon(night: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     events = replay_night(night, DetectorSettings()).events
-    (state / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    (state / "events.jsonl").write_text("\n".join(dumps(e) for e in events) + "\n")
     summary = {"night": _night_key(events[0]), "cramps": 1}
     png = write_night_report(state, summary, night)
     assert png is not None and png.exists() and png.with_suffix(".html").exists()

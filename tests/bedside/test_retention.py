@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bedside.retention import MB, prune_recordings
+from bedside.live.retention import MB, prune_recordings
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bedside.virtual import device_info_for
+from bedside.live.virtual import device_info_for
 from firmware_bridge.simulation import plan_night
 from tests.bedside.daemon_argv import virtual_run_argv
 from tests.bedside.test_daemon import direct_events

@@ -2,7 +2,7 @@
 
 No mocks: a simulated night is played by the virtual wearable over bumble, received by the
 production ``BleClient``, recorded and detected by the real daemon (``run_night``); the session
-file it wrote is then replayed through ``bedside.session_replay`` and ``crampwatch replay``.
+file it wrote is then replayed through ``bedside.stream.session_feed`` and ``crampwatch replay``.
 """
 
 from __future__ import annotations
@@ -18,21 +18,23 @@ import numpy as np
 import pytest
 
 from bedside.cli import main
-from bedside.commands.replay import DEFAULT_DETECTOR, load_detector
-from bedside.daemon_settings import DaemonSettings
-from bedside.replay import DetectorFactory, is_session_file
-from bedside.service import run_night
-from bedside.session_replay import probe_session, replay_session
-from bedside.settings import Settings
-from bedside.virtual import start_virtual
+from bedside.config.daemon import DaemonSettings
+from bedside.config.settings import Settings
+from bedside.live.service import run_night
+from bedside.live.virtual import start_virtual
+from bedside.stream.build import DetectorFactory, detector_factory
+from bedside.stream.edf_feed import is_session_file
+from bedside.stream.records import EventRecord
+from bedside.stream.session_feed import probe_session, replay_session
 from firmware_bridge.errors import InputError
 from firmware_bridge.recording import FILE_HEADER_SIZE, Notification, read_session
+from tests.conftest import as_json
 
 
 @dataclass(frozen=True)
 class LiveNight:
     session: Path
-    events: list[dict[str, Any]]
+    events: list[EventRecord]
     session_id: str
     sent: int
     truth: dict[str, Any]
@@ -60,11 +62,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveNight:
 
 @pytest.fixture(scope="module")
 def make_detector() -> DetectorFactory:
-    return load_detector(DEFAULT_DETECTOR, Settings().detector)
+    return detector_factory(Settings().detector)
 
 
 def test_session_replay_equals_live_events(live: LiveNight, make_detector: DetectorFactory) -> None:
-    assert any(e["event"] == "cramp_started" for e in live.events), "the simulated cramp was missed"
+    assert any(e.kind == "cramp_started" for e in live.events), "the simulated cramp was missed"
     result = replay_session(live.session, make_detector=make_detector)
     # Everything equal: kinds, stream times, wall-clock times, ids (session id and leg included).
     assert result.events == live.events
@@ -86,10 +88,10 @@ def test_probe_finds_what_the_daemon_recorded(live: LiveNight) -> None:
     assert is_session_file(live.session)
 
 
-def _prefix_ok(cut: list[dict[str, Any]], live: list[dict[str, Any]], end_s: float) -> None:
+def _prefix_ok(cut: list[EventRecord], live: list[EventRecord], end_s: float) -> None:
     """The cut replay's events are the live ones up to the cut; a cramp still running at the cut
     is closed there by ``finish()`` (its ``cramp_ended`` is the only event that may differ)."""
-    if cut and cut[-1]["event"] == "cramp_ended" and cut[-1]["t_end"] >= end_s - 1.0:
+    if cut and cut[-1].kind == "cramp_ended" and (cut[-1].t_end or 0.0) >= end_s - 1.0:
         cut = cut[:-1]
     assert cut == live[: len(cut)]
 
@@ -142,7 +144,7 @@ def test_cli_replays_a_session(
     shutil.copyfile(live.session, copy)
     assert main(["replay", str(copy)]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert out == live.events
+    assert out == as_json(live.events)
     assert main(["replay", str(copy), "--plot", str(tmp_path / "x.png")]) == 65
 
 
@@ -158,7 +160,7 @@ def test_cli_scores_a_session_against_truth(
     header, _, row = table.splitlines()[:3]
     assert header.split()[:4] == ["night", "hours", "cramps", "hits"]
     assert row.split()[:3] == ["night", "0.10", str(len(live.truth["cramps"]))]
-    assert [json.loads(line) for line in events.read_text().splitlines()] == live.events
+    assert [json.loads(line) for line in events.read_text().splitlines()] == as_json(live.events)
 
 
 def test_damaged_record_in_the_middle_is_counted_and_becomes_a_gap(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bedside.cli import main
-from bedside.labels import truth_for
-from bedside.settings import load_settings
-from bedside.tune import (
+from bedside.config.settings import load_settings
+from bedside.offline.labels import truth_for
+from bedside.offline.tune import (
     Summary,
     choose,
     folds,

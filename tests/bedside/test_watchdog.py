@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from bedside.daemon import Daemon, WearableSpec
-from bedside.daemon_settings import DaemonSettings
-from bedside.settings import Settings
-from bedside.virtual import start_virtual
+from bedside.config.daemon import DaemonSettings
+from bedside.config.settings import Settings
+from bedside.live.daemon import Daemon, WearableSpec
+from bedside.live.virtual import start_virtual
 from tests.bedside.daemon_argv import virtual_run_argv
 
 

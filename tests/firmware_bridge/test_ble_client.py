@@ -20,15 +20,14 @@ from hypothesis import strategies as st
 
 from firmware_bridge.ble_client import (
     BleClient,
-    LinkEvent,
     LinkState,
-    RawPacket,
     bluez_power_cycle,
     next_delay,
 )
 from firmware_bridge.codec import BadFrame, Decoder, Frame, Gap
 from firmware_bridge.errors import LinkError
 from firmware_bridge.protocol import Leg
+from firmware_bridge.source import LinkEvent, RawPacket
 from firmware_bridge.virtual_wearable import ChunkPayloads, VirtualWearable, WearableFaults
 from tests.firmware_bridge.test_ble_support import (
     INFO,

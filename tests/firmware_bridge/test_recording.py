@@ -20,12 +20,12 @@ from firmware_bridge.protocol import DeviceInfo, Site, accel_span
 from firmware_bridge.recording import (
     FILE_HEADER_SIZE,
     RECORD_SYNC,
-    LinkEvent,
     Notification,
     Record,
     SessionWriter,
     read_session,
 )
+from firmware_bridge.source import LinkEvent
 
 START = datetime(2026, 11, 26, 22, 30, 0, 123456, tzinfo=UTC)
 END_RECORD_SIZE = 8 + 16 + 4

@@ -37,7 +37,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from bedside.ha_discovery import (
+from bedside.config.mqtt import MqttSettings
+from bedside.live.ha_discovery import (
     COMMANDS,
     EVENT_TYPES,
     LINK_STATES,
@@ -46,8 +47,9 @@ from bedside.ha_discovery import (
     discovery_messages,
     removal_messages,
 )
-from bedside.mqtt_settings import MqttSettings
-from bedside.outbox import Outbox
+from bedside.live.outbox import Outbox
+from bedside.stream.records import EventRecord
+from detector.types import EventKind
 from firmware_bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -321,7 +323,7 @@ class MqttPublisher:
 
     # ------------------------------------------------------------------ publishing
 
-    def publish_event(self, event: Mapping[str, object]) -> int:
+    def publish_event(self, record: EventRecord) -> int:
         """Store a detector event (docs/contracts.md shape) in the outbox, then publish it.
 
         ``cramp_started``/``cramp_ended`` go to ``cramp/event`` (QoS 1, not retained) with
@@ -329,9 +331,10 @@ class MqttPublisher:
         ``cramp_ended``) ``cramp/last``. ``cramp_update`` goes to ``cramp/update`` (QoS 0, not
         stored: the next update supersedes it). Returns the outbox row id (0 for updates).
         """
-        kind = event.get("event")
-        leg = str(event.get("leg", ""))
-        if kind == "cramp_update":
+        event = record.to_json()  # the MQTT payload is the event JSON (docs/contracts.md)
+        kind = record.kind.value
+        leg = record.leg
+        if record.kind is EventKind.CRAMP_UPDATE:
             if self._connected and self._client is not None:
                 payload = json.dumps({"schema": SCHEMA_VERSION, **event}, separators=(",", ":"))
                 self._client.publish(self.topics.of("cramp/update"), payload, qos=0)
@@ -343,15 +346,15 @@ class MqttPublisher:
         )
         self._counts["events_stored"] += 1
         self._flush()
-        if kind == "cramp_started":
+        if record.kind is EventKind.CRAMP_STARTED:
             self._active_legs.add(leg)
         else:
             self._active_legs.discard(leg)
             self._last = {
-                "event_id": event.get("event_id"),
+                "event_id": record.event_id,
                 "leg": leg,
-                "duration_s": event.get("duration_s"),
-                "time": event.get("time"),
+                "duration_s": record.duration_s,
+                "time": record.time,
                 "label": None,
             }
             self.publish_state("last", self._last)

@@ -11,7 +11,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Literal
 
-from bedside.prompt import phrases
+from bedside.config import phrases
 
 
 def parse_hhmm(value: str, key: str) -> dtime | None:

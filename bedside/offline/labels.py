@@ -53,7 +53,12 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from bedside.offline.truth import read_truth
+from bedside.stream.edf_feed import is_session_file
+from bedside.stream.records import EventRecord
 from detector.scoring import TRUTH_FORMAT
+from detector.types import EventKind
+from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -65,7 +70,7 @@ DEFAULT_TOLERANCE_S = 600.0
 # contracts.md "Truth JSON": cramps shorter than 10 s are short cramps (neutral)
 SHORT_CRAMP_S = 10.0
 NOT_CRAMP_WORDS = ("not cramp", "not a cramp", "no cramp", "false alarm", "not_cramp")
-DAEMON_FALSE_ALARM = "false_alarm"  # bedside.daemon: the MQTT "that was not a cramp" button
+DAEMON_FALSE_ALARM = "false_alarm"  # bedside.live.daemon: the MQTT "that was not a cramp" button
 
 LabelKind = Literal["cramp", "not_cramp"]
 
@@ -161,31 +166,15 @@ def event_stem(event_id: str) -> str:
     return head if head and tail in ("started", "ended", "update") else event_id
 
 
-def detections_from_events(events: Iterable[Mapping[str, Any]]) -> list[Detection]:
-    """The cramps among event JSON objects (contracts.md "Event JSON"); malformed ones skipped."""
-    ends: dict[str, float] = {}
-    starts: list[Mapping[str, Any]] = []
-    for e in events:
-        kind, eid = e.get("event"), e.get("event_id")
-        if not isinstance(eid, str):
-            continue
-        if kind == "cramp_started":
-            starts.append(e)
-        elif kind == "cramp_ended" and _finite(e.get("t_end")):
-            ends[event_stem(eid)] = float(e["t_end"])
-    out = []
-    for e in starts:
-        if not (_finite(e.get("t_detect")) and _finite(e.get("t_onset"))):
-            continue
-        eid = str(e["event_id"])
-        out.append(
-            Detection(
-                event_id=eid,
-                t_onset=float(e["t_onset"]),
-                t_detect=float(e["t_detect"]),
-                t_end=ends.get(event_stem(eid)),
-            )
-        )
+def detections_from_events(events: Iterable[EventRecord]) -> list[Detection]:
+    """The cramps among events: each ``cramp_started`` with its ``cramp_ended``'s end."""
+    ends = {e.stem: e.t_end for e in events if e.kind is EventKind.CRAMP_ENDED}
+    out = [
+        Detection(event_id=e.event_id, t_onset=e.t_onset, t_detect=e.t_detect,
+                  t_end=ends.get(e.stem))
+        for e in events
+        if e.kind is EventKind.CRAMP_STARTED and e.t_detect is not None
+    ]
     out.sort(key=lambda d: d.t_detect)
     return out
 
@@ -464,13 +453,9 @@ def truth_for(recording: Path) -> LabelledNight | None:
     truth: dict[str, Any] | None = None
     tpath = truth_path_for(recording)
     if tpath.exists():
-        from bedside.commands.score import read_truth
-
         truth = read_truth(tpath)
         sources.append(tpath.name)
     else:
-        from bedside.replay import is_session_file
-
         if not is_session_file(recording):
             truth = _annotation_truth(recording)
             if truth is not None:
@@ -485,8 +470,6 @@ def truth_for(recording: Path) -> LabelledNight | None:
 
 
 def _annotation_truth(recording: Path) -> dict[str, Any] | None:
-    from firmware_bridge.edf import EdfReader
-
     try:
         reader = EdfReader(recording)
     except (OSError, ValueError) as exc:
@@ -499,8 +482,6 @@ def load_truth(path: Path) -> dict[str, Any]:
     """A truth for ``crampwatch replay --truth`` / ``score``: ``path`` may be a truth JSON
     (returned as is) or a ``NIGHT.labels.json`` (applied over ``NIGHT.truth.json`` if that
     exists beside it). :class:`InputError` if it is neither."""
-    from bedside.commands.score import read_truth
-
     data = read_truth(path)
     if data.get("format") != LABELS_FORMAT:
         return data

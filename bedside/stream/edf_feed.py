@@ -1,14 +1,14 @@
-"""Offline replay: stream an EDF/EDF+/BDF file through a cramp detector, a minute at a time.
+"""EDF source: stream an EDF/EDF+/BDF file through a cramp detector, a minute at a time.
 
 What it does with a file:
 
 * picks channels by label (EMG: labels starting ``EMG``; accelerometer: ``Acc…``/``Accel…`` ending
   in X, Y, Z) or by the labels the caller names, and converts units to what the detector takes
   (EMG µV from µV/mV/V/nV, acceleration g from g/mg/m·s⁻² ÷ 9.80665);
-* feeds blocks of about :data:`BLOCK_S` seconds to the detector (memory is one block, whatever the
-  file's length), declares EDF+D discontinuities with ``detector.gap(emg_n, accel_n)``;
-* turns each :class:`~detector.types.DetectorEvent` into event JSON (:mod:`bedside.events`) and
-  hands it to ``on_event`` as soon as it appears.
+* feeds blocks of about :data:`BLOCK_S` seconds to the detector through the one feed loop
+  (:class:`~bedside.stream.feed.StreamFeed`; memory is one block, whatever the file's length),
+  declaring EDF+D discontinuities as gaps;
+* hands each :class:`~bedside.stream.records.EventRecord` to ``on_event`` as soon as it appears.
 
 **EMG-only files** (no accelerometer channels) are accepted with a warning. Feeding zeros would
 tell the detector "the leg is perfectly still", which is a claim the file does not make; instead
@@ -18,7 +18,7 @@ detector knows posture and movement are unknown.
 
 Bad input raises :class:`~firmware_bridge.errors.InputError` (exit 65) naming the file.
 Session recordings (raw notifications, :func:`is_session_file`) are replayed by
-:mod:`bedside.session_replay` instead.
+:mod:`bedside.stream.session_feed` instead.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
-from bedside.events import event_record
-from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
+from bedside.stream.build import DetectorFactory
+from bedside.stream.feed import StreamFeed
+from bedside.stream.records import EventRecord
+from detector.types import FloatArray, PipelineStatistics
 from firmware_bridge.edf import EdfReader, EdfSignalInfo
 from firmware_bridge.errors import InputError
 from firmware_bridge.recording import FILE_MAGIC
@@ -75,19 +76,6 @@ def is_session_file(path: str | os.PathLike[str]) -> bool:
             return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
     except OSError:
         return False
-
-
-class DetectorFactory(Protocol):
-    """Builds a detector for one file: ``detector.pipeline.Pipeline`` fits (settings bound)."""
-
-    def __call__(
-        self,
-        *,
-        emg_rate_hz: float,
-        accel_rate_hz: float,
-        n_emg_channels: int,
-        emg_labels: Sequence[str],
-    ) -> CrampDetector: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,7 +260,7 @@ class ReplayResult:
     duration_s: float  # stream time covered, gaps included
     recorded_s: float  # seconds of samples actually in the file
     channels: ChannelSelection
-    events: list[dict[str, Any]]
+    events: list[EventRecord]
     statistics: PipelineStatistics
     gaps: int
     wall_s: float
@@ -294,7 +282,7 @@ def replay_file(
     accel_labels: Sequence[str] | None = None,
     session_id: str | None = None,
     block_s: float = BLOCK_S,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_event: Callable[[EventRecord], None] | None = None,
     progress: Callable[[float], None] | None = None,
     overview: bool = False,
     channels: ChannelSelection | None = None,
@@ -341,18 +329,20 @@ def replay_file(
     records = max(1, round(block_s / reader.record_duration_s))
     groups = [list(channels.emg), list(channels.accel or ())]
     scales = [list(channels.emg_to_uv), list(channels.accel_to_g)]
-    events: list[dict[str, Any]] = []
+    events: list[EventRecord] = []
     view = Overview() if overview else None
     emg_done = 0  # samples of each stream given to the detector (fed or declared lost)
     accel_done = 0
     gaps = 0
 
-    def emit(found: list[DetectorEvent]) -> None:
-        for ev in found:
-            rec = event_record(ev, session_id=sid, leg=leg, session_start=reader.start)
-            events.append(rec)
-            if on_event is not None:
-                on_event(rec)
+    def emit(record: EventRecord) -> None:
+        events.append(record)
+        if on_event is not None:
+            on_event(record)
+
+    feed = StreamFeed(
+        detector, session_id=sid, leg=leg, session_start=lambda: reader.start, emit=emit
+    )
 
     for chunk in reader.iter_grouped(groups, records, scales=scales):
         emg_at = round(chunk.onset_s * channels.emg_rate_hz)
@@ -371,11 +361,11 @@ def replay_file(
                 (emg_at - emg_done) / channels.emg_rate_hz,
                 chunk.onset_s,
             )
-            emit(detector.gap(emg_at - emg_done, max(0, accel_at - accel_done)))
+            feed.gap(emg_at - emg_done, max(0, accel_at - accel_done))
             emg_done, accel_done = emg_at, max(accel_at, accel_done)
         emg = chunk.arrays[0]  # µV and g: the unit factors are fused into the reader's gain
         accel = chunk.arrays[1] if channels.accel is not None else None
-        emit(detector.process(emg, accel if accel is not None else np.zeros((3, 0))))
+        feed.process(emg, accel if accel is not None else np.zeros((3, 0)))
         if accel is not None:
             accel_done += accel.shape[1]
         else:  # EMG only: declare this block's accelerometer samples lost (module docstring)
@@ -383,14 +373,14 @@ def replay_file(
                 (emg_done + emg.shape[1]) / channels.emg_rate_hz * channels.accel_rate_hz
             )
             if accel_end > accel_done:
-                emit(detector.gap(0, accel_end - accel_done))
+                feed.gap(0, accel_end - accel_done)
                 accel_done = accel_end
         if view is not None:
             view.add(chunk.onset_s, emg, channels.emg_rate_hz, accel, channels.accel_rate_hz)
         emg_done += emg.shape[1]
         if progress is not None:
             progress((chunk.first_record + chunk.n_records) / reader.n_records)
-    emit(detector.finish())
+    feed.finish()
     return ReplayResult(
         path=reader.path,
         session_id=sid,
@@ -404,61 +394,3 @@ def replay_file(
         wall_s=time.perf_counter() - t0,
         overview=view,
     )
-
-
-def plot_replay(result: ReplayResult, out: Path, truth: dict[str, Any] | None = None) -> None:
-    """Write a PNG: EMG RMS per second (log µV) with detected cramps (and truth), accel SD.
-
-    Needs matplotlib (the ``plot`` extra); uses the non-interactive Agg backend.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - matplotlib is a dev/plot extra
-        raise InputError("--plot needs matplotlib: pip install 'crampwatch[plot]'") from exc
-    view = result.overview
-    if view is None:
-        raise ValueError("replay_file(..., overview=True) is needed for a plot")
-    t_h = np.asarray(view.t_s) / 3600.0
-    fig, (ax_e, ax_a) = plt.subplots(2, 1, sharex=True, figsize=(12, 5), height_ratios=(3, 1))
-    try:
-        ax_e.semilogy(t_h, np.maximum(view.emg_rms_uv, 1e-3), lw=0.5, color="0.2")
-        ax_e.set_ylabel(f"EMG RMS 1 s (µV)\n{result.channels.emg_labels[0]}")
-        if truth is not None:
-            for i, c in enumerate(truth.get("cramps", [])):
-                ax_e.axvspan(
-                    c["onset_s"] / 3600,
-                    c["end_s"] / 3600,
-                    color="tab:green",
-                    alpha=0.25,
-                    label="truth cramp" if i == 0 else None,
-                )
-        starts = [e for e in result.events if e.get("event") == "cramp_started"]
-        ends = {
-            e["event_id"].rsplit(":", 1)[0]: e
-            for e in result.events
-            if e.get("event") == "cramp_ended"
-        }
-        for i, s in enumerate(starts):
-            end = ends.get(s["event_id"].rsplit(":", 1)[0])
-            t1 = end["t_end"] if end else s["t_detect"]
-            ax_e.axvspan(
-                s["t_onset"] / 3600,
-                t1 / 3600,
-                color="tab:red",
-                alpha=0.3,
-                label="detected cramp" if i == 0 else None,
-            )
-            ax_e.axvline(s["t_detect"] / 3600, color="tab:red", lw=0.8)
-        if starts or truth:
-            ax_e.legend(loc="upper right", fontsize="small")
-        ax_e.set_title(f"{result.path.name}: {len(starts)} cramps detected")
-        ax_a.plot(t_h, view.accel_sd_g, lw=0.5, color="tab:blue")
-        ax_a.set_ylabel("accel SD (g)")
-        ax_a.set_xlabel("hours since start")
-        fig.tight_layout()
-        fig.savefig(out, dpi=100)
-    finally:
-        plt.close(fig)

@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bedside.daemon import Daemon, EventCallback, NightSummary, WearableSpec, open_outbox
-from bedside.mqtt import MqttPublisher
+from bedside.config.settings import Settings, pid_file
+from bedside.live.daemon import Daemon, NightReport, WearableSpec, open_outbox
+from bedside.live.mqtt import MqttPublisher
+from bedside.live.sdnotify import Notifier
+from bedside.live.sink import RecordCallback
+from bedside.live.virtual import VirtualAir
 from bedside.prompt.engine import PromptEngine, build_engine
-from bedside.sdnotify import Notifier
-from bedside.settings import Settings, pid_file
-from bedside.virtual import VirtualAir
-from firmware_bridge.ble_client import BleClient, LinkEvent
+from bedside.stream.night import NightSummary
+from firmware_bridge.ble_client import BleClient
 from firmware_bridge.link_settings import WearableSettings
+from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,8 @@ async def run_night(
     *,
     state_dir: Path,
     virtual: VirtualAir | None = None,
-    printer: EventCallback | None = None,
+    printer: RecordCallback | None = None,
+    close_night: NightReport | None = None,
     status: Callable[[str], None] | None = None,
     status_every_s: float = 1.0,
     wav_dir: Path | None = None,
@@ -152,6 +156,7 @@ async def run_night(
         publisher=publisher,
         prompt=prompt,
         printer=printer,
+        close_night=close_night,
         status=status,
         status_every_s=status_every_s,
         notifier=Notifier(),

@@ -12,10 +12,10 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bedside.config_builder import build, render_example
-from bedside.daemon_settings import DaemonSettings
-from bedside.mqtt_settings import MqttSettings
-from bedside.prompt_settings import PromptSettings
+from bedside.config.builder import build, render_example
+from bedside.config.daemon import DaemonSettings
+from bedside.config.mqtt import MqttSettings
+from bedside.config.prompt import PromptSettings
 from detector.settings import DetectorSettings
 from firmware_bridge.errors import ConfigError
 from firmware_bridge.link_settings import WearableSettings

@@ -3,7 +3,7 @@
 Every setting of the grid (the cartesian product of ``--grid PARAM=V1,V2,…`` over the base
 settings, the base itself included) replays every labelled night in a pool of worker processes
 (:class:`concurrent.futures.ProcessPoolExecutor`) and is scored with :mod:`detector.scoring`
-against the night's truth (:func:`bedside.labels.truth_for`).
+against the night's truth (:func:`bedside.offline.labels.truth_for`).
 
 **Choice rule** (:func:`choose`): the reference is the *base* settings (the current
 configuration) on the same nights. Only settings whose false alarms per 8 h are no worse than
@@ -32,14 +32,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from bedside.config_builder import build
-from bedside.labels import LabelledNight
+from bedside.config.builder import build
+from bedside.offline.labels import LabelledNight
+from bedside.offline.replay import replay_night
+from bedside.stream.night import night_name
+from bedside.stream.records import EventRecord
 from detector.scoring import NIGHT_S, NightScore, score_night
 from detector.settings import DetectorSettings
 from firmware_bridge.errors import ConfigError, InputError
@@ -47,63 +49,6 @@ from firmware_bridge.errors import ConfigError, InputError
 log = logging.getLogger(__name__)
 
 MIN_TRUSTED_CRAMPS = 10  # issue 8: below this many labelled cramps a change is not trustworthy
-DEFAULT_DETECTOR = "detector.pipeline:Pipeline"
-
-
-# --------------------------------------------------------------------------------------------
-# replay of one night (EDF/BDF or session file), used by tune, label and report
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NightReplay:
-    """Events of one replayed night; ``start`` is stream time 0's wall clock."""
-
-    path: Path
-    session_id: str
-    start: datetime
-    duration_s: float
-    events: list[dict[str, Any]]
-
-
-def replay_night(
-    path: Path,
-    settings: DetectorSettings,
-    *,
-    leg: str | None = None,
-    wrap: Callable[[Any, float, float], Any] | None = None,
-) -> NightReplay:
-    """Replay ``path`` (EDF/BDF or session recording) through the production pipeline.
-
-    ``wrap(detector, emg_rate_hz, accel_rate_hz) -> detector`` may wrap each detector built
-    (the report's tracer).
-    Raises :class:`InputError` for unusable files.
-    """
-    from bedside.commands.replay import load_detector
-    from bedside.replay import is_session_file, replay_file
-
-    inner = load_detector(DEFAULT_DETECTOR, settings)
-
-    def make(**kwargs: Any) -> Any:
-        detector = inner(**kwargs)
-        if wrap is None:
-            return detector
-        return wrap(detector, float(kwargs["emg_rate_hz"]), float(kwargs["accel_rate_hz"]))
-
-    if is_session_file(path):
-        from bedside.session_replay import replay_session
-
-        s = replay_session(path, make_detector=make, leg=leg)
-        return NightReplay(
-            path=path, session_id=s.session_id, start=s.start, duration_s=s.duration_s,
-            events=s.events,
-        )
-    r = replay_file(
-        path, make_detector=make, leg=leg or "left", min_emg_rate_hz=settings.min_emg_rate_hz
-    )
-    return NightReplay(
-        path=path, session_id=r.session_id, start=r.start, duration_s=r.duration_s,
-        events=r.events,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +248,7 @@ def cross_validate(
 # the sweep
 
 
-def _replay_job(path: str, settings: DetectorSettings, leg: str | None) -> list[dict[str, Any]]:
+def _replay_job(path: str, settings: DetectorSettings, leg: str | None) -> list[EventRecord]:
     """One (setting, night) replay in a worker process; returns the event JSON objects."""
     return replay_night(Path(path), settings, leg=leg).events
 
@@ -312,10 +257,6 @@ def _leg(truth: Mapping[str, Any]) -> str | None:
     subject = truth.get("subject")
     leg = subject.get("leg") if isinstance(subject, dict) else None
     return leg if leg in ("left", "right") else None
-
-
-def night_name(path: Path) -> str:
-    return path.name.split(".")[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,7 +285,7 @@ def sweep(
     Returns ``scores[candidate][night]``. A night the scorer refuses raises InputError.
     """
     tasks = [(c, n) for c in range(len(settings)) for n in range(len(nights))]
-    results: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    results: dict[tuple[int, int], list[EventRecord]] = {}
     if jobs <= 1:
         for done, (c, n) in enumerate(tasks, 1):
             night = nights[n]
@@ -371,7 +312,8 @@ def sweep(
         for n, night in enumerate(nights):
             try:
                 row.append(
-                    score_night(night.truth, results[c, n], name=night_name(night.path))
+                    score_night(night.truth, [e.to_json() for e in results[c, n]],
+                                name=night_name(night.path))
                 )
             except ValueError as exc:
                 raise InputError(f"{night.path}: {exc}", path=str(night.path)) from exc

@@ -2,8 +2,8 @@
 
 A session file (``firmware_bridge.recording``) holds every notification as it arrived and the
 link events around them. Replaying it runs the same :class:`~firmware_bridge.codec.Decoder` and
-the same frames → detector rules as the live daemon (:class:`StreamDetector`, the rules of
-``bedside.daemon.LegWorker``), so the events equal what the daemon produced that night:
+the same frames → detector rules as the live daemon (:class:`PacketFeed`, the rules of
+``bedside.live.daemon.LegWorker``), so the events equal what the daemon produced that night:
 
 * stream time 0 is the first EMG sample that has its accelerometer sample
   (``first_accel_index * accel_ratio`` of the first frame, PROTOCOL.md §2.3);
@@ -33,21 +33,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bedside.events import event_record
-from bedside.replay import DetectorFactory, is_session_file, session_id_for
+from bedside.stream.build import DetectorFactory, for_device
+from bedside.stream.edf_feed import is_session_file, session_id_for
+from bedside.stream.feed import StreamFeed
+from bedside.stream.records import EventRecord
 from detector.calibration import Calibration, CalibrationError
-from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
+from detector.types import FloatArray, PipelineStatistics
 from firmware_bridge.codec import BadFrame, Decoder, DecoderStatistics, Frame, Gap, Reset
 from firmware_bridge.errors import InputError
-from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError
-from firmware_bridge.recording import (
-    LinkEvent,
-    Notification,
-    ReadReport,
-    read_session,
-)
+from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError, leg_name
+from firmware_bridge.recording import ReadReport, RecordingSource, read_session
+from firmware_bridge.source import LinkEvent, RawPacket
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +159,7 @@ def _recorded_calibration(path: str | os.PathLike[str], data: Any) -> Calibratio
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamStatistics:
-    """Counts of :class:`StreamDetector`: decoded items by kind and EMG samples declared lost."""
+    """Counts of :class:`PacketFeed`: decoded items by kind and EMG samples declared lost."""
 
     frames: int
     gaps: int
@@ -173,35 +169,31 @@ class StreamStatistics:
     emg_samples: int  # stream length in EMG samples (fed + declared lost)
 
 
-class StreamDetector:
-    """Decoded items of one wearable → a detector: the live daemon's rules, for any source.
+class PacketFeed:
+    """Decoded items of one wearable → a :class:`StreamFeed`: the live daemon's rules, for any
+    source (the live worker and session replay both use it, so a replay equals the live run).
 
-    ``emit`` gets each non-empty list of detector events. ``on_origin(n)`` is called once, at
-    the first frame, with the number of its EMG samples from stream time 0 on (the daemon takes
-    the wall clock there). ``on_samples(emg, accel, emg_at, accel_at)`` sees every fed block:
-    ``emg`` (n_ch, n) µV from stream EMG index ``emg_at``, ``accel`` (3, m) g from stream
-    accelerometer index ``accel_at``; ``on_gap(gap, emg_at)`` every gap after stream time 0.
-    ``batch_s`` > 0 holds contiguous frames and feeds them as one block of about that many
-    seconds (flushed at a gap and at ``finish``); 0 feeds every frame at once, as the daemon.
-    ``label`` prefixes the log lines.
+    ``on_origin(n)`` is called once, at the first frame, with the number of its EMG samples
+    from stream time 0 on (the daemon takes the wall clock there). ``on_samples(emg, accel,
+    emg_at, accel_at)`` sees every fed block: ``emg`` (n_ch, n) µV from stream EMG index
+    ``emg_at``, ``accel`` (3, m) g from stream accelerometer index ``accel_at``; ``on_gap(gap,
+    emg_at)`` every gap after stream time 0. ``label`` prefixes the log lines.
     """
 
     def __init__(
         self,
         info: DeviceInfo,
-        detector: CrampDetector,
+        feed: StreamFeed,
         *,
-        emit: Callable[[list[DetectorEvent]], None],
         on_origin: Callable[[int], None] | None = None,
         on_samples: SamplesCallback | None = None,
         on_gap: GapCallback | None = None,
-        batch_s: float = 0.0,
         label: str = "",
     ) -> None:
         self.info = info
         self._prefix = f"{label}: " if label else ""  # for log lines (the daemon's wearable)
-        self.detector = detector
-        self._emit = emit
+        self.feed = feed
+        self.detector = feed.detector
         self._on_origin = on_origin
         self._on_samples = on_samples
         self._on_gap = on_gap
@@ -209,12 +201,6 @@ class StreamDetector:
         self.base_emg_index: int | None = None  # device EMG index of stream time 0
         self._frames = self._gaps = self._missing = self._resets = self._bad = 0
         self._emg_end = 0  # stream EMG index after the last fed or lost sample
-        # Offline: contiguous frames are fed in blocks of about batch_s (house-style §2: block
-        # output equals batch output, so the events are the same; the calls are far fewer).
-        self._batch = round(batch_s * info.emg_rate_hz)
-        self._held_emg: list[FloatArray] = []
-        self._held_accel: list[FloatArray] = []
-        self._held = 0
 
     def handle(self, item: Frame | Gap | Reset | BadFrame) -> None:
         """Feed one decoder item (in decoder order)."""
@@ -233,14 +219,7 @@ class StreamDetector:
             self._emg_end = emg_at + emg.shape[1]
             if self._on_samples is not None:
                 self._on_samples(emg, accel, emg_at, item.first_accel_index - base // self._ratio)
-            if self._batch <= 0:
-                self._send(self.detector.process(emg, accel))
-                return
-            self._held_emg.append(emg)
-            self._held_accel.append(accel)
-            self._held += emg.shape[1]
-            if self._held >= self._batch:
-                self._release()
+            self.feed.process(emg, accel)
         elif isinstance(item, Gap):
             self._gaps += 1
             self._missing += item.emg_samples_missing
@@ -255,8 +234,7 @@ class StreamDetector:
                 self._emg_end = emg_at + item.emg_samples_missing
                 if self._on_gap is not None:
                     self._on_gap(item, emg_at)
-                self._release()
-                self._send(self.detector.gap(item.emg_samples_missing, item.accel_samples_missing))
+                self.feed.gap(item.emg_samples_missing, item.accel_samples_missing)
         elif isinstance(item, Reset):
             self._resets += 1
             log.warning("%sthe wearable's sample index restarted (reboot?)", self._prefix)
@@ -266,21 +244,7 @@ class StreamDetector:
 
     def finish(self) -> None:
         """End of stream: the detector closes what is open (a cramp still running)."""
-        self._release()
-        self._send(self.detector.finish())
-
-    def _release(self) -> None:
-        """Feed the frames held for a batch."""
-        if not self._held_emg:
-            return
-        emg = np.concatenate(self._held_emg, axis=1)
-        accel = np.concatenate(self._held_accel, axis=1)
-        self._held_emg, self._held_accel, self._held = [], [], 0
-        self._send(self.detector.process(emg, accel))
-
-    def _send(self, events: list[DetectorEvent]) -> None:
-        if events:
-            self._emit(events)
+        self.feed.finish()
 
     def statistics(self) -> StreamStatistics:
         return StreamStatistics(
@@ -303,7 +267,7 @@ class SessionReplayResult:
     start: datetime
     info: DeviceInfo
     duration_s: float
-    events: list[dict[str, Any]]
+    events: list[EventRecord]
     statistics: PipelineStatistics
     stream: StreamStatistics
     decoder: DecoderStatistics
@@ -324,7 +288,7 @@ def replay_session(
     make_detector: DetectorFactory,
     leg: str | None = None,
     session_id: str | None = None,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_event: Callable[[EventRecord], None] | None = None,
     on_samples: SamplesCallback | None = None,
     on_gap: GapCallback | None = None,
     on_link_event: Callable[[LinkEvent], None] | None = None,
@@ -336,15 +300,12 @@ def replay_session(
 
     ``leg``/``session_id`` default to what the daemon used (recorded), else the device info's leg
     and a name from the file. ``on_event`` gets each event JSON object as it appears;
-    ``on_samples``/``on_gap`` see the stream (see :class:`StreamDetector`); ``on_link_event``
+    ``on_samples``/``on_gap`` see the stream (see :class:`PacketFeed`); ``on_link_event``
     each recorded link event; ``on_start(session_start)`` is called once stream time 0 is known
     (before any samples); ``progress`` the fraction of the file read. Contiguous frames reach
     the detector in blocks of about ``batch_s`` (0: one call per notification, as live). Raises
     :class:`InputError`/:class:`RecordingError` for unusable files.
     """
-    # Imported here: bedside.daemon may import StreamDetector from this module.
-    from bedside.daemon import emg_labels, leg_name
-
     t0 = time.perf_counter()
     p = Path(path)
     probe = probe_session(p)
@@ -352,15 +313,10 @@ def replay_session(
     the_leg = leg or leg_name(info, probe.label or "left")
     sid = session_id or probe.session_id or session_id_for(p, probe.file_start)
     try:
-        detector = make_detector(
-            emg_rate_hz=float(info.emg_rate_hz),
-            accel_rate_hz=float(info.accel_rate_hz),
-            n_emg_channels=info.n_emg_channels,
-            emg_labels=emg_labels(info),
-        )
+        detector = for_device(make_detector, info)
     except ValueError as exc:
         raise InputError(f"{p}: the detector refuses it: {exc}", path=str(p)) from exc
-    events: list[dict[str, Any]] = []
+    events: list[EventRecord] = []
     start: datetime | None = probe.session_start
     wall_of_frame = 0.0  # receive time (Unix s) of the notification being decoded
 
@@ -371,24 +327,20 @@ def replay_session(
         if on_start is not None:
             on_start(start)
 
-    def emit(found: list[DetectorEvent]) -> None:
-        for event in found:
-            record = event_record(
-                event, session_id=sid, leg=the_leg, session_start=start or probe.file_start
-            )
-            events.append(record)
-            if on_event is not None:
-                on_event(record)
+    def emit(record: EventRecord) -> None:
+        events.append(record)
+        if on_event is not None:
+            on_event(record)
 
-    stream = StreamDetector(
-        info,
+    feed = StreamFeed(
         detector,
+        session_id=sid,
+        leg=the_leg,
+        session_start=lambda: start or probe.file_start,
         emit=emit,
-        on_origin=origin,
-        on_samples=on_samples,
-        on_gap=on_gap,
-        batch_s=batch_s,
+        batch_samples=round(batch_s * info.emg_rate_hz),
     )
+    stream = PacketFeed(info, feed, on_origin=origin, on_samples=on_samples, on_gap=on_gap)
     decoder = Decoder(info)
     link_events = drops = 0
     size = max(1, p.stat().st_size)
@@ -402,10 +354,11 @@ def replay_session(
         info.emg_rate_hz,
         info.accel_rate_hz,
     )
-    with read_session(p) as reader:
-        for record in reader:
-            if isinstance(record, Notification):
-                wall_of_frame = record.t_wall
+    source = RecordingSource(p)
+    try:
+        for record in source.records():
+            if isinstance(record, RawPacket):
+                wall_of_frame = record.t_wall or 0.0
                 decoder.feed(record.data)
                 for item in decoder.events():
                     stream.handle(item)
@@ -417,7 +370,9 @@ def replay_session(
             if progress is not None and record.offset >= next_progress:
                 progress(record.offset / size)
                 next_progress = record.offset + size // 100
-        report = reader.report()
+    finally:
+        source.close()
+    report = source.report()
     stream.finish()
     if progress is not None:
         progress(1.0)
@@ -449,7 +404,7 @@ def replay_session(
 
 def summary_line(result: SessionReplayResult) -> str:
     """One line for the log: what was replayed, how fast, what was found and lost."""
-    kinds = [e["event"] for e in result.events]
+    kinds = [e.kind.value for e in result.events]
     damage = ""
     if result.read.truncated_tail_bytes or result.read.corrupt_records:
         damage = (
@@ -469,9 +424,9 @@ def summary_line(result: SessionReplayResult) -> str:
 __all__ = [
     "BATCH_S",
     "PROBE_RECORDS",
+    "PacketFeed",
     "SessionProbe",
     "SessionReplayResult",
-    "StreamDetector",
     "StreamStatistics",
     "is_session_file",
     "probe_session",

@@ -17,11 +17,12 @@ the end of a night and never raises.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -29,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from bedside.events import read_events
-from bedside.labels import detections_from_events, event_stem, labels_path, read_labels
-from bedside.prompt.reminder import AdherenceLog, night_of
-from bedside.tune import NightReplay, replay_night
+from bedside.offline.labels import detections_from_events, event_stem, labels_path, read_labels
+from bedside.offline.replay import NightReplay, replay_night
+from bedside.prompt.reminder import AdherenceLog
+from bedside.stream.night import local_night, night_of
+from bedside.stream.records import EventRecord, read_events
 from detector.settings import DetectorSettings
-from detector.types import CrampDetector, DetectorEvent, FloatArray, PipelineStatistics
+from detector.types import CrampDetector, DetectorEvent, EventKind, FloatArray, PipelineStatistics
 from detector.types import PipelineStatus as Status
 from firmware_bridge.errors import CrampwatchError, InputError
 
@@ -157,7 +159,7 @@ class NightData:
     name: str
     start: datetime  # wall clock of stream time 0 (naive = local)
     duration_s: float
-    events: list[dict[str, Any]]
+    events: list[EventRecord]
     trace: NightTrace | None
     verdicts: dict[str, str]  # event stem → "cramp" / "not_cramp" (NIGHT.labels.json)
     reminded_at: str | None = None
@@ -187,7 +189,7 @@ def _local(start: datetime) -> datetime:
 def load_night(
     path: Path,
     *,
-    events: Sequence[Mapping[str, Any]] | None = None,
+    events: Sequence[EventRecord] | None = None,
     settings: DetectorSettings | None = None,
     adherence: Path | None = None,
 ) -> NightData:
@@ -195,7 +197,7 @@ def load_night(
     history of several sessions is cut to the recording's session id when that id occurs."""
     replay, trace = trace_night(path, settings)
     if events is not None:  # e.g. the whole events.jsonl history: keep this session's, if named
-        mine = [e for e in events if str(e.get("event_id", "")).startswith(replay.session_id + ":")]
+        mine = [e for e in events if e.event_id.startswith(replay.session_id + ":")]
         events = mine or events
     labels = read_labels(labels_path(path))
     verdicts: dict[str, str] = {
@@ -212,7 +214,7 @@ def load_night(
         name=path.name,
         start=_local(replay.start),
         duration_s=replay.duration_s,
-        events=[dict(e) for e in events] if events is not None else replay.events,
+        events=list(events) if events is not None else replay.events,
         trace=trace,
         verdicts=verdicts,
         reminded_at=reminded,
@@ -261,14 +263,10 @@ def _runs(values: Sequence[str]) -> list[tuple[int, int, str]]:
     return out
 
 
-def cramps_of(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def cramps_of(events: Sequence[EventRecord]) -> list[dict[str, Any]]:
     """One row per cramp: number, onset/end (stream s), duration (s), peak, event id stem."""
-    peaks: dict[str, float] = {}
-    for e in events:
-        if e.get("event") == "cramp_ended" and isinstance(e.get("event_id"), str):
-            p = e.get("peak_intensity")
-            if isinstance(p, int | float):
-                peaks[event_stem(e["event_id"])] = float(p)
+    peaks = {e.stem: e.peak_intensity for e in events
+             if e.kind is EventKind.CRAMP_ENDED and e.peak_intensity is not None}
     rows = []
     for n, d in enumerate(detections_from_events(events), 1):
         stem = event_stem(d.event_id)
@@ -474,17 +472,15 @@ class HistoryNight:
     stretched: bool
 
 
-def _night_key(record: Mapping[str, Any]) -> str | None:
+def _night_key(record: EventRecord) -> str | None:
     try:
-        when = datetime.fromisoformat(str(record["time"]))
-    except (KeyError, ValueError):
+        return local_night(datetime.fromisoformat(record.time))
+    except ValueError:
         return None
-    local = when.astimezone().replace(tzinfo=None)
-    return night_of(local).isoformat()
 
 
 def history(
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[EventRecord],
     adherence: AdherenceLog | None,
     *,
     until: date,
@@ -496,19 +492,16 @@ def history(
     minutes: defaultdict[str, float] = defaultdict(float)
     seen: set[str] = set()
     for e in events:
-        eid = e.get("event_id")
-        if eid in seen:  # the history may hold a replayed duplicate: event ids are stable
+        if e.event_id in seen:  # the history may hold a replayed duplicate: ids are stable
             continue
-        seen.add(str(eid))
+        seen.add(e.event_id)
         key = _night_key(e)
         if key is None:
             continue
-        if e.get("event") == "cramp_started":
+        if e.kind is EventKind.CRAMP_STARTED:
             counts[key] += 1
-        elif e.get("event") == "cramp_ended":
-            d = e.get("duration_s")
-            if isinstance(d, int | float) and math.isfinite(d):
-                minutes[key] += float(d) / 60.0
+        elif e.kind is EventKind.CRAMP_ENDED and e.duration_s is not None:
+            minutes[key] += e.duration_s / 60.0
     summary = adherence.summary(until=until, nights=days, cramp_counts=dict(counts)) if (
         adherence is not None) else None
     out = []
@@ -529,7 +522,7 @@ def history(
     return out
 
 
-def read_history(state_dir: Path) -> list[dict[str, Any]]:
+def read_history(state_dir: Path) -> list[EventRecord]:
     """The daemon's event history (``STATE_DIR/events.jsonl``); bad lines counted, skipped."""
     path = state_dir / "events.jsonl"
     if not path.exists():
@@ -619,7 +612,7 @@ def write_night_report(
             data = load_night(session_path, events=events, settings=settings,
                               adherence=adherence)
         else:
-            starts = [_local(datetime.fromisoformat(str(e["time"]))) for e in events]
+            starts = [_local(datetime.fromisoformat(e.time)) for e in events]
             first = min(starts, default=datetime.fromisoformat(night) + timedelta(hours=22))
             start = first.replace(minute=0, second=0, microsecond=0)
             # event times are stream seconds of their own session; events-only: wall clock
@@ -627,7 +620,7 @@ def write_night_report(
             info = AdherenceLog(adherence).night(date.fromisoformat(night))
             data = NightData(
                 name=f"night {night}", start=start,
-                duration_s=max([8 * 3600.0] + [e.get("t_end") or 0.0 for e in shifted]),
+                duration_s=max([8 * 3600.0] + [e.t_end or 0.0 for e in shifted]),
                 events=shifted, trace=None, verdicts={}, reminded_at=info.reminded_at,
                 stretch_done_at=info.done_at, adherence_known=adherence.exists(),
             )
@@ -638,15 +631,18 @@ def write_night_report(
         return None
 
 
-def _rebase(event: Mapping[str, Any], start: datetime) -> dict[str, Any]:
+def _rebase(event: EventRecord, start: datetime) -> EventRecord:
     """An event with its ``t_*`` moved to seconds since ``start`` (from its wall ``time``)."""
-    out = dict(event)
-    when = _local(datetime.fromisoformat(str(event["time"])))
-    anchor = "t_end" if event.get("event") == "cramp_ended" else "t_detect"
-    ref = event.get(anchor)
-    if isinstance(ref, int | float):
-        shift = (when - start).total_seconds() - float(ref)
-        for key in ("t_onset", "t_detect", "t_end", "t"):
-            if isinstance(out.get(key), int | float):
-                out[key] = float(out[key]) + shift
-    return out
+    when = _local(datetime.fromisoformat(event.time))
+    ref = event.t_end if event.closes else (event.t if event.t is not None else event.t_detect)
+    if ref is None:
+        return event
+    shift = (when - start).total_seconds() - ref
+
+    def moved(value: float | None) -> float | None:
+        return None if value is None else value + shift
+
+    return dataclasses.replace(
+        event, t_onset=event.t_onset + shift, t_detect=moved(event.t_detect),
+        t_end=moved(event.t_end), t=moved(event.t),
+    )

@@ -8,6 +8,7 @@ through BlueZ.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -17,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.ble_client import BleBackend, BleClient, LinkEvent
+from firmware_bridge.ble_client import BleBackend, BleClient
 from firmware_bridge.bumble_backend import BumbleCentral, new_link
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
 from firmware_bridge.link_settings import WearableSettings
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks
+from firmware_bridge.source import LinkEvent
 from firmware_bridge.virtual_wearable import (
     ChunkPayloads,
     PayloadSource,
@@ -260,3 +262,16 @@ async def start_virtual(
         "as fast as possible" if speed is None else f"{speed:g}× real time",
     )
     return VirtualSetup(info=info, central=central, wearable=wearable, plan=plan)
+
+
+def parse_speed(text: str) -> float | None:
+    """``max`` → None (as fast as the pipeline goes); else a positive factor."""
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or max, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"speed must be > 0, got {text}")
+    return value

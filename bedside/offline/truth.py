@@ -1,0 +1,57 @@
+"""Truth files and scoring from files: a simulated night's ``NIGHT.truth.json`` (or labels
+applied over one, ``bedside.offline.labels``) against the detector's event JSONL. Every problem
+with a file is an :class:`InputError` (exit 65) naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bedside.stream.night import night_name
+from bedside.stream.records import read_events
+from detector.scoring import NightScore, parse_truth, score_night
+from firmware_bridge.errors import InputError
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}", path=str(path)) from exc
+
+
+def read_truth(path: Path) -> dict[str, Any]:
+    """Parse a truth JSON file; :class:`InputError` if it is not a JSON object."""
+    try:
+        truth = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON: {exc}", path=str(path)) from exc
+    if not isinstance(truth, dict):
+        raise InputError(f"{path}: a truth file must hold a JSON object", path=str(path))
+    return truth
+
+
+def checked_truth(truth: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``truth`` if the scorer can use it; else :class:`InputError` naming ``path``."""
+    try:
+        parse_truth(truth)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}", path=str(path)) from exc
+    return truth
+
+
+def score_files(truth: dict[str, Any], truth_path: Path, events_path: Path) -> NightScore:
+    """Score the events of ``events_path`` (event JSONL, read strictly: a bad line is an
+    :class:`InputError`) against ``truth`` (read from ``truth_path``)."""
+    checked_truth(truth, truth_path)
+    log = read_events(events_path)
+    if log.bad_lines:
+        raise InputError(f"{events_path}: {log.problems[0]}", path=str(events_path))
+    # the truth is fine, so a ValueError below is the events file's
+    try:
+        return score_night(truth, [e.to_json() for e in log.events], name=night_name(truth_path))
+    except ValueError as exc:
+        raise InputError(f"{events_path}: {exc}", path=str(events_path)) from exc
