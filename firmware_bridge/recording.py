@@ -554,14 +554,29 @@ class RecordingSource:
     as :class:`RawPacket` (with their recorded receive times) and its link events, in file order.
 
     ``records()`` is the synchronous walk the offline tools use; ``packets()`` is the async
-    form the live worker consumes. ``device_info`` is the first recorded ``device_info`` link
-    event's bytes, known once the walk has passed it. ``report()`` tells the damage found.
+    form the live worker consumes. ``device_info`` is known before the first packet, as it is
+    live (the client reads it on connect): the first recorded ``device_info`` link event with its
+    bytes among the first ``probe_records`` records (the daemon writes it right after the first
+    notification). ``report()`` tells the damage the walk found.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, probe_records: int = 5000) -> None:
         self.path = Path(path)
         self._reader = SessionReader(self.path)
-        self._info: DeviceInfo | None = None
+        self._info = self._probe(probe_records)
+
+    def _probe(self, max_records: int) -> DeviceInfo | None:
+        with SessionReader(self.path) as reader:
+            for n, record in enumerate(reader):
+                if n >= max_records:
+                    break
+                data = record.fields.get("data") if isinstance(record, LinkEvent) else None
+                if isinstance(record, LinkEvent) and record.kind == "device_info" \
+                        and isinstance(data, bytes):
+                    # an invalid one: the replay's probe says why
+                    with contextlib.suppress(InvalidDeviceInfoError):
+                        return DeviceInfo.from_bytes(data)
+        return None
 
     @property
     def info(self) -> SessionInfo:
@@ -575,13 +590,8 @@ class RecordingSource:
         for record in self._reader:
             if isinstance(record, Notification):
                 yield RawPacket(record.t_mono, record.data, record.t_wall, record.offset)
-                continue
-            data = record.fields.get("data")
-            if record.kind == "device_info" and self._info is None and isinstance(data, bytes):
-                # an invalid one: the replay's probe says why; the walk goes on
-                with contextlib.suppress(InvalidDeviceInfoError):
-                    self._info = DeviceInfo.from_bytes(data)
-            yield record
+            else:
+                yield record
 
     async def packets(self) -> AsyncIterator[RawPacket]:
         for record in self.records():

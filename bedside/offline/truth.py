@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.stream.night import night_name
-from bedside.stream.records import read_events
+from bedside.stream.records import json_lines
 from detector.scoring import NightScore, parse_truth, score_night
 from firmware_bridge.errors import InputError
 
@@ -43,15 +43,26 @@ def checked_truth(truth: dict[str, Any], path: Path) -> dict[str, Any]:
     return truth
 
 
+def read_event_objects(path: Path) -> list[dict[str, Any]]:
+    """Event JSON objects of a JSONL file, strictly (the scorer reads any detector's output,
+    so it checks the fields it needs itself): :class:`InputError` names the first bad line."""
+    events: list[dict[str, Any]] = []
+    for lineno, obj, why in json_lines(path):
+        if why is not None:
+            raise InputError(f"{path}:{lineno}: {why}", path=str(path))
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{lineno}: an event must be a JSON object", path=str(path))
+        events.append(obj)
+    return events
+
+
 def score_files(truth: dict[str, Any], truth_path: Path, events_path: Path) -> NightScore:
-    """Score the events of ``events_path`` (event JSONL, read strictly: a bad line is an
-    :class:`InputError`) against ``truth`` (read from ``truth_path``)."""
+    """Score the events of ``events_path`` (event JSONL, read strictly) against ``truth`` (read
+    from ``truth_path``); every problem is an :class:`InputError` naming its file."""
     checked_truth(truth, truth_path)
-    log = read_events(events_path)
-    if log.bad_lines:
-        raise InputError(f"{events_path}: {log.problems[0]}", path=str(events_path))
+    events = read_event_objects(events_path)
     # the truth is fine, so a ValueError below is the events file's
     try:
-        return score_night(truth, [e.to_json() for e in log.events], name=night_name(truth_path))
+        return score_night(truth, events, name=night_name(truth_path))
     except ValueError as exc:
         raise InputError(f"{events_path}: {exc}", path=str(events_path)) from exc

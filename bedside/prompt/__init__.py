@@ -1,10 +1,9 @@
 """The bedside stretch prompt and the bedtime stretching reminder.
 
-Modules: ``phrases`` (default English wording), ``engine`` (the prompt sequencer: pure logic with an
-injected clock, plus the async engine that feeds a player), ``speech`` (espeak-ng → WAV cache),
-``player`` (aplay, command hook, WAV directory, none), ``reminder`` (bedtime reminder and its
-adherence log). Nothing here imports paho or bleak: MQTT calls :meth:`PromptEngine.silence`
+Modules: ``engine`` (the prompt sequencer: pure logic with an injected clock, plus the async
+engine that feeds a player), ``speech`` (espeak-ng → WAV cache), ``output`` (the player seam),
+``player`` (aplay, command hook, WAV directory, none), ``gpio`` (LED/buzzer around a player),
+``reminder`` (bedtime reminder and its adherence log). The default wording and the settings are
+in ``bedside.config``. Nothing here imports paho or bleak: MQTT calls :meth:`PromptEngine.silence`
 and :meth:`BedtimeReminder.confirm_done`, and receives reminders through a publish hook.
-
-This ``__init__`` imports nothing, so ``bedside.config.prompt`` can import ``phrases`` safely.
 """

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,6 +226,26 @@ class EventLog:
 MAX_PROBLEMS = 10  # the first few bad lines are named; the rest are only counted
 
 
+def json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, object | None, str | None]]:
+    """Walk a JSONL file: ``(line number, value, None)`` for each JSON line and ``(line number,
+    None, why)`` for each line that is not JSON; blank lines are skipped. A missing or unreadable
+    file raises :class:`InputError`. The one JSONL reader: events, scoring inputs, labels."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(raw), None
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    yield lineno, None, f"not JSON ({exc.__class__.__name__})"
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file", path=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror or exc}", path=str(p)) from None
+
+
 def read_events(path: str | os.PathLike[str]) -> EventLog:
     """Read event JSONL tolerantly: blank lines skipped, bad lines counted, named and logged.
 
@@ -238,32 +258,20 @@ def read_events(path: str | os.PathLike[str]) -> EventLog:
     events: list[EventRecord] = []
     problems: list[str] = []
     bad = other = 0
-    try:
-        with p.open("rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    why = f"not JSON ({exc.__class__.__name__})"
-                else:
-                    if isinstance(obj, dict) and isinstance(obj.get("event"), str) \
-                            and obj["event"] not in KINDS:
-                        other += 1
-                        continue
-                    try:
-                        events.append(EventRecord.from_json(obj))
-                        continue
-                    except ValueError as exc:
-                        why = str(exc)
-                bad += 1
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(f"line {lineno}: {why}")
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file", path=str(p)) from None
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}", path=str(p)) from None
+    for lineno, obj, why in json_lines(p):
+        if why is None:
+            if isinstance(obj, dict) and isinstance(obj.get("event"), str) \
+                    and obj["event"] not in KINDS:
+                other += 1
+                continue
+            try:
+                events.append(EventRecord.from_json(obj))
+                continue
+            except ValueError as exc:
+                why = str(exc)
+        bad += 1
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(f"line {lineno}: {why}")
     if bad:
         log.warning("%s: %d bad lines skipped (%s)", p, bad, "; ".join(problems[:3]))
     return EventLog(path=p, events=events, bad_lines=bad, problems=problems, other_kinds=other)

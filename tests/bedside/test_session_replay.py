@@ -22,12 +22,18 @@ from bedside.config.daemon import DaemonSettings
 from bedside.config.settings import Settings
 from bedside.live.service import run_night
 from bedside.live.virtual import start_virtual
+from bedside.live.worker import LegWorker
 from bedside.stream.build import DetectorFactory, detector_factory
 from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import probe_session, replay_session
 from firmware_bridge.errors import InputError
-from firmware_bridge.recording import FILE_HEADER_SIZE, Notification, read_session
+from firmware_bridge.recording import (
+    FILE_HEADER_SIZE,
+    Notification,
+    RecordingSource,
+    read_session,
+)
 from tests.conftest import as_json
 
 
@@ -180,3 +186,22 @@ def test_damaged_record_in_the_middle_is_counted_and_becomes_a_gap(
     assert result.stream.gaps == result.statistics.gaps == 1
     assert result.stream.missing_emg_samples > 0
     assert result.duration_s == pytest.approx(360.0)
+
+
+async def test_the_live_worker_over_the_recording_gives_the_live_events(live: LiveNight) -> None:
+    """The recording *is* a PacketSource: the daemon's own worker, fed the recorded packets,
+    gives the events it gave that night (the stream times and ids; the wall clock is taken
+    anew, so ``time`` is left out)."""
+    found: list[EventRecord] = []
+    worker = LegWorker(
+        label="left", settings=Settings(), session_id=live.session_id, on_record=found.append,
+        recording_dir=None,
+    )
+    await worker.run(RecordingSource(live.session))
+
+    def stream_view(events: list[EventRecord]) -> list[tuple[object, ...]]:
+        return [(e.kind, e.event_id, e.t_onset, e.t_detect, e.t_end, e.duration_s, e.intensity)
+                for e in events]
+
+    assert found and stream_view(found) == stream_view(live.events)
+    assert worker.statistics().frames == live.sent
