@@ -217,8 +217,9 @@ async def _capture_guided(args: argparse.Namespace, settings: Settings, out: Pat
         return await capture(make, out, stop=stop, finished=_Cues(),
                              duration_s=GUIDED_S + 60.0)
     else:
-        from bedside.virtual import start_from_spec
+        from bedside.virtual import require_virtual, start_from_spec
 
+        require_virtual("crampwatch calibrate --virtual")
         virtual = await start_from_spec(args.virtual, hours=GUIDED_S / 3600, profile="quiet",
                                         speed=None)
         try:

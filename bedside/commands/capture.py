@@ -224,7 +224,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CaptureResult:
                 return BleClient(wearable, label="capture", on_event=on_event)
 
             return await capture(make, output, stop=stop, duration_s=args.duration)
-        from bedside.virtual import start_from_spec
+        from bedside.virtual import require_virtual, start_from_spec
+
+        require_virtual("crampwatch capture --virtual")
         from firmware_bridge.virtual_wearable import WearableFaults
 
         faults = WearableFaults(drop_every_stream_s=args.drop_every or 0.0)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from bedside.report import write_night_report
 from bedside.service import run_night
 from bedside.settings import Settings, load_settings
-from bedside.virtual import start_virtual
+from bedside.virtual import require_virtual, start_virtual
 from detector.scoring import aggregate, format_table, score_night
 from firmware_bridge.errors import ConfigError
 
@@ -150,6 +150,7 @@ def demo_settings(args: argparse.Namespace, out: Path) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_virtual("crampwatch demo")  # before any output: exit 78 without bumble
     out = Path(args.out)
     settings = demo_settings(args, out)
     audio = not args.no_audio and _audio_works()

@@ -12,7 +12,7 @@ from bedside.commands.demo import parse_speed
 from bedside.sdnotify import Notifier
 from bedside.service import run_night
 from bedside.settings import load_settings, state_dir_for
-from bedside.virtual import start_from_spec
+from bedside.virtual import require_virtual, start_from_spec
 from firmware_bridge.errors import ConfigError
 
 RELOAD = -1  # internal: re-execute with the new configuration
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         virtual = None
         if args.virtual:
+            require_virtual("crampwatch run --virtual")
             virtual = await start_from_spec(
                 args.virtual, hours=args.hours, profile=args.profile, speed=args.speed
             )
