@@ -323,7 +323,14 @@ class EdfWriter:
         self._discontinuous = False
         self.clipped = 0  # samples clipped into [physical_min, physical_max]
         self._closed = False
-        self._file: BinaryIO = self.path.open("wb")
+        # Health data: owner-only (0600), also when an existing file is overwritten.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file: BinaryIO = os.fdopen(fd, "wb")
         try:
             self._file.write(self._header(-1))
         except BaseException:

@@ -220,6 +220,7 @@ def test_export_has_signals_gaps_and_cramp_annotations(
     ends = [e for e in replayed_events if e["event"] == "cramp_ended"]
 
     out = exported[kind]
+    assert out.stat().st_mode & 0o777 == 0o600  # health data
     edf = edfio.read_edf(out)
     # Every detector event is there: cramp_started at t_detect, the cramp as a span.
     start_ann = [a for a in edf.annotations if a.text.startswith("cramp_started")]

@@ -292,6 +292,18 @@ def test_recording_field_names_the_equipment(tmp_path: Path) -> None:
     assert edfio.read_edf(path).recording.equipment_code == "crampwatch_1.2_fw0.1"
 
 
+def test_written_files_are_owner_only(tmp_path: Path) -> None:
+    """EDF files hold health data (0600), also when they replace a world-readable file."""
+    path = tmp_path / "night.edf"
+    path.write_bytes(b"old")
+    path.chmod(0o644)
+    start = dt.datetime(2026, 11, 27, 22, 1, 5)
+    with EdfWriter(path, [EdfSignalSpec("EMG calf", "uV", 10.0, -1.0, 1.0)], start=start) as w:
+        w.write([np.zeros(10)])
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert EdfReader(path).n_records == 1
+
+
 def test_format_number_refuses_what_does_not_fit() -> None:
     with pytest.raises(ValueError, match="does not fit"):
         format_number(1.5e12)
