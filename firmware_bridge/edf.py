@@ -80,6 +80,9 @@ TAL_FIELD_END = b"\x14"  # EDF+ §2.2.2: byte 20 ends onset/duration and each an
 TAL_END = b"\x00"  # EDF+ §2.2.2: byte 0 ends each TAL
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 MAX_SIGNALS = 4096  # sanity bound so a corrupt ns cannot make us allocate gigabytes
+# An accelerometer axis label: "Accel X", "Acc_y", and with an EDF+ signal type and a leg
+# ("MISC Accel X L", as crampwatch export writes them; firmware_bridge.edf_writer).
+_ACCEL_LABEL = re.compile(r"^(?:misc\s+)?acc[a-z]*[\s_.\-]*([xyz])(?:\s+[lr])?$", re.IGNORECASE)
 _TAL_ONSET = re.compile(rb"^[+-]\d+(\.\d*)?$")  # EDF+ §2.2.2: onset is "+" or "-" then digits
 _TAL_DURATION = re.compile(rb"^\d+(\.\d*)?$")
 
@@ -154,6 +157,16 @@ class EdfGroupedChunk:
     arrays: list[FloatArray]
 
 
+def accel_axis(label: str) -> str | None:
+    """``"X"``, ``"Y"`` or ``"Z"`` if ``label`` names an accelerometer axis, else None.
+
+    Accepts ``Accel X``, ``acc_y``, ``ACCZ`` and the typed, leg-suffixed ``MISC Accel X L``
+    (docs/contracts.md, "EDF files").
+    """
+    m = _ACCEL_LABEL.match(label.strip())
+    return m.group(1).upper() if m else None
+
+
 # --------------------------------------------------------------------------------------------
 # number and text fields
 # --------------------------------------------------------------------------------------------
@@ -226,6 +239,10 @@ class EdfWriter:
     records with room). ``close`` pads the last record with physical 0 (clipped into range), sets
     the record count in the header and, after :meth:`skip`, marks the file EDF+D.
 
+    With the default ``recording``, the recording field is EDF+ §2.1.3.3's
+    ``Startdate dd-MMM-yyyy X X <equipment>`` (admin code and technician unknown; spaces in
+    ``equipment`` become ``_``, as the subfields are space-separated).
+
     ``annotation_bytes_per_record`` sizes the annotation signal; the default fits the
     time-keeping TAL plus several annotations of ~60 characters in every record.
     """
@@ -239,6 +256,7 @@ class EdfWriter:
         record_duration_s: float = 1.0,
         patient: str = "X X X X",
         recording: str = "Startdate ...",
+        equipment: str = "X",
         bdf: bool = False,
         annotation_bytes_per_record: int = 480,
     ) -> None:
@@ -291,7 +309,7 @@ class EdfWriter:
         self._patient = patient
         self._recording = (
             f"Startdate {self._start.day:02d}-{MONTHS[self._start.month - 1]}-"
-            f"{self._start.year:04d} X X X"
+            f"{self._start.year:04d} X X {equipment.replace(' ', '_') or 'X'}"
             if recording == "Startdate ..."
             else recording
         )
@@ -305,7 +323,14 @@ class EdfWriter:
         self._discontinuous = False
         self.clipped = 0  # samples clipped into [physical_min, physical_max]
         self._closed = False
-        self._file: BinaryIO = self.path.open("wb")
+        # Health data: owner-only (0600), also when an existing file is overwritten.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file: BinaryIO = os.fdopen(fd, "wb")
         try:
             self._file.write(self._header(-1))
         except BaseException:

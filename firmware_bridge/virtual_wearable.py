@@ -210,20 +210,25 @@ def edf_chunks(path: str, *, records_per_block: int = 10) -> EdfNight:
     """Play a recording through the virtual wearable: ``(emg µV (n_ch, n), accel g (3, m))``.
 
     EMG signals are those labelled ``EMG…`` (µV, mV or V; docs/contracts.md "EDF files"),
-    accelerometer ``Accel X/Y/Z`` (g or m/s²). EDF+D gaps are closed up: the wearable plays the
-    samples back to back. Raises ``InputError`` (one line) when the file cannot be played.
+    accelerometer ``Accel X/Y/Z`` or, as export writes them, ``MISC Accel X L`` … (g or m/s²).
+    EDF+D gaps are closed up: the wearable plays the samples back to back. Raises
+    ``InputError`` (one line) when the file cannot be played.
     """
-    from firmware_bridge.edf import EdfReader
+    from firmware_bridge.edf import EdfReader, accel_axis
     from firmware_bridge.errors import InputError
 
     reader = EdfReader(path)
     emg = [i for i, s in enumerate(reader.signals) if s.label.strip().upper().startswith("EMG")]
+    axes: dict[str, int] = {}
+    for i, s in enumerate(reader.signals):
+        axis = accel_axis(s.label)
+        if axis is not None:
+            axes.setdefault(axis, i)
     accel = []
     for axis in "XYZ":
-        try:
-            accel.append(reader.signal_index(f"Accel {axis}"))
-        except KeyError:
-            raise InputError(f"{path}: no 'Accel {axis}' signal", path=str(path)) from None
+        if axis not in axes:
+            raise InputError(f"{path}: no 'Accel {axis}' signal", path=str(path))
+        accel.append(axes[axis])
     if not emg:
         raise InputError(f"{path}: no EMG signal (labels starting with 'EMG')", path=str(path))
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install crampwatch as a system service (idempotent). Run as root from a checkout:
-#   sudo systemd/install.sh
+#   sudo systemd/install.sh [--with-virtual]
+# --with-virtual also installs the 'virtual' extra (bumble: the virtual wearable of `crampwatch
+# demo` and `--virtual`), which the daemon does not need.
 # DESTDIR=/some/root installs into a throwaway root instead (used by the tests): no user is created
 # and systemctl is not called there.
 set -euo pipefail
@@ -12,6 +14,14 @@ confdir="$root/etc/crampwatch"
 unitdir="$root/etc/systemd/system"
 
 say() { echo "install: $*"; }
+
+extras="plot"
+for arg in "$@"; do
+  case "$arg" in
+    --with-virtual) extras="plot,virtual" ;;
+    *) echo "usage: $0 [--with-virtual]" >&2; exit 2 ;;
+  esac
+done
 
 if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then
   echo "install: run as root (sudo $0)" >&2
@@ -33,8 +43,10 @@ if [ ! -x "$prefix/venv/bin/python" ]; then
   say "venv $prefix/venv"
 fi
 if [ -z "${CRAMPWATCH_SKIP_PIP:-}" ]; then
-  "$prefix/venv/bin/python" -m pip install -q --upgrade "$repo[plot]"
-  say "package installed into $prefix/venv"
+  "$prefix/venv/bin/python" -m pip install -q --upgrade "$repo[$extras]"
+  say "package installed into $prefix/venv (extras: $extras)"
+else
+  say "pip skipped (CRAMPWATCH_SKIP_PIP); would install crampwatch[$extras]"
 fi
 
 if [ ! -e "$confdir/crampwatch.toml" ]; then

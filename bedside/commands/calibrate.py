@@ -33,7 +33,7 @@ import numpy as np
 
 from bedside.config.settings import Settings, load_settings
 from bedside.live.capture import CaptureResult, Recorder, capture, virtual_finished
-from bedside.live.virtual import start_from_spec
+from bedside.live.virtual import require_virtual, start_from_spec
 from bedside.stream.calibration_store import calibration_path, save_calibration
 from bedside.stream.edf_feed import is_session_file, replay_file
 from bedside.stream.session_feed import replay_session
@@ -215,6 +215,7 @@ async def _capture_guided(args: argparse.Namespace, settings: Settings, out: Pat
         return await capture(make, out, stop=stop, finished=_Cues(),
                              duration_s=GUIDED_S + 60.0)
     else:
+        require_virtual("crampwatch calibrate --virtual")
         virtual = await start_from_spec(args.virtual, hours=GUIDED_S / 3600, profile="quiet",
                                         speed=None)
         try:

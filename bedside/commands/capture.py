@@ -29,11 +29,10 @@ from pathlib import Path
 
 from bedside.config.settings import Settings, load_settings
 from bedside.live.capture import CaptureResult, capture, virtual_finished
-from bedside.live.virtual import parse_speed, start_from_spec
+from bedside.live.virtual import parse_speed, require_virtual, start_from_spec
 from firmware_bridge.ble_client import BleClient
 from firmware_bridge.errors import InputError
 from firmware_bridge.source import LinkEvent
-from firmware_bridge.virtual_wearable import WearableFaults
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +102,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CaptureResult:
                 return BleClient(wearable, label="capture", on_event=on_event)
 
             return await capture(make, output, stop=stop, duration_s=args.duration)
+        require_virtual("crampwatch capture --virtual")
+        # imported here: the virtual wearable needs bumble, the optional 'virtual' extra
+        from firmware_bridge.virtual_wearable import WearableFaults
 
         faults = WearableFaults(drop_every_stream_s=args.drop_every or 0.0)
         virtual = await start_from_spec(

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from bedside.config.settings import Settings, load_settings
 from bedside.live.service import run_night
-from bedside.live.virtual import parse_speed, start_virtual
+from bedside.live.virtual import parse_speed, require_virtual, start_virtual
 from bedside.offline.report import write_night_report
 from bedside.stream.records import EventRecord
 from detector.scoring import aggregate, format_table, score_night
@@ -139,6 +139,7 @@ def demo_settings(args: argparse.Namespace, out: Path) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_virtual("crampwatch demo")  # before any output: exit 78 without bumble
     out = Path(args.out)
     settings = demo_settings(args, out)
     audio = not args.no_audio and _audio_works()

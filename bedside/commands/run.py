@@ -11,7 +11,7 @@ import sys
 from bedside.config.settings import load_settings, state_dir_for
 from bedside.live.sdnotify import Notifier
 from bedside.live.service import run_night
-from bedside.live.virtual import parse_speed, start_from_spec
+from bedside.live.virtual import parse_speed, require_virtual, start_from_spec
 from bedside.offline.report import write_night_report
 from firmware_bridge.errors import ConfigError
 
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         virtual = None
         if args.virtual:
+            require_virtual("crampwatch run --virtual")
             virtual = await start_from_spec(
                 args.virtual, hours=args.hours, profile=args.profile, speed=args.speed
             )

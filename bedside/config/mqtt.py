@@ -1,6 +1,6 @@
 """MQTT settings (broker, TLS, credentials, topics, Home Assistant discovery, outbox bound).
 
-Pure data: no paho import here (``bedside/mqtt.py`` is the only one). The password itself is
+Pure data: no paho import here (``bedside/live/mqtt.py`` is the only one). The password itself is
 never a setting: only the file or the environment variable that holds it, so it never appears in
 the configuration, in ``check-config`` output or in logs.
 """

@@ -13,7 +13,7 @@ Detection never waits on MQTT, audio or disk: the notify callback only queues by
 does O(block) work per packet, the publisher stores an event in sqlite (one commit, events are
 rare) and hands it to paho's thread, and the prompt engine plays in its own task. The worker
 runs wherever its packets come from: the real wearable through BlueZ, or the virtual wearable
-through bleak's ``backend=`` hook (``bedside/virtual.py``).
+through bleak's ``backend=`` hook (``bedside/live/virtual.py``).
 """
 
 from __future__ import annotations

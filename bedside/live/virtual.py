@@ -4,6 +4,10 @@ A simulated night (``sim:SEED``) is played by ``firmware_bridge.virtual_wearable
 software controller; the daemon's production ``BleClient`` reaches it through bleak's
 ``backend=`` hook (``firmware_bridge.bumble_backend``), exactly as it reaches the real wearable
 through BlueZ.
+
+bumble is the optional ``virtual`` extra (``pip install 'crampwatch[virtual]'``): the Pi's daemon
+never needs it. This module imports it only when a virtual wearable is started; without it,
+:func:`require_virtual` refuses with one line (:class:`ConfigError`, exit 78).
 """
 
 from __future__ import annotations
@@ -14,27 +18,41 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from firmware_bridge.ble_client import BleBackend, BleClient
-from firmware_bridge.bumble_backend import BumbleCentral, new_link
 from firmware_bridge.edf import EdfReader
-from firmware_bridge.errors import InputError
+from firmware_bridge.errors import ConfigError, InputError
 from firmware_bridge.link_settings import WearableSettings
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.simulation import NightPlan, plan_night, render_chunks
 from firmware_bridge.source import LinkEvent
-from firmware_bridge.virtual_wearable import (
-    ChunkPayloads,
-    PayloadSource,
-    VirtualWearable,
-    WearableFaults,
-    edf_chunks,
-)
+
+if TYPE_CHECKING:  # both import bumble, the optional 'virtual' extra (module docstring)
+    from firmware_bridge.bumble_backend import BumbleCentral
+    from firmware_bridge.virtual_wearable import PayloadSource, VirtualWearable, WearableFaults
 
 log = logging.getLogger(__name__)
+
+VIRTUAL_EXTRA = "pip install 'crampwatch[virtual]'"
+
+
+def require_virtual(what: str = "the virtual wearable") -> None:
+    """Import the virtual wearable and the bumble backend, or refuse with one line.
+
+    ``what`` names the command in the message, e.g. ``"crampwatch demo"``. Raises
+    :class:`ConfigError` (exit 78: the installation lacks a part) when bumble or one of its own
+    dependencies cannot be imported. Later imports of the two modules are then cached.
+    """
+    try:
+        import firmware_bridge.bumble_backend
+        import firmware_bridge.virtual_wearable  # noqa: F401
+    except ImportError as exc:
+        log.debug("the virtual wearable cannot be imported: %r", exc)
+        raise ConfigError(f"{what} needs the 'virtual' extra: {VIRTUAL_EXTRA}") from exc
+
 
 # Quantisation of the virtual wearable: 0.5 µV/LSB gives ±16.4 mV in int16, above any calf EMG
 # (few µV to 2–3 mV, physiology.md §3) and finer than the 2.6 µV LSB of a 24-h logger [Gan17];
@@ -179,6 +197,10 @@ class EdfPlayback(VirtualAir):
 async def _air(
     info: DeviceInfo, payloads: PayloadSource, speed: float | None, faults: WearableFaults | None
 ) -> tuple[BumbleCentral, VirtualWearable]:
+    require_virtual()
+    from firmware_bridge.bumble_backend import BumbleCentral, new_link
+    from firmware_bridge.virtual_wearable import VirtualWearable
+
     _cheap_bumble_debug_formatting()
     link = new_link()
     central = await BumbleCentral.create(link)
@@ -195,6 +217,9 @@ async def start_virtual_edf(
     The wearable quantises with the EDF's own EMG resolution, so the daemon sees the recorded
     values again (to within half a step of the file's digital offset).
     """
+    require_virtual()
+    from firmware_bridge.virtual_wearable import ChunkPayloads, edf_chunks
+
     night = edf_chunks(str(path))
     emg_rate, accel_rate = night.emg_rate_hz, night.accel_rate_hz
     if (
@@ -240,6 +265,9 @@ async def start_virtual(
     faults: WearableFaults | None = None,
 ) -> VirtualSetup:
     """Plan the night, power on a central and the wearable on a fresh virtual air."""
+    require_virtual()
+    from firmware_bridge.virtual_wearable import ChunkPayloads
+
     try:
         plan = plan_night(
             seed=seed,

@@ -24,7 +24,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,9 @@ class NightTrace:
     posture: list[str] = field(default_factory=list)
     activity_g: list[float] = field(default_factory=list)
     gaps: list[tuple[float, float]] = field(default_factory=list)
+    # The pipeline's count at the end (frames not good, gaps included): what `replay` and the
+    # daemon's summary report. The 10-s samples above would miss a 5-s stretch of bad signal.
+    seconds_bad_quality: float | None = None
 
 
 class Tracer:
@@ -143,7 +146,9 @@ class Tracer:
         return self.inner.gap(emg_samples, accel_samples)
 
     def finish(self) -> list[DetectorEvent]:
-        return self.inner.finish()
+        events = self.inner.finish()
+        self.trace.seconds_bad_quality = self.inner.statistics().seconds_bad_quality
+        return events
 
     def status(self) -> Status:
         return self.inner.status()
@@ -182,8 +187,11 @@ def trace_night(
     return replay, tracers[-1].trace
 
 
-def _local(start: datetime) -> datetime:
-    return start.astimezone().replace(tzinfo=None) if start.tzinfo else start
+def _local(when: datetime) -> datetime:
+    """``when`` as naive local wall-clock time. A naive ``when`` is UTC, as for every replay
+    (bedside/events.py): EDF headers carry no zone and ``crampwatch export`` writes UTC."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone().replace(tzinfo=None)
 
 
 def load_night(
@@ -315,13 +323,7 @@ def night_figure(data: NightData) -> Any:
                       xytext=(2, -2), textcoords="offset points", va="top", fontsize=8,
                       color=colour, rotation=90)
     ax_e.set_ylabel("EMG (µV)")
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    plain = FuncFormatter(lambda v, _pos: f"{v:g}")  # 2, 5, 10, 100 rather than 2×10⁰
-    ax_e.yaxis.set_major_formatter(plain)
-    lo, hi = ax_e.get_ylim()
-    # within about a decade the decade ticks alone would leave the axis unlabelled
-    ax_e.yaxis.set_minor_formatter(plain if hi / max(lo, 1e-9) < 20 else NullFormatter())
+    log_ticks(ax_e)
     if tr is None or not tr.t_s:
         ax_e.set_yticks([])
         ax_e.set_yticks([], minor=True)
@@ -344,8 +346,8 @@ def night_figure(data: NightData) -> Any:
             names.append(f"gap ({len(tr.gaps)})")
         ax_q.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.15), fontsize=7,
                     frameon=False)
-        good = Counter(tr.quality)["good"] / len(tr.quality)
-        ax_q.set_title(f"{NIGHT_PANELS[1]}: {good:.0%} good", loc="left", fontsize=10)
+        ax_q.set_title(f"{NIGHT_PANELS[1]}: {quality_text(tr, data.duration_s)}", loc="left",
+                       fontsize=10)
     else:
         ax_q.set_title(NIGHT_PANELS[1], loc="left", fontsize=10)
         for ax in (ax_q, ax_m):
@@ -388,6 +390,41 @@ def night_figure(data: NightData) -> Any:
     return fig
 
 
+def quality_text(trace: NightTrace, duration_s: float) -> str:
+    """``99.6 % good (6.0 s bad signal or gaps)``: from the pipeline's own count, as the replay
+    and nightly summaries give it, rounded down so that any bad second shows below 100 %."""
+    if trace.seconds_bad_quality is None or duration_s <= 0:  # no count: the 10-s samples
+        good = Counter(trace.quality)["good"] / max(1, len(trace.quality))
+        return f"{good:.0%} good"
+    bad = min(trace.seconds_bad_quality, duration_s)
+    good_pm = math.floor(1000 * (1 - bad / duration_s))  # per mille, rounded down
+    return f"{good_pm / 10:.1f} % good ({bad:.1f} s bad signal or gaps)"
+
+
+# 1-2-5 steps per decade label a log axis that spans a few decades (1, 2, 5, 10, 20 … µV);
+# over more decades only the decades, and within one decade every integer multiple.
+_LOG_LABEL_SUBS = ((1.0, (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)), (3.5, (1.0, 2.0, 5.0)))
+MIN_LOG_SPAN = 5.0  # a log axis over less than this factor could show fewer than 3 labels
+
+
+def log_ticks(ax: Any) -> None:
+    """Readable labels on ``ax``'s log y axis: plain numbers (``20``, not ``2×10¹``) at
+    :data:`_LOG_LABEL_SUBS` steps, unlabelled minor ticks at the other multiples."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    lo, hi = (max(v, 1e-12) for v in ax.get_ylim())
+    if hi / lo < MIN_LOG_SPAN:  # widen around the middle (geometric mean)
+        mid, half = math.sqrt(lo * hi), math.sqrt(MIN_LOG_SPAN)
+        lo, hi = mid / half, mid * half
+        ax.set_ylim(lo, hi)
+    decades = math.log10(hi / lo)
+    subs = next((sub for most, sub in _LOG_LABEL_SUBS if decades <= most), (1.0,))
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=tuple(np.arange(1.0, 10.0))))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _stretch_text(data: NightData) -> str:
     if not data.adherence_known:
         return "bedtime stretch: not known"
@@ -399,10 +436,12 @@ def _stretch_text(data: NightData) -> str:
 
 
 def _hhmm(iso: str) -> str:
+    """Local ``HH:MM`` of an ISO time; a naive one is taken as already local (adherence log)."""
     try:
-        return f"{datetime.fromisoformat(iso):%H:%M}"
+        when = datetime.fromisoformat(iso)
     except ValueError:
         return iso
+    return f"{when.astimezone() if when.tzinfo else when:%H:%M}"
 
 
 def save_figure(fig: Any, out: Path) -> None:

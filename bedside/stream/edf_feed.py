@@ -39,7 +39,7 @@ from bedside.stream.build import DetectorFactory
 from bedside.stream.feed import StreamFeed
 from bedside.stream.records import EventRecord
 from detector.types import FloatArray, PipelineStatistics
-from firmware_bridge.edf import EdfReader, EdfSignalInfo
+from firmware_bridge.edf import EdfReader, EdfSignalInfo, accel_axis
 from firmware_bridge.errors import InputError
 from firmware_bridge.recording import FILE_MAGIC
 
@@ -65,7 +65,6 @@ ACCEL_UNITS_TO_G = {
     "m·s-2": 1 / STANDARD_GRAVITY,
     "m·s⁻²": 1 / STANDARD_GRAVITY,
 }
-_ACCEL_LABEL = re.compile(r"^acc[a-z]*[\s_.\-]*([xyz])$", re.IGNORECASE)
 
 
 def is_session_file(path: str | os.PathLike[str]) -> bool:
@@ -166,9 +165,9 @@ def select_channels(
     else:
         axes: dict[str, int] = {}
         for i, s in enumerate(signals):
-            m = _ACCEL_LABEL.match(s.label.strip())
-            if m and m.group(1).upper() not in axes:
-                axes[m.group(1).upper()] = i
+            axis = accel_axis(s.label)
+            if axis and axis not in axes:
+                axes[axis] = i
         if len(axes) == 3:
             accel = (axes["X"], axes["Y"], axes["Z"])
         else:

@@ -3,7 +3,8 @@
 Capture: the production ``BleClient`` records a virtual wearable (bumble) that cuts the link
 every few stream-seconds; the session reads back, the codec finds a gap at every drop, and it
 replays. Export: a session with a cramp and two link drops (written with the real encoder and
-``SessionWriter``) becomes EDF+D, read back with edfio and with our reader.
+``SessionWriter``) becomes EDF+C (or EDF+D with ``--discontinuous``), read back with the readers
+users open files with (pyedflib, MNE, edfio) and with our own.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import edfio
+import mne
 import numpy as np
+import pyedflib
 import pytest
 
 from bedside.cli import main
-from bedside.commands.export import GridWriter, _signals, record_duration
 from bedside.config.settings import Settings
 from bedside.live.virtual import device_info_for
 from bedside.stream.build import detector_factory
-from bedside.stream.edf_feed import replay_file
+from bedside.stream.edf_feed import replay_file, select_channels
 from bedside.stream.session_feed import replay_session
+from detector.types import FloatArray
 from firmware_bridge.codec import Decoder, Frame, Gap
 from firmware_bridge.edf import EdfReader, EdfWriter
+from firmware_bridge.edf_writer import GridWriter, export_labels, record_duration, signal_specs
 from firmware_bridge.protocol import DeviceInfo, Leg, Site
 from firmware_bridge.recording import Notification, SessionWriter, read_session
 from firmware_bridge.simulation import plan_night, render_chunks
@@ -110,14 +114,16 @@ def test_export_of_a_capture_reads_in_edfio(captured: Path, tmp_path: Path) -> N
     info, _, gaps, links = _decode(captured)
     edf = edfio.read_edf(out)
     labels = [s.label for s in edf.signals]
-    assert labels[-3:] == ["Accel X", "Accel Y", "Accel Z"]
-    assert len(labels) == info.n_emg_channels + 3 and all(x.startswith("EMG") for x in labels[:-3])
+    leg = {Leg.LEFT: "L", Leg.RIGHT: "R"}[info.leg]
+    assert labels[-4:] == [f"MISC Accel {a} {leg}" for a in "XYZ"] + [f"MISC Status {leg}"]
+    assert len(labels) == info.n_emg_channels + 4
+    assert all(x.startswith("EMG") and x.endswith(f" {leg}") for x in labels[:-4])
     texts = [a.text for a in edf.annotations]
     assert sum(t.startswith("gap ") for t in texts) == len(gaps)
     assert sum(t.startswith("link disconnected") for t in texts) == sum(
         e.kind == "disconnected" for e in links
     )
-    assert EdfReader(out).is_discontinuous
+    assert not EdfReader(out).is_discontinuous
 
 
 # -- export of a session with a cramp and two drops ----------------------------------------------
@@ -169,19 +175,54 @@ def cramp_session(
     return path, info, (float(cramp["onset_s"]), float(cramp["end_s"]))
 
 
+@pytest.fixture(scope="module")
+def exported(
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Path]:
+    """The cramp session exported both ways: ``"C"`` (the default) and ``"D"``."""
+    path = cramp_session[0]
+    tmp = tmp_path_factory.mktemp("exported")
+    out = {"C": tmp / "cramp.edf", "D": tmp / "cramp_d.edf"}
+    assert main(["export", str(path), "-o", str(out["C"])]) == 0
+    assert main(["export", str(path), "-o", str(out["D"]), "--discontinuous"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def replayed_events(
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]],
+) -> list[dict[str, Any]]:
+    make_detector = detector_factory(Settings().detector)
+    events = as_json(replay_session(cramp_session[0], make_detector=make_detector).events)
+    assert _hit([e for e in events if e["event"] == "cramp_started"], cramp_session[2])
+    return events
+
+
+def _decoded_frames(path: Path, info: DeviceInfo) -> list[Frame]:
+    decoder = Decoder(info)
+    with read_session(path) as reader:
+        for record in reader:
+            if isinstance(record, Notification):
+                decoder.feed(record.data)
+    return [e for e in decoder.events() if isinstance(e, Frame)]
+
+
+@pytest.mark.parametrize("kind", ["C", "D"])
 def test_export_has_signals_gaps_and_cramp_annotations(
-    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]], tmp_path: Path
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]],
+    exported: dict[str, Path],
+    replayed_events: list[dict[str, Any]],
+    kind: str,
 ) -> None:
     path, info, truth = cramp_session
     make_detector = detector_factory(Settings().detector)
     replayed = replay_session(path, make_detector=make_detector)
-    replayed_events = as_json(replayed.events)
     starts = [e for e in replayed_events if e["event"] == "cramp_started"]
     ends = [e for e in replayed_events if e["event"] == "cramp_ended"]
-    assert _hit(starts, truth), "the simulated cramp was missed"
 
-    out = tmp_path / "cramp.edf"
-    assert main(["export", str(path), "-o", str(out)]) == 0
+    out = exported[kind]
+    assert out.stat().st_mode & 0o777 == 0o600  # health data
     edf = edfio.read_edf(out)
     # Every detector event is there: cramp_started at t_detect, the cramp as a span.
     start_ann = [a for a in edf.annotations if a.text.startswith("cramp_started")]
@@ -199,25 +240,102 @@ def test_export_has_signals_gaps_and_cramp_annotations(
         assert onset + duration == pytest.approx(b, abs=0.05)
     assert sum(a.text.startswith("link disconnected") for a in edf.annotations) == 2
     assert edf.starttime == replayed.start.time().replace(tzinfo=None)
+    assert edf.recording.equipment_code.startswith("crampwatch_")
 
     # Lossless: until the first gap, the EDF's EMG is the codec's µV, value for value.
-    decoder = Decoder(info)
-    with read_session(path) as reader:
-        for record in reader:
-            if isinstance(record, Notification):
-                decoder.feed(record.data)
-    frames = [e for e in decoder.events() if isinstance(e, Frame)]
+    frames = _decoded_frames(path, info)
     first = np.concatenate([f.emg for f in frames if f.first_emg_index < 40_000], axis=1)
     assert first.shape[1] == 40_000
     np.testing.assert_allclose(edf.signals[0].data[:40_000], first[0], rtol=0, atol=1e-9)
 
-    # Our own reader: EDF+D with both gaps as discontinuities, the timeline of the session.
     edf_reader = EdfReader(out)
-    assert edf_reader.is_discontinuous
+    assert edf_reader.is_discontinuous == (kind == "D")
+    channels = select_channels(edf_reader)  # replay finds the labels export writes
+    assert channels.emg_labels == export_labels(info).emg
+    assert channels.accel_labels == export_labels(info).accel
     again = replay_file(edf_reader, make_detector=make_detector, leg="left")
-    assert again.gaps == len(DROPS_S)
     assert again.duration_s == pytest.approx(replayed.duration_s, abs=record_duration(info))
     assert _hit([e for e in as_json(again.events) if e["event"] == "cramp_started"], truth)
+    if kind == "D":  # our reader: both gaps as discontinuities, the timeline of the session
+        assert again.gaps == len(DROPS_S)
+
+
+def test_export_continuous_places_samples_after_a_gap_and_flags_the_fill(
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]], exported: dict[str, Path]
+) -> None:
+    """EDF+C: every received sample at its stream time, zeros in the gaps, the status says so."""
+    path, info, _ = cramp_session
+    edf = edfio.read_edf(exported["C"])
+    labels = export_labels(info)
+    assert [s.label for s in edf.signals] == list(labels.all)
+    emg_rate, acc_rate = info.emg_rate_hz, info.accel_rate_hz
+    n, m = round(edf.duration * emg_rate), round(edf.duration * acc_rate)
+    expect = _stream_emg(path, info, n)
+    np.testing.assert_allclose(edf.signals[0].data, expect, rtol=0, atol=1e-9)
+    got_emg, got_acc = np.zeros(n, dtype=bool), np.zeros(m, dtype=bool)
+    for f in _decoded_frames(path, info):
+        got_emg[f.first_emg_index : f.first_emg_index + f.emg.shape[1]] = True
+        got_acc[f.first_accel_index : f.first_accel_index + f.accel.shape[1]] = True
+    status = edf.signals[-1].data.astype(int)
+    assert status.size == m
+    ratio = emg_rate // acc_rate
+    lost_emg = ~got_emg.reshape(m, ratio).all(axis=1)
+    np.testing.assert_array_equal(status & 1, lost_emg)
+    np.testing.assert_array_equal(status & 2, 2 * ~got_acc)
+    lost_s = np.count_nonzero(status) / acc_rate
+    assert lost_s == pytest.approx(sum(b - a for a, b in DROPS_S), abs=0.2)
+
+
+def _stream_emg(path: Path, info: DeviceInfo, n: int) -> FloatArray:
+    """The first EMG channel (µV) of the session's frames at their stream index, 0 in gaps."""
+    emg = np.zeros(n)
+    for f in _decoded_frames(path, info):
+        emg[f.first_emg_index : f.first_emg_index + f.emg.shape[1]] = f.emg[0]
+    return emg
+
+
+def _detect_times(events: list[dict[str, Any]]) -> list[float]:
+    times = [float(e["t_detect"]) for e in events if e["event"] == "cramp_started"]
+    # The cramp lies after the first gap: a reader that closed the gap would move it.
+    assert times and min(times) > DROPS_S[0][1]
+    return times
+
+
+def test_export_reads_in_pyedflib(
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]],
+    exported: dict[str, Path],
+    replayed_events: list[dict[str, Any]],
+) -> None:
+    path, info, _ = cramp_session
+    with pyedflib.EdfReader(str(exported["C"])) as f:
+        assert f.getSignalLabels() == list(export_labels(info).all)
+        assert f.getEquipment().startswith("crampwatch ")  # pyedflib shows "_" as a space
+        emg = f.readSignal(0)
+        np.testing.assert_allclose(emg, _stream_emg(path, info, emg.size), rtol=0, atol=1e-6)
+        onsets, _, texts = f.readAnnotations()
+    starts = [float(o) for o, t in zip(onsets, texts, strict=True) if t.startswith("cramp_started")]
+    assert starts == pytest.approx(_detect_times(replayed_events), abs=1e-3)
+
+
+def test_export_reads_in_mne_with_channel_types(
+    cramp_session: tuple[Path, DeviceInfo, tuple[float, float]],
+    exported: dict[str, Path],
+    replayed_events: list[dict[str, Any]],
+) -> None:
+    path, info, _ = cramp_session
+    raw = mne.io.read_raw_edf(exported["C"], infer_types=True, preload=True, verbose="error")
+    n_emg = info.n_emg_channels
+    assert raw.get_channel_types() == ["emg"] * n_emg + ["misc"] * 4
+    labels = export_labels(info)
+    assert raw.ch_names[n_emg:] == [x.removeprefix("MISC ") for x in (*labels.accel, labels.status)]
+    # Every EMG sample at its stream time (MNE reads EDF+D as if continuous: after a gap the
+    # samples would come early). MNE gives volts.
+    expect = _stream_emg(path, info, raw.n_times) * 1e-6
+    np.testing.assert_allclose(raw.get_data(picks=[0])[0], expect, rtol=0, atol=1e-12)
+    starts = [
+        float(a["onset"]) for a in raw.annotations if a["description"].startswith("cramp_started")
+    ]
+    assert starts == pytest.approx(_detect_times(replayed_events), abs=1e-3)
 
 
 def _hit(starts: list[dict[str, Any]], truth: tuple[float, float]) -> bool:
@@ -225,32 +343,58 @@ def _hit(starts: list[dict[str, Any]], truth: tuple[float, float]) -> bool:
     return any(truth[0] - 0.5 <= e["t_detect"] <= truth[1] + 2.0 for e in starts)
 
 
-def test_grid_writer_places_partial_records_and_skips_empty_ones(tmp_path: Path) -> None:
-    """Records of 10 EMG / 2 accel samples; data at EMG [0, 25) and [47, 60): records 0–2 and
-    4–5 written (2 and 4 in part, zero-filled), record 3 left out (EDF+D)."""
-    info = DeviceInfo(
-        emg_rate_hz=100,
-        accel_rate_hz=20,
-        emg_sites=(Site.GASTROCNEMIUS_MEDIAL,),
-        emg_uv_per_lsb=1.0,
-        accel_g_per_lsb=2.0**-12,
-        leg=Leg.LEFT,
-        firmware_version=(0, 1, 0),
-    )
-    record_s = record_duration(info)
+GRID_INFO = DeviceInfo(
+    emg_rate_hz=100,
+    accel_rate_hz=20,
+    emg_sites=(Site.GASTROCNEMIUS_MEDIAL,),
+    emg_uv_per_lsb=1.0,
+    accel_g_per_lsb=2.0**-12,
+    leg=Leg.LEFT,
+    firmware_version=(0, 1, 0),
+)
+GRID_EMG = np.arange(60, dtype=np.float64)[None, :] + 1.0
+GRID_ACCEL = np.tile(np.arange(12, dtype=np.float64) / 64.0, (3, 1))
+
+
+def _grid_file(path: Path, *, continuous: bool) -> GridWriter:
+    """Records of 10 EMG / 2 accel samples; data at EMG [0, 25) and [47, 60), accel [0, 5) and
+    [9, 12) (accel k belongs to EMG 5k): records 0–2 and 4–5 hold data (2 and 4 in part)."""
+    record_s = record_duration(GRID_INFO)
     assert record_s == 0.1
-    path = tmp_path / "grid.edf"
     writer = EdfWriter(
-        path, _signals(info), start=datetime(2026, 11, 27, 1, 2, 3), record_duration_s=record_s
+        path,
+        signal_specs(GRID_INFO),
+        start=datetime(2026, 11, 27, 1, 2, 3),
+        record_duration_s=record_s,
     )
-    grid = GridWriter(writer, info, record_s)
-    emg = np.arange(60, dtype=np.float64)[None, :] + 1.0
-    accel = np.tile(np.arange(12, dtype=np.float64) / 64.0, (3, 1))
-    grid.add(emg[:, :25], accel[:, :5], 0, 0)
-    grid.add(emg[:, 47:60], accel[:, 10:12], 47, 10)  # accel k belongs to EMG 5k
+    grid = GridWriter(writer, GRID_INFO, record_s, continuous=continuous)
+    grid.add(GRID_EMG[:, :25], GRID_ACCEL[:, :5], 0, 0)
+    grid.add(GRID_EMG[:, 47:60], GRID_ACCEL[:, 9:12], 47, 9)
     grid.close()
     writer.close()
-    assert (grid.records, grid.skipped_records, grid.filled_samples) == (5, 1, 5 + 7)
+    return grid
+
+
+def test_grid_writer_zero_fills_gaps_and_flags_them(tmp_path: Path) -> None:
+    path = tmp_path / "grid.edf"
+    grid = _grid_file(path, continuous=True)
+    assert (grid.records, grid.empty_records, grid.filled_samples) == (6, 1, 5 + 10 + 7)
+    reader = EdfReader(path)
+    assert not reader.is_discontinuous and reader.n_records == 6
+    (chunk,) = reader.iter_grouped([[0], [1, 2, 3], [4]], 10)
+    assert chunk.onset_s == 0.0
+    expect = np.concatenate([GRID_EMG[0, :25], np.zeros(22), GRID_EMG[0, 47:60]])
+    np.testing.assert_array_equal(chunk.arrays[0][0], expect)
+    # status per accel period (5 EMG samples): 3 = both filled; period 9 has its accel sample but
+    # EMG 45-46 were filled (1)
+    np.testing.assert_array_equal(chunk.arrays[2][0], [0] * 5 + [3] * 4 + [1] + [0] * 2)
+
+
+def test_grid_writer_discontinuous_leaves_empty_records_out(tmp_path: Path) -> None:
+    path = tmp_path / "grid.edf"
+    grid = _grid_file(path, continuous=False)
+    assert (grid.records, grid.empty_records, grid.filled_samples) == (5, 1, 5 + 7)
+    emg, accel = GRID_EMG, GRID_ACCEL
 
     reader = EdfReader(path)
     assert reader.is_discontinuous and reader.n_records == 5
@@ -266,7 +410,7 @@ def test_grid_writer_places_partial_records_and_skips_empty_ones(tmp_path: Path)
         chunks[0].arrays[1][0], np.concatenate([accel[0, :5], [0.0]]), rtol=1e-6, atol=1e-5
     )
     np.testing.assert_allclose(
-        chunks[1].arrays[1][0], np.concatenate([[0.0, 0.0], accel[0, 10:12]]), rtol=1e-6, atol=1e-5
+        chunks[1].arrays[1][0], np.concatenate([[0.0], accel[0, 9:12]]), rtol=1e-6, atol=1e-5
     )
 
 

@@ -4,7 +4,10 @@ the right cramps, the PNG and HTML are written, history counts nights, and the d
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from bedside.offline.replay import replay_night
 from bedside.offline.report import (
     HISTORY_PANELS,
     NIGHT_PANELS,
+    NightData,
+    NightTrace,
     Tracer,
     _night_key,
     history,
@@ -34,6 +39,7 @@ from bedside.prompt.reminder import AdherenceLog
 from bedside.stream.records import EventRecord, dumps
 from detector.pipeline import Pipeline
 from detector.settings import DetectorSettings
+from detector.types import PipelineStatistics
 from firmware_bridge.simulation import plan_night, render_chunks, write_night
 
 
@@ -195,3 +201,101 @@ def test_write_night_report_for_the_daemon(night: Path, tmp_path: Path) -> None:
     assert png2.with_suffix(".html").read_text().count("<tr><td>") == 1
     # a broken state dir is logged, never raised
     assert write_night_report(state / "missing" / "x", {"night": "bad"}, None) is None
+
+
+def _pipeline_statistics(seed: int, hours: float) -> PipelineStatistics:
+    plan = plan_night(seed=seed, hours=hours, profile="dense")
+    pipe = Pipeline(DetectorSettings(), emg_rate_hz=plan.emg_rate_hz,
+                    accel_rate_hz=plan.accel_rate_hz, n_emg_channels=len(plan.emg_labels))
+    for emg, accel in render_chunks(plan, chunk_s=60.0):
+        pipe.process(emg, accel)
+    pipe.finish()
+    return pipe.statistics()
+
+
+def test_quality_header_agrees_with_the_pipeline_count(night: Path) -> None:
+    """The night fixture has a few seconds of bad signal, too short for the 10-s samples."""
+    bad = _pipeline_statistics(seed=1, hours=0.5).seconds_bad_quality
+    assert 0 < bad < 30
+    data = load_night(night)
+    fig = night_figure(data)
+    try:
+        title = fig.axes[1].get_title(loc="left")
+    finally:
+        plt.close(fig)
+    good = 100 * (1 - bad / data.duration_s)
+    assert f"({bad:.1f} s bad signal or gaps)" in title
+    assert f"{int(good * 10) / 10:.1f} % good" in title and "100" not in title
+
+
+def _labelled_ticks(fig: Any) -> list[Any]:
+    """The EMG axis's visible y tick labels with text, after drawing."""
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    ticks = ax.yaxis.get_major_ticks() + ax.yaxis.get_minor_ticks()
+    return [t.label1 for t in ticks
+            if t.label1.get_visible() and t.label1.get_text() and lo <= t.get_loc() <= hi]
+
+
+def _trace(envelope: list[float], floor: float) -> NightTrace:
+    n = len(envelope)
+    return NightTrace(t_s=[10.0 * (i + 1) for i in range(n)], envelope_uv=envelope,
+                      floor_uv=[floor] * n, quality=["good"] * n, posture=["lying"] * n,
+                      activity_g=[0.001] * n, seconds_bad_quality=0.0)
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [[1.0, 1.6, 1.2, 1.4], [0.8, 3.0, 200.0, 1.1], [0.5, 40_000.0, 2.0, 1.0]],
+    ids=["within a decade", "a few decades", "many decades"],
+)
+def test_log_emg_axis_has_readable_labels(envelope: list[float]) -> None:
+    data = NightData(name="x", start=datetime(2026, 11, 26, 22, 0), duration_s=40.0,
+                     events=[], trace=_trace(envelope, 1.0), verdicts={})
+    fig = night_figure(data)
+    try:
+        labels = _labelled_ticks(fig)
+        texts = [lab.get_text() for lab in labels]
+        values = sorted(float(t) for t in texts)  # plain numbers: no 2×10⁰ mathtext
+        assert 3 <= len(values) <= 12, texts
+        lo, hi = fig.axes[0].get_ylim()
+        # neighbouring labels at most 1-2-5 steps apart, decades over a very wide range
+        step = 10.0 if hi / lo > 10**3.5 else 2.5
+        assert max(b / a for a, b in itertools.pairwise(values)) <= step, texts
+        assert min(values) <= lo * step and max(values) >= hi / step  # both ends labelled
+        boxes = sorted((lab.get_window_extent() for lab in labels), key=lambda b: b.y0)
+        for below, above in itertools.pairwise(boxes):
+            assert below.y1 <= above.y0, f"labels overlap: {texts}"
+    finally:
+        plt.close(fig)
+
+
+@pytest.fixture
+def kolkata(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time UTC+05:30 (no daylight saving), so local and UTC clocks differ."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_report_shows_local_time(night: Path, kolkata: None) -> None:
+    """An EDF start (no zone) is UTC, as for replay's event times; the report shows local."""
+    utc_start = datetime.fromisoformat(json.loads(night.with_suffix(".truth.json").read_text())
+                                       ["start"]).replace(tzinfo=UTC)
+    local_start = utc_start.astimezone().replace(tzinfo=None)
+    assert local_start - utc_start.replace(tzinfo=None) == timedelta(hours=5, minutes=30)
+    data = load_night(night)
+    assert data.start == local_start
+    (cramp,) = [e for e in data.events if e.kind == "cramp_started"]
+    event_local = datetime.fromisoformat(cramp.time).astimezone()  # replay's own time
+    page = night_html(data, "x.png")
+    onset_local = event_local - timedelta(seconds=(cramp.t_detect or 0.0) - cramp.t_onset)
+    assert f"<td>{onset_local:%H:%M:%S}</td>" in page
+    fig = night_figure(data)
+    try:
+        assert f"{local_start:%H:%M}" in fig.axes[2].get_xlabel()
+    finally:
+        plt.close(fig)

@@ -21,6 +21,7 @@ from firmware_bridge.edf import (
     EdfReader,
     EdfSignalSpec,
     EdfWriter,
+    accel_axis,
     format_number,
 )
 from firmware_bridge.errors import InputError
@@ -256,6 +257,51 @@ def test_writer_refuses_misuse(tmp_path: Path) -> None:
 )
 def test_format_number(value: float, text: str) -> None:
     assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    ("label", "axis"),
+    [
+        ("Accel X", "X"),
+        ("acc_y", "Y"),
+        ("ACCZ", "Z"),
+        ("MISC Accel X L", "X"),
+        ("misc accel z r", "Z"),
+        ("Accel Y R ", "Y"),
+        ("EMG calf L", None),
+        ("MISC Status L", None),
+        ("Accel X left", None),
+        ("EEG Accel X", None),
+    ],
+)
+def test_accel_axis(label: str, axis: str | None) -> None:
+    assert accel_axis(label) == axis
+
+
+def test_recording_field_names_the_equipment(tmp_path: Path) -> None:
+    path = tmp_path / "eq.edf"
+    start = dt.datetime(2026, 11, 27, 22, 1, 5)
+    with EdfWriter(
+        path,
+        [EdfSignalSpec("EMG calf", "uV", 10.0, -1.0, 1.0)],
+        start=start,
+        equipment="crampwatch 1.2 fw0.1",
+    ) as w:
+        w.write([np.zeros(10)])
+    assert EdfReader(path).recording == "Startdate 27-NOV-2026 X X crampwatch_1.2_fw0.1"
+    assert edfio.read_edf(path).recording.equipment_code == "crampwatch_1.2_fw0.1"
+
+
+def test_written_files_are_owner_only(tmp_path: Path) -> None:
+    """EDF files hold health data (0600), also when they replace a world-readable file."""
+    path = tmp_path / "night.edf"
+    path.write_bytes(b"old")
+    path.chmod(0o644)
+    start = dt.datetime(2026, 11, 27, 22, 1, 5)
+    with EdfWriter(path, [EdfSignalSpec("EMG calf", "uV", 10.0, -1.0, 1.0)], start=start) as w:
+        w.write([np.zeros(10)])
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert EdfReader(path).n_records == 1
 
 
 def test_format_number_refuses_what_does_not_fit() -> None:
