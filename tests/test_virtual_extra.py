@@ -74,7 +74,9 @@ def test_virtual_options_without_bumble_are_one_line_and_exit_78(
 def test_the_daemon_path_never_imports_bumble(without_bumble: dict[str, str]) -> None:
     """The modules `crampwatch run` loads import without bumble, and do not load it when it is
     installed either (the demo's modules may: they only start the virtual wearable lazily)."""
-    modules = "bedside.live.service, bedside.commands.run, bedside.live.daemon, bedside.live.virtual"
+    modules = (
+        "bedside.live.service, bedside.commands.run, bedside.live.daemon, bedside.live.virtual"
+    )
     check = (
         f"import sys, {modules}\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'bumble')\n"
