@@ -164,3 +164,17 @@ def test_firmware_bytes_equal_host_encoder_and_decode_back(
     assert frame.seq == seq and frame.lead_off == status and frame.first_emg_index == first_index
     np.testing.assert_array_equal(frame.emg, emg * info.emg_uv_per_lsb)
     np.testing.assert_array_equal(frame.accel, accel * info.accel_g_per_lsb)
+
+
+def test_vectors_read_with_the_firmware_layout() -> None:
+    # The other direction: each notification vector, read with the firmware's own layout,
+    # has the firmware's length, accelerometer count and CRC.
+    channels = {"notify_2ch_example": 2, "notify_2ch_wrap_leadoff": 2}
+    for name, raw in VECTORS.items():
+        if not name.startswith("notify_"):
+            continue
+        version, status, _seq, first, n, m = struct.unpack_from(wire.HEADER_FORMAT, raw)
+        assert version == wire.PROTOCOL_VERSION and status & ~wire.STATUS_MASK == 0
+        assert len(raw) == wire.notification_size(channels.get(name, 1), n, m), name
+        assert m == wire.accel_count(first, n, 20), name  # every vector device: 1000/50 Hz
+        assert wire.crc16(raw, len(raw) - 2) == int.from_bytes(raw[-2:], "little"), name
