@@ -29,8 +29,8 @@ CONTROL_UUID = bluetooth.UUID("d9a20003-f020-4d75-a4b5-7a8f69780e88")
 DEVICE_INFO_UUID = bluetooth.UUID("d9a20004-f020-4d75-a4b5-7a8f69780e88")
 BATTERY_SERVICE_UUID = bluetooth.UUID(0x180F)
 BATTERY_LEVEL_UUID = bluetooth.UUID(0x2A19)
-SEND_POLL_MS = 5  # the sender looks for ready notifications this often (a block is 10 ms)
-STACK_FULL_RETRY_MS = 2  # gatts_notify raised: NimBLE's buffers are full, try again soon
+SEND_POLL_S = 0.005  # the sender looks for ready notifications this often (a block is 10 ms)
+STACK_FULL_RETRY_S = 0.002  # gatts_notify raised: NimBLE's buffers are full, try again soon
 
 
 class Wearable:
@@ -126,17 +126,17 @@ class Wearable:
         while True:
             if not self.control.streaming:
                 packer.discard()  # §4: samples taken while stopped are not sent
-                await asyncio.sleep_ms(SEND_POLL_MS)
+                await asyncio.sleep(SEND_POLL_S)
                 continue
             payload = (getattr(connection, "mtu", None) or wire.DEFAULT_ATT_MTU) - 3
             if not packer.ready(payload):
-                await asyncio.sleep_ms(SEND_POLL_MS)
+                await asyncio.sleep(SEND_POLL_S)
                 continue
             data = packer.pack(payload)
             try:
                 self.data_char.notify(connection, data)
             except OSError:
-                await asyncio.sleep_ms(STACK_FULL_RETRY_MS)  # not committed: sent again
+                await asyncio.sleep(STACK_FULL_RETRY_S)  # not committed: sent again
                 continue
             packer.commit()
 
