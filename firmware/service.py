@@ -122,8 +122,8 @@ class Wearable:
                 self.packer.discard()
 
     async def _send(self, connection: object) -> None:
-        packer = self.packer
         while True:
+            packer = self.packer  # SET_RATES builds a new one (_listen)
             if not self.control.streaming:
                 packer.discard()  # §4: samples taken while stopped are not sent
                 await asyncio.sleep(SEND_POLL_S)

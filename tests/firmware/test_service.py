@@ -8,6 +8,7 @@ the sensors down and advertising resumes; after the reconnect the Pi sees the id
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,16 @@ async def settle(condition: object, timeout_s: float = 2.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():  # type: ignore[operator]
             await asyncio.sleep(0.001)
+
+
+async def connect(wearable: Any, mtu: int = 247) -> fakes.Connection:
+    """A central connects (the pending ``aioble.advertise`` returns); sampling starts."""
+    incoming = fakes.air().incoming
+    assert incoming is not None
+    link = fakes.Connection(mtu=mtu)
+    await incoming.put(link)
+    await settle(lambda: wearable.sampler.running)
+    return link
 
 
 async def test_service_streams_recovers_and_reports_battery(
@@ -45,10 +56,7 @@ async def test_service_streams_recovers_and_reports_battery(
 
     run = asyncio.create_task(wearable.run())
     try:
-        assert air.incoming is not None
-        link = fakes.Connection(mtu=247)
-        await air.incoming.put(link)
-        await settle(lambda: wearable.sampler.running)
+        link = await connect(wearable)
         assert air.adverts[0]["name"] == config.NAME
         assert wearable.battery_char.value == bytes([battery.percent(3800)])
         counter = fakes.Counter.units[0]
@@ -78,9 +86,7 @@ async def test_service_streams_recovers_and_reports_battery(
         await settle(lambda: not wearable.sampler.running)
         assert wearable.afe.pwdn.value() == 0  # front end powered down while idle
         fakes.TICKS_MS[0] += 1500  # 1.5 s until the Pi reconnects
-        again = fakes.Connection(mtu=247)
-        await air.incoming.put(again)
-        await settle(lambda: wearable.sampler.running)
+        again = await connect(wearable)
         wearable.control_char.writes.put_nowait((again, protocol.control_start()))
         await settle(lambda: wearable.control.streaming)
         await asyncio.sleep(0.02)
@@ -103,3 +109,33 @@ async def test_service_streams_recovers_and_reports_battery(
     (gap,) = [e for e in events if isinstance(e, Gap)]
     assert gap.emg_samples_missing == 1500  # exactly the idle time at 1 kHz
     assert len(air.adverts) == 2  # advertising resumed after the link loss
+
+
+async def test_set_rates_while_stopped_changes_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes.install(monkeypatch)
+    from firmware import service
+
+    wearable = service.Wearable()
+    run = asyncio.create_task(wearable.run())
+    try:
+        link = await connect(wearable)
+        wearable.control_char.writes.put_nowait((link, protocol.control_set_rates(500, 25)))
+        await settle(lambda: DeviceInfo.from_bytes(wearable.info_char.value).emg_rate_hz == 500)
+        assert fakes.chip().registers[0x01] == 0x02  # CONFIG1: 500 SPS
+        wearable.control_char.writes.put_nowait((link, protocol.control_start()))
+        wearable.control_char.writes.put_nowait((link, protocol.control_set_batch(2)))
+        await settle(lambda: wearable.control.streaming and wearable.packer.batch_samples == 20)
+        await asyncio.sleep(0.02)
+        counter = fakes.Counter.units[0]
+        drdy = wearable.drdy
+        for _ in range(100):
+            counter.count += 1
+            assert drdy.handler is not None
+            drdy.handler(drdy)
+        await settle(lambda: len(wearable.data_char.notified) == 5)
+    finally:
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    assert {d[8] for d in wearable.data_char.notified} == {20}  # SET_BATCH 2 × 10 samples
+    assert wearable.control.refused == 0
