@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("replay", "replay", "replay EDF/BDF recordings through the detector; events as JSON lines"),
     ("score", "score", "score detector events against a simulated night's truth"),
     ("capture", "capture", "record a wearable's raw notifications without the daemon"),
+    ("scan", "scan", "list the crampwatch wearables advertising nearby (name, address, RSSI)"),
     ("export", "export", "export a session recording as EDF+ with annotations"),
     ("prompt", "prompt", "test the stretch prompt, pre-render it, log the bedtime stretch"),
     ("calibrate", "calibrate", "measure the optional calibration: leg at rest, then a brief "

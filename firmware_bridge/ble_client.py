@@ -160,6 +160,51 @@ async def bluez_power_cycle(adapter: str = "hci0") -> None:
         bus.disconnect()
 
 
+WEARABLE_NAME_PREFIX = "crampwatch"  # PROTOCOL.md §1: advertised names start with this
+
+
+@dataclass(frozen=True, slots=True)
+class FoundWearable:
+    """A crampwatch wearable seen advertising: its name, address and last RSSI (dBm)."""
+
+    name: str
+    address: str
+    rssi_dbm: int
+
+
+async def scan(
+    duration_s: float,
+    *,
+    backend: BleBackend | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> list[FoundWearable]:
+    """Listen ``duration_s`` for crampwatch wearables; strongest signal first, one per address.
+
+    A wearable is an advertiser whose name starts with ``crampwatch`` or that lists the
+    crampwatch service UUID (PROTOCOL.md §1). Raises ``LinkError`` when scanning is impossible
+    (no adapter, BlueZ or D-Bus unreachable).
+    """
+    if not duration_s > 0:
+        raise ValueError(f"duration_s must be > 0, got {duration_s}")
+    found: dict[str, FoundWearable] = {}
+
+    def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
+        name = adv.local_name or device.name or ""
+        uuids = {uuid.lower() for uuid in adv.service_uuids}
+        if name.startswith(WEARABLE_NAME_PREFIX) or protocol.SERVICE_UUID in uuids:
+            found[device.address] = FoundWearable(name, device.address, adv.rssi)
+
+    scanner_backend = (backend or BleBackend()).scanner
+    try:
+        async with BleakScanner(on_advertisement, backend=scanner_backend):
+            await sleep(duration_s)
+    except (BleakError, OSError) as exc:  # OSError: no D-Bus socket (no BlueZ on this machine)
+        raise LinkError(
+            f"cannot scan for wearables (is Bluetooth on and BlueZ running?): {exc}"
+        ) from exc
+    return sorted(found.values(), key=lambda w: (-w.rssi_dbm, w.address))
+
+
 _CLOSED = object()
 _FAILED = object()
 

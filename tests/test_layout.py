@@ -31,6 +31,24 @@ def test_firmware_bridge_never_imports_bedside_or_detector() -> None:
     assert not found & {"bedside", "detector", "paho"}
 
 
+# What the board has: MicroPython's built-ins and aioble (micropython-lib), nothing from PyPI.
+MICROPYTHON_MODULES = {
+    "machine", "bluetooth", "aioble", "micropython", "asyncio", "struct", "time", "esp32",
+    "firmware",
+}
+
+
+def test_no_host_package_imports_firmware() -> None:
+    for room in ("firmware_bridge", "detector", "bedside", "benchmarks"):
+        assert "firmware" not in top_level_imports(ROOT / room), room
+
+
+def test_firmware_imports_only_micropython_modules() -> None:
+    found = top_level_imports(ROOT / "firmware")
+    assert found <= MICROPYTHON_MODULES, found - MICROPYTHON_MODULES
+    assert "firmware_bridge" not in found  # the firmware is an independent implementation
+
+
 def test_only_ble_client_imports_bleak() -> None:
     for path in (ROOT / "firmware_bridge").rglob("*.py"):
         if path.name in {"ble_client.py"} or "bumble_backend" in path.parts[-1]:
