@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bedside.commands.capture import capture, virtual_finished
+from bedside.live.capture import capture, virtual_finished
 from firmware_bridge.ble_client import BleBackend, BleClient
 from firmware_bridge.bumble_backend import BumbleCentral, new_link
 from firmware_bridge.codec import Decoder, Frame
