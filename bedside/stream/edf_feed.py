@@ -89,6 +89,9 @@ class ChannelSelection:
     accel_labels: tuple[str, ...]
     accel_to_g: tuple[float, ...]
     accel_rate_hz: float  # NOMINAL_ACCEL_RATE_HZ when accel is None
+    # crampwatch export's status signal (docs/contracts.md "EDF files"): periods it flags were
+    # zero-filled, so they are declared lost, not fed as a flat line
+    status: int | None = None
 
 
 def _unit_scale(
@@ -197,6 +200,7 @@ def select_channels(
             _unit_scale(path, signals[i], ACCEL_UNITS_TO_G, "g", "accelerometer") for i in accel
         )
         accel_rate = accel_rates.pop()
+    status = _status_signal(signals, emg_rate, accel_rate) if accel is not None else None
     return ChannelSelection(
         emg=tuple(emg),
         emg_labels=tuple(signals[i].label for i in emg),
@@ -206,7 +210,25 @@ def select_channels(
         accel_labels=accel_names,
         accel_to_g=accel_to_g,
         accel_rate_hz=accel_rate,
+        status=status,
     )
+
+
+_STATUS_LABEL = re.compile(r"^(misc\s+)?status\b", re.IGNORECASE)
+
+
+def _status_signal(
+    signals: Sequence[EdfSignalInfo], emg_rate: float, accel_rate: float
+) -> int | None:
+    """The export's status signal: labelled ``MISC Status…``, one value per accelerometer period,
+    with a whole number of EMG samples per period (else None: it cannot be applied exactly)."""
+    ratio = emg_rate / accel_rate
+    if ratio != round(ratio):
+        return None
+    for i, s in enumerate(signals):
+        if _STATUS_LABEL.match(s.label.strip()) and s.rate_hz == accel_rate:
+            return i
+    return None
 
 
 def session_id_for(path: Path, start: datetime) -> str:
@@ -327,7 +349,11 @@ def replay_file(
     )
     records = max(1, round(block_s / reader.record_duration_s))
     groups = [list(channels.emg), list(channels.accel or ())]
+
     scales = [list(channels.emg_to_uv), list(channels.accel_to_g)]
+    if channels.status is not None:  # flags, read as they are
+        groups.append([channels.status])
+        scales.append([1.0])
     events: list[EventRecord] = []
     view = Overview() if overview else None
     emg_done = 0  # samples of each stream given to the detector (fed or declared lost)
@@ -364,7 +390,10 @@ def replay_file(
             emg_done, accel_done = emg_at, max(accel_at, accel_done)
         emg = chunk.arrays[0]  # µV and g: the unit factors are fused into the reader's gain
         accel = chunk.arrays[1] if channels.accel is not None else None
-        feed.process(emg, accel if accel is not None else np.zeros((3, 0)))
+        if accel is not None and channels.status is not None:
+            _feed_flagged(feed, emg, accel, chunk.arrays[2][0])
+        else:
+            feed.process(emg, accel if accel is not None else np.zeros((3, 0)))
         if accel is not None:
             accel_done += accel.shape[1]
         else:  # EMG only: declare this block's accelerometer samples lost (module docstring)
@@ -393,3 +422,21 @@ def replay_file(
         wall_s=time.perf_counter() - t0,
         overview=view,
     )
+
+
+def _feed_flagged(
+    feed: StreamFeed, emg: FloatArray, accel: FloatArray, status: FloatArray
+) -> None:
+    """Feed a block whose status signal flags zero-filled periods: the received runs as samples,
+    the flagged runs as gaps of both streams (``status`` one value per accelerometer sample)."""
+    ratio = round(emg.shape[1] / accel.shape[1]) if accel.shape[1] else 0
+    lost = status[: accel.shape[1]] != 0
+    if ratio == 0 or not lost.any():
+        feed.process(emg, accel)
+        return
+    edges = np.flatnonzero(np.diff(lost.astype(np.int8))) + 1
+    for a, b in zip(np.r_[0, edges], np.r_[edges, lost.size], strict=True):
+        if lost[a]:
+            feed.gap((b - a) * ratio, int(b - a))
+        else:
+            feed.process(emg[:, a * ratio : b * ratio], accel[:, a:b])

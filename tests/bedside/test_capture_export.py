@@ -256,6 +256,10 @@ def test_export_has_signals_gaps_and_cramp_annotations(
     again = replay_file(edf_reader, make_detector=make_detector, leg="left")
     assert again.duration_s == pytest.approx(replayed.duration_s, abs=record_duration(info))
     assert _hit([e for e in as_json(again.events) if e["event"] == "cramp_started"], truth)
+    if kind == "C":  # the status signal's zero-filled periods are declared lost, not fed
+        assert again.statistics.gaps == len(DROPS_S)
+        assert [(e.kind, e.t_onset, e.t_detect, e.t_end) for e in again.events] == [
+            (e.kind, e.t_onset, e.t_detect, e.t_end) for e in replayed.events]
     if kind == "D":  # our reader: both gaps as discontinuities, the timeline of the session
         assert again.gaps == len(DROPS_S)
 
