@@ -215,7 +215,8 @@ async def start_virtual_edf(
     """Play an EDF/BDF recording (EMG… and Accel X/Y/Z) through the virtual wearable.
 
     The wearable quantises with the EDF's own EMG resolution, so the daemon sees the recorded
-    values again (to within half a step of the file's digital offset).
+    values again, exactly: where the file's grid sits half a step off zero (``crampwatch
+    simulate`` writes ``(d + ½)·step``), it counts in half steps.
     """
     require_virtual()
     from firmware_bridge.virtual_wearable import ChunkPayloads, edf_chunks
@@ -237,6 +238,10 @@ async def start_virtual_edf(
     resolution = (emg_signal.physical_max - emg_signal.physical_min) / (
         emg_signal.digital_max - emg_signal.digital_min
     )
+    # where physical 0 falls on the file's digital grid: 0 (whole steps) or ½ (half steps)
+    offset = (emg_signal.physical_min / resolution - emg_signal.digital_min) % 1.0
+    if abs(offset - 0.5) < 1e-6:
+        resolution /= 2.0
     unit = emg_signal.unit.strip().lower()
     per_uv = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}.get(unit, 1.0)
     info = DeviceInfo(
