@@ -11,9 +11,10 @@ Nights are written with ``write_night`` as EDF+ plus ``.truth.json`` into
 ``benchmarks/.corpus/<fingerprint>/`` (gitignored), where the fingerprint hashes the simulator's
 source: change it and the corpus is regenerated, never silently stale.
 
-``python -m benchmarks.corpus [--quick | --holdout] [-j N] [--prune]`` generates the corpus and
-prints the seconds each night took (plan + render + EDF write), which is the simulator's
-generation time; ``--prune`` first deletes the nights of other simulator versions (~1.5 GB each).
+``python -m benchmarks.corpus [--quick | --holdout | --holdout-b | --family-mix] [-j N] [--prune]``
+generates a set (default the corpus) and prints the seconds each night took (plan + render + EDF
+write), which is the simulator's generation time; ``--prune`` first deletes the nights of other
+simulator versions (~1.5 GB each).
 """
 
 from __future__ import annotations
@@ -100,17 +101,32 @@ NIGHT_SETS: dict[str, tuple[NightSpec, ...]] = {
 
 
 def add_night_set_options(parser: argparse.ArgumentParser) -> None:
-    """``--quick`` / ``--holdout`` (one at most; neither = ``CORPUS``) for the benchmark CLIs."""
+    """``--quick`` / ``--holdout`` / ``--holdout-b`` / ``--family-mix`` (one at most; none =
+    ``CORPUS``) for the benchmark CLIs."""
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--quick", action="store_true", help="the 3-night quick subset")
+    which.add_argument("--quick", action="store_true", help="the 4-night quick subset")
     which.add_argument(
-        "--holdout", action="store_true", help="the 9 held-out nights (seeds 200+, 60 h)"
+        "--holdout", action="store_true", help="held-out A: 9 nights (seeds 200+, 60 h)"
+    )
+    which.add_argument(
+        "--holdout-b", action="store_true", help="held-out B: 12 nights (seeds 500+, 60 h)"
+    )
+    which.add_argument(
+        "--family-mix", action="store_true", help="the family-mix held-out set (seeds 700+, 48 h)"
     )
 
 
 def chosen_night_set(args: argparse.Namespace) -> tuple[NightSpec, ...]:
     """The night set that :func:`add_night_set_options` flags in ``args`` chose."""
-    return QUICK if args.quick else HOLDOUT if args.holdout else CORPUS
+    for flag, specs in (
+        ("quick", QUICK),
+        ("holdout", HOLDOUT),
+        ("holdout_b", HOLDOUT_B),
+        ("family_mix", FAMILY_MIX),
+    ):
+        if getattr(args, flag, False):
+            return specs
+    return CORPUS
 
 
 def simulator_fingerprint() -> str:
