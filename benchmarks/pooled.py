@@ -2,7 +2,7 @@
 
 ::
 
-    python -m benchmarks.pooled [-j N] [--quick] [--set KEY=VALUE ...] [--config FILE]
+    python -m benchmarks.pooled [-j N] [--quick] [--set KEY=VALUE ...] [--config FILE] [--json OUT]
 
 Runs the production pipeline over the night sets of ``benchmarks.corpus.NIGHT_SETS`` from the EDF
 cache (generated on first use, ``-j`` processes): the corpus, the one set to tune on (84 h), and
@@ -20,6 +20,7 @@ Prints, scored by ``detector.scoring``:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from detector.scoring import (
     format_family_table,
     format_profile_table,
     format_row,
+    to_dict,
 )
 from firmware_bridge.errors import ConfigError, InputError
 
@@ -134,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config", type=Path, metavar="FILE", help="TOML whose [detector] the pipeline gets"
     )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="corpus cache directory")
+    parser.add_argument(
+        "--json", type=Path, metavar="OUT", help="also write every set's scores (hits, misses, "
+        "false alarms per night) as JSON"
+    )  # fmt: skip
     args = parser.parse_args(argv)
     chosen: dict[str, tuple[NightSpec, ...]] = {"quick": QUICK} if args.quick else NIGHT_SETS
     try:
@@ -147,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"benchmarks.pooled: {exc}", file=sys.stderr)
         return exc.exit_code
     print(report(sets))
+    if args.json:
+        doc = {name: to_dict(aggregate(scores)) for name, scores in sets}
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 
 
