@@ -14,7 +14,7 @@ source: change it and the corpus is regenerated, never silently stale.
 ``python -m benchmarks.corpus [--quick | --holdout | --holdout-b | --family-mix] [-j N] [--prune]``
 generates a set (default the corpus) and prints the seconds each night took (plan + render + EDF
 write), which is the simulator's generation time; ``--prune`` first deletes the nights of other
-simulator versions (~1.5 GB each).
+simulator versions (all sets: ~3.7 GB per version).
 """
 
 from __future__ import annotations
