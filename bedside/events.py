@@ -64,14 +64,21 @@ def event_record(
             raise ValueError(f"{name} must be non-empty and free of ':', got {value!r}")
     stem = f"{session_id}:{leg}:{event.cramp_number}"
     record: dict[str, Any] = {"event": event.kind.value}
-    if event.kind is EventKind.CRAMP_ENDED:
+    if event.kind in (EventKind.CRAMP_ENDED, EventKind.CRAMP_RECORDED):
+        # a recorded cramp was recognised only after it was over: dated to the real cramp
+        # like an ended one (time = its end), never prompted; its t_detect says how late
         if event.t_end is None:
-            raise ValueError(f"cramp_ended #{event.cramp_number} has no t_end")
+            raise ValueError(f"{event.kind.value} #{event.cramp_number} has no t_end")
         duration = event.duration_s if event.duration_s is not None else event.t_end - event.t_onset
+        recorded = event.kind is EventKind.CRAMP_RECORDED
         record |= {
-            "event_id": f"{stem}:ended",
+            "event_id": f"{stem}:{'recorded' if recorded else 'ended'}",
             "leg": leg,
             "t_onset": _seconds(event.t_onset),
+        }
+        if recorded:
+            record["t_detect"] = _seconds(event.t_detect)
+        record |= {
             "t_end": _seconds(event.t_end),
             "duration_s": _seconds(duration),
             "time": wall_clock(session_start, event.t_end),
