@@ -133,7 +133,7 @@ class Pipeline:
             frame_s=fs,
             onset_log=math.log(s.onset_ratio),
             end_log_min=math.log(s.end_ratio_min),
-            end_log_fraction=math.log(s.end_fraction),
+            end_fraction=s.end_fraction,
             end_log_max=math.log(s.end_ratio_max),
             end_rebound_log=math.log(1.0 + s.end_rebound),
             pre_still_frames=_frames(s.pre_still_s, fs),
@@ -162,6 +162,7 @@ class Pipeline:
             post_base_log=math.log(s.post_cramp_ratio),
             post_tau_frames=s.post_cramp_tau_s / fs,
             flat_shape=s.flat_spectrum_ratio,
+            over_fraction=s.over_candidate_fraction,
         ))
         self._reset_counters()
 

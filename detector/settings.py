@@ -229,6 +229,13 @@ class DetectorSettings:
     plateau_margin: float = _f(
         0.15, "t_end = first time in the dip the level came within this fraction of the plateau.",
         0.0, 2.0)
+    over_candidate_fraction: float = _f(
+        0.5, "A candidate whose still level has fallen below rest + this × its own excess (its "
+        "upper-quartile level over rest) for candidate_dip_s is over: the residual a cramp "
+        "leaves is ~2× rest [CS], at most ~40 % of the cramp's excess. If it lasted confirm_s "
+        "with a sustained level it is logged as cramp_recorded (never prompted); either way, "
+        "when it had woken the sleeper, its residual raises the onset level like a cramp's.",
+        0.05, 1.0)
     upright_end_s: float = _f(
         45.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
         "long (s) ends it then: standing with weight on the leg and walking relieve it [NHS].",
