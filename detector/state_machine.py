@@ -194,6 +194,8 @@ class CrampMachine:
         self._post_from = 0  # … decaying from this frame on
         self._over_since = -1  # first frame of a candidate's current fall to its residual …
         self._levels_at_over = 0  # … and how many of its levels came before it
+        self._shares_at_over = 0  # … and of its spectral shares
+        self._lead_in: list[float] = []  # raw levels from a candidate's onset to its start
         self._still_run = 0  # frames of still raw discharge up to the previous batch's end
         self._last_motion_carry = -(10**9)  # last_motion at the previous batch's last frame
         # per batch, derived from its inputs (not state): the still raw discharge before each
@@ -234,8 +236,7 @@ class CrampMachine:
         self._record_bursts(f)
         self._find_waking(f)
         quiet_ok = f.good & ~f.upright & ~f.moving
-        may_start = quiet_ok | self._woke_at
-        wake = np.flatnonzero(may_start & (f.level >= self._onset_thr(f.first + np.arange(n))))
+        wake = self._may_start(f, quiet_ok)
         i = 0
         while i < n:
             if self.state is State.IDLE:
@@ -252,13 +253,18 @@ class CrampMachine:
             self.state = new
             if (len(events) > n_events or raised != self._post_from) and new is State.IDLE:
                 # a cramp ended, or a candidate's discharge did: the onset threshold is raised
-                wake = np.flatnonzero(
-                    may_start & (f.level >= self._onset_thr(f.first + np.arange(n))))
+                wake = self._may_start(f, quiet_ok)
             i += 1
         # keep the raw tail for onset look-back across batches
         look = p.onset_lookback_frames
         self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
         return events
+
+    def _may_start(self, f: FrameInputs, quiet_ok: np.ndarray) -> np.ndarray:
+        """Frames where IDLE may be left: still, lying, usable and elevated, or a movement (its
+        artifact included) right after a still discharge."""
+        high = f.level >= self._onset_thr(f.first + np.arange(f.good.shape[0]))
+        return np.flatnonzero((quiet_ok & high) | (self._woke_at & (~f.good | high)))
 
     def _find_waking(self, f: FrameInputs) -> None:
         """Per frame, the frames of still, lying, usable raw discharge (above the plain onset
@@ -276,7 +282,7 @@ class CrampMachine:
         motion_before = np.concatenate(([self._last_motion_carry], f.last_motion[:-1]))
         run_start = f.first + idx - before
         self._woke_at = np.asarray(
-            f.good & (f.moving | f.upright) & (before >= self.p.pre_still_frames)
+            (f.moving | f.upright) & (before >= self.p.pre_still_frames)
             & (run_start - motion_before > self.p.after_motion_frames), dtype=bool)
         self._run_before = before
         self._motion_before = motion_before  # the run had no movement: the last one before it
@@ -336,12 +342,13 @@ class CrampMachine:
             return self._cramp_trigger(f, i, k)
         if self.state is State.CANDIDATE:
             return self._candidate_trigger(f, i, k)
-        if not f.good[i]:
+        good = bool(f.good[i])
+        high = good and rules.is_elevated(float(f.level[i]), self._onset_thr_at(k))
+        if self._woke_at[i] and (high or not good):  # its artifact may hide the discharge
+            return Trigger.WOKE
+        if not good:
             return Trigger.BAD
-        high = rules.is_elevated(float(f.level[i]), self._onset_thr_at(k))
         if f.moving[i] or f.upright[i]:
-            if high and self._woke_at[i]:
-                return Trigger.WOKE
             return Trigger.UPRIGHT if f.upright[i] else Trigger.MOVE
         return Trigger.HIGH if high else Trigger.LOW
 
@@ -391,9 +398,14 @@ class CrampMachine:
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
         return self._confirm_or_high(f, i, k, level)
 
+    def _evidence(self) -> list[float]:
+        """The candidate's levels before its fall to the residual (if under way), led in by the
+        raw levels from its onset estimate to its start (the smoothing's lag)."""
+        return self._lead_in + self._levels[:self._levels_at_over or None]
+
     def _strength(self) -> float:
         """The candidate's own strength: the upper quartile of its levels (log)."""
-        levels = sorted(self._levels[:self._levels_at_over or None])
+        levels = sorted(self._evidence())
         return levels[(3 * len(levels)) // 4] if levels else 0.0
 
     def _fell_to_residual(self, k: int, level: float) -> bool:
@@ -449,10 +461,11 @@ class CrampMachine:
         """A candidate whose discharge is over was a cramp if, from its onset to its fall
         (frame ``fall``), it lasted ``confirm_frames`` with a sustained, EMG-shaped level."""
         p = self.p
-        levels = self._levels[:self._levels_at_over or None]
         return (fall - self._k_onset >= p.confirm_frames
-                and rules.is_sustained(levels, self._onset_thr_at(fall), p.confirm_margin_log)
-                and not rules.is_noise_like(self._shares, p.flat_shape))
+                and rules.is_sustained(self._evidence(), self._onset_thr_at(fall),
+                                       p.confirm_margin_log)
+                and not rules.is_noise_like(self._shares[:self._shares_at_over or None],
+                                            p.flat_shape))
 
     def _add_share(self, f: FrameInputs, i: int) -> None:
         share = float(f.upper_share[i])
@@ -481,13 +494,25 @@ class CrampMachine:
             self._motion_before_k0 = int(f.last_motion[i])
             self._t_onset = self._onset(f, i, k)
         self._k_onset = round(self._t_onset / p.frame_s)
-        self._bad_since = -1
+        self._bad_since = -1 if f.good[i] else k
         self._low_since = -1
         self._over_since = -1
         self._levels_at_over = 0
-        self._levels = [float(f.level[i])]
+        # its evidence before it began: the raw levels since its onset (a waking candidate's
+        # still run, all above the onset level)
+        self._lead_in = self._raw_before(f, i, k - self._k_onset)
+        self._levels = []
         self._shares = []
-        self._add_share(f, i)
+        self._shares_at_over = 0
+        if f.good[i]:
+            self._levels.append(float(f.level[i]))
+            self._add_share(f, i)
+
+    def _raw_before(self, f: FrameInputs, i: int, n: int) -> list[float]:
+        """Raw levels of the ``n`` frames before frame ``i`` (at most onset_lookback_frames)."""
+        n = min(n, self.p.onset_lookback_frames)
+        head = self._raw_tail[len(self._raw_tail) - max(n - i, 0):] if n > i else []
+        return head + [float(v) for v in f.raw_level[max(0, i - n):i]]
 
     def _act_candidate(self, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
                        events: list[DetectorEvent]) -> None:
@@ -527,16 +552,18 @@ class CrampMachine:
             if self._over_since < 0:
                 self._over_since = k
                 self._levels_at_over = len(self._levels) - 1
+                self._shares_at_over = len(self._shares)
         elif not moved:
             self._over_since = -1
             self._levels_at_over = 0
+            self._shares_at_over = 0
 
     def _record(self, fall: int, k: int, events: list[DetectorEvent]) -> None:
         """One ``cramp_recorded``: dated from the candidate's onset to its fall (the smoothing
         delays the fall by smooth_delay_s), recognised at frame ``k``."""
         p = self.p
         self.cramps += 1
-        del self._levels[self._levels_at_over or len(self._levels):]
+        self._levels = self._evidence()
         self._t_detect = round(self._t(k + 1), 3)
         self._peak = float(np.exp(max(self._levels)))
         t_end = round(max(self._t(fall) - p.smooth_delay_s, self._t_onset), 3)
