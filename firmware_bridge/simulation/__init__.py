@@ -1,13 +1,14 @@
 """Night simulator: physiologically grounded synthetic nights with ground truth.
 
 Public API: :func:`plan_night`, :func:`render_chunks`, :func:`render_window`,
-:func:`write_night`, :class:`NightPlan`, ``PROFILES``. Constants cite
+:func:`write_night`, :class:`NightPlan`, ``PROFILES``, ``FAMILIES`` (cramp families). Constants cite
 ``shared/notes/physiology.md``. Imports numpy and the rest of ``firmware_bridge`` only;
 never ``bedside``, ``detector`` or scipy.
 """
 
 from __future__ import annotations
 
+from firmware_bridge.simulation.families import FAMILIES
 from firmware_bridge.simulation.night import (
     TRUTH_FORMAT,
     NightPlan,
@@ -20,6 +21,7 @@ from firmware_bridge.simulation.night import (
 from firmware_bridge.simulation.schedule import PROFILES, SHORT_CRAMP_S
 
 __all__ = [
+    "FAMILIES",
     "PROFILES",
     "SHORT_CRAMP_S",
     "TRUTH_FORMAT",

@@ -192,20 +192,36 @@ def _cramp_gains(sub: Subject) -> tuple[float, ...]:
     return tuple(gains)
 
 
+def rise_shape(t: FloatArray, p: Mapping[str, Any]) -> FloatArray:
+    """Share of the plateau excess reached ``t`` s after the rise begins (0..1, deterministic).
+
+    With a build-up (``build_up_s`` > 0): a slow rise to ``build_up_fraction`` with exponent
+    ``build_up_power`` (motionless, ~41 s [CS]), then a linear ``rise_s`` to 1; otherwise the
+    linear ``rise_s`` alone. The full onset of the truth is where this first reaches 0.5.
+    """
+    build = float(p.get("build_up_s", 0.0))
+    rise = max(float(p["rise_s"]), 0.2)
+    if build <= 0:
+        out: FloatArray = np.clip(t / rise, 0.0, 1.0)
+        return out
+    b = float(p["build_up_fraction"])
+    slow = b * np.clip(t / build, 0.0, 1.0) ** float(p["build_up_power"])
+    fast = b + (1.0 - b) * np.clip((t - build) / rise, 0.0, 1.0)
+    out = np.where(t < build, slow, fast)
+    return out
+
+
 def cramp_ratio(ep: Episode, rng: np.random.Generator) -> FloatArray:
     """Total-EMG / resting-RMS ratio R(t) of a cramp at CTRL_HZ over its span.
 
-    Ramp to ``level`` (slow build-up ~41 ± 11 s [CS] or a quick one), waxing/waning sustained
-    discharge (~1.4 Hz common drive [Min09] plus slow swell), a surge while stretched [RT95],
-    then decay to the residual ~2× [CS] at ``end_s``.
+    Rise to ``level`` (:func:`rise_shape`), waxing/waning sustained discharge (~1.4 Hz common
+    drive [Min09] plus slow swell), a surge while stretched [RT95], then a linear decay to the
+    residual (~2× [CS], kept below the plateau) at the episode's end.
     """
     p = ep.params
     n, t = _ctrl(ep)
     level = float(p["level"])
-    ramp = max(float(p["ramp_s"]), 0.2)
-    extra = np.full(n, level - 1.0)
-    u = np.clip(t / ramp, 0.0, 1.0)
-    extra *= u ** float(p["ramp_power"])
+    extra = (level - 1.0) * rise_shape(t, p)
     wax = 0.25 * smooth_noise(rng, n, float(rng.uniform(4.0, 15.0)))
     wax += 0.15 * smooth_noise(rng, n, 1.0 / COMMON_DRIVE_HZ)
     extra *= np.exp(wax - 0.5 * (0.25**2 + 0.15**2))
@@ -228,7 +244,8 @@ def cramp_ratio(ep: Episode, rng: np.random.Generator) -> FloatArray:
     resid = float(p["residual"])
     i0 = min(n - 1, max(0, round(d0 * CTRL_HZ)))
     x = np.clip((t[i0:] - t[i0]) / max(t[-1] - t[i0], 1e-6), 0.0, 1.0)
-    ratio[i0:] = resid + (ratio[i0:] - resid) * (1.0 - x) ** 2
+    # Linear, so the decay meets the residual band at a definite time (schedule.END_BAND).
+    ratio[i0:] = resid + (ratio[i0:] - resid) * (1.0 - x)
     ratio[-1] = resid
     out: FloatArray = np.maximum(ratio, 1.0)
     return out

@@ -9,22 +9,29 @@ keeps clear of cramps. Rates per hour come from the profile. Pure numpy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from firmware_bridge.simulation.episodes import GAIT_BURST_PEAK_UV, STRIDE_S, Episode
+from firmware_bridge.simulation.families import FAMILIES, SHORT_FAMILY, draw_cramp
 from firmware_bridge.simulation.subject import Subject
 
 EDGE_S = 5.0  # keep episodes this far from the night's ends
 SHORT_CRAMP_S = 10.0  # contract: required cramps last ≥ 10 s; shorter ones are listed apart
-CRAMP_MAX_S = 600.0  # [Hal17, NHS]: seconds to 10 min
-BUILD_UP_S = (41.0, 11.0)  # [CS]: motionless rise for 41 ± 11 s before waking
-CRAMP_PCT = (100.0, 800.0)  # [CS]: 100–500 % (tension), spikes 200–800 % over baseline
-CRAMP_PCT_MEDIAN = 217.0  # [CS]: rose 217 % on average
-RESIDUAL = (1.6, 2.2)  # [CS]: ~2× baseline afterwards
+RESIDUAL = (1.5, 2.0)  # [CS]: ~2× baseline afterwards; issue 15: about 2× rest at most
+# issue 15 / physiology.md §6 "Residual" (a modelling decision): the residual's excess over rest
+# is at most 40 % of the plateau excess of the cramp that caused it.
+RESIDUAL_SHARE = 0.4
+# The truth end_s is where the decay has covered all but this share of its fall from the plateau
+# to the residual: the residual band (issue 15 decision 3). The decay is linear, so the band is
+# reached at 90 % of it and the episode goes on at the residual's level.
+END_BAND = 0.1
 SURGE_GAIN = (1.5, 3.0)  # [RT95]: forcible stretch raises activity; size **unconfirmed**
+TURN_IN_CRAMP_S = (3.0, 15.0)  # [IRL21] posture change 3–45 s; in pain, the shorter end (model)
+STAND_IN_CRAMP_S = (15.0, 90.0)  # standing on the cramped leg relieves it [NHS]; length unconfirmed
+WALK_IN_CRAMP_S = (30.0, 150.0)  # walking relieves it [NHS]; length unconfirmed
 PLM_LM_S = (0.5, 10.0)  # [PLMt]: LM duration 0.5–10 s; mean 3.2 s [Fer15]
 PLM_MEAN_S = 3.2  # [Fer15]
 PLM_INTERVAL_S = (5.0, 90.0)  # [PLMt]: onset-to-onset 5–90 s; typical 20–40 s [JHM]
@@ -36,6 +43,13 @@ TURNS_PER_H = 2.1  # [DK92]: 2.1 shifts/h at 65–80 y
 SIDE_ROLL_DEG = 90.0  # §2: back → side ≈ 90° about the shank axis
 SITTING_ELEV_DEG = 85.0  # §3: sitting on the bed edge ≈ 1 g along the shank (0.97 g walking)
 SORENESS_TAU_S = (300.0, 1200.0)  # [NHS]: soreness for hours; decays (model: minutes, bounded)
+
+
+# Every profile draws each required cramp from a family: the earlier mixed draw ("classic") most
+# often, each of the six issue-15 families a tenth of the time. The "families" profile draws only
+# those six, evenly, on typical confounders: the family-mix held-out set.
+MIXED_FAMILIES = (0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
+EVEN_NEW_FAMILIES = (0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +70,25 @@ class Profile:
     hum_change_per_8h: float
     wander_per_8h: float
     long_bad_p: float  # a long stretch (20–60 min) of bad signal
+    family_weights: tuple[float, ...] = MIXED_FAMILIES  # per ``families.FAMILIES``, same order
 
 
+TYPICAL = Profile(
+    cramps_per_8h=(0.3, 0.35, 0.2, 0.15),  # "0–3 cramps"; several per night possible [AK12]
+    short_cramps_per_8h=0.7,
+    plm_series_p=0.3,  # PLMI ≥ 15 in 25–29 % of older adults [WSC, KOR]
+    plm_series_per_8h=3.0,
+    turns_per_h=TURNS_PER_H,
+    stretches_per_8h=2.0,
+    toilet_trips_per_8h=1.5,
+    motion_per_8h=10.0,
+    lead_off_per_8h=0.7,
+    hum_bad_per_8h=0.3,
+    drift_per_8h=0.7,
+    hum_change_per_8h=1.5,
+    wander_per_8h=2.0,
+    long_bad_p=0.1,
+)
 PROFILES: dict[str, Profile] = {
     "dense": Profile(
         cramps_per_8h=(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1),
@@ -75,37 +106,11 @@ PROFILES: dict[str, Profile] = {
         wander_per_8h=6.0,
         long_bad_p=0.5,
     ),
-    "typical": Profile(
-        cramps_per_8h=(0.3, 0.35, 0.2, 0.15),  # "0–3 cramps"; several per night possible [AK12]
-        short_cramps_per_8h=0.7,
-        plm_series_p=0.3,  # PLMI ≥ 15 in 25–29 % of older adults [WSC, KOR]
-        plm_series_per_8h=3.0,
-        turns_per_h=TURNS_PER_H,
-        stretches_per_8h=2.0,
-        toilet_trips_per_8h=1.5,
-        motion_per_8h=10.0,
-        lead_off_per_8h=0.7,
-        hum_bad_per_8h=0.3,
-        drift_per_8h=0.7,
-        hum_change_per_8h=1.5,
-        wander_per_8h=2.0,
-        long_bad_p=0.1,
-    ),
-    "quiet": Profile(
-        cramps_per_8h=(0.7, 0.3),
-        short_cramps_per_8h=0.2,
-        plm_series_p=0.3,
-        plm_series_per_8h=3.0,
-        turns_per_h=TURNS_PER_H,
-        stretches_per_8h=2.0,
-        toilet_trips_per_8h=1.5,
-        motion_per_8h=10.0,
-        lead_off_per_8h=0.7,
-        hum_bad_per_8h=0.3,
-        drift_per_8h=0.7,
-        hum_change_per_8h=1.5,
-        wander_per_8h=2.0,
-        long_bad_p=0.1,
+    "typical": TYPICAL,
+    "quiet": replace(TYPICAL, cramps_per_8h=(0.7, 0.3), short_cramps_per_8h=0.2),
+    # the family-mix profile: 6–10 cramps a night, typical confounders
+    "families": replace(
+        TYPICAL, cramps_per_8h=(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1), family_weights=EVEN_NEW_FAMILIES
     ),
 }
 
@@ -176,146 +181,196 @@ class _Builder:
         self.episodes.append(Episode(kind, float(a), float(b), seed, params))
 
     # -- cramps --------------------------------------------------------------------------------
-    def cramp_level(self) -> float:
-        # log-normal around the [CS] mean, clipped to its range: some weak ones near +100 %
-        pct = float(np.clip(self.rng.lognormal(math.log(CRAMP_PCT_MEDIAN), 0.5), *CRAMP_PCT))
-        return 1.0 + pct / 100.0
+    def add_cramp(self, family: str) -> None:
+        """Draw a cramp of ``family`` (:mod:`families`), place it, add its episodes and truth.
 
-    def add_cramp(self, duration: float, short: bool) -> None:
+        Relative times below count from the start of the EMG rise (the episode's start).
+        """
         rng = self.rng
-        level = self.cramp_level()
-        wake = not short and duration >= 20.0 and rng.random() < 0.9
-        build_up = wake and duration >= 100.0 and rng.random() < 0.6
-        fasc = rng.random() < 0.35
-        walk = wake and duration >= 60.0 and rng.random() < 0.35
-        if build_up:
-            ramp = float(np.clip(rng.normal(*BUILD_UP_S), 20.0, 70.0))
-            wake_delay = ramp + float(rng.uniform(0.0, 3.0))
-        else:
-            ramp = float(rng.uniform(0.5, 4.0)) if not short else float(rng.uniform(0.3, 1.5))
-            wake_delay = ramp + float(rng.uniform(1.0, 8.0))
-        stretch_delay = float(rng.uniform(2.0, 20.0))
-        surge = float(rng.uniform(3.0, 15.0))
-        decay = float(rng.uniform(5.0, 30.0)) if not short else float(rng.uniform(0.5, 2.0))
-        if wake:
-            need = wake_delay + stretch_delay + surge + decay
-            if need > duration * 0.95:
-                f = duration * 0.95 / need
-                stretch_delay, surge, decay = stretch_delay * f, surge * f, decay * f
-                if wake_delay * f < ramp:
-                    ramp = wake_delay * f
-                wake_delay *= f
-        else:
-            ramp = min(ramp, duration * 0.4)
-            decay = min(decay, duration * 0.4)
-        fasc_s = float(rng.uniform(20.0, 120.0)) if fasc else 0.0
-        walk_s = float(rng.uniform(30.0, 180.0)) if walk else 0.0
-        after = 20.0 + walk_s
-        a = self.moves.place(rng, fasc_s + duration + after, gap=20.0)
+        c = draw_cramp(rng, family)
+        space = self.T - 2 * EDGE_S - 60.0
+        duration = min(c.duration_s, max(SHORT_CRAMP_S, 0.6 * space))
+        onset_rel, plateau_rel = c.onset_after_start_s, c.plateau_after_start_s
+        end_rel = onset_rel + duration
+        # The decay starts in the second half of the plateau and reaches the band at end_rel.
+        decay = min(c.decay_s, 0.5 * max(end_rel - plateau_rel, 0.2) / (1.0 - END_BAND))
+        decay_rel = end_rel - (1.0 - END_BAND) * decay
+        episode_end_rel = decay_rel + decay
+        wake_rel = None
+        if c.wake_delay_s is not None and onset_rel + c.wake_delay_s < decay_rel - 1.0:
+            wake_rel = onset_rel + c.wake_delay_s
+        wake_len = float(rng.uniform(1.5, 4.0))
+        stretch_rel = surge = None
+        if wake_rel is not None and c.stretch:
+            delay, surge = float(rng.uniform(2.0, 20.0)), float(rng.uniform(3.0, 15.0))
+            room = decay_rel - 0.5 - wake_rel
+            if delay + surge > room:
+                f = room / (delay + surge)
+                delay, surge = delay * f, surge * f
+            if surge >= 1.0 and delay >= 1.0:
+                stretch_rel = wake_rel + delay
+                wake_len = min(wake_len, delay)
+            else:
+                surge = None
+        move_rel = move_len = None
+        if wake_rel is not None and c.move is not None:
+            # moves as soon as the pain wakes them, within the cramp [NHS: stand, walk]
+            move_rel = min(wake_rel + 2.0 + float(rng.uniform(0.0, 3.0)), end_rel - 1.0)
+            move_rel = max(move_rel, wake_rel + 2.0)
+            wake_len = min(wake_len, move_rel - wake_rel)
+            lo, hi = {"turn": TURN_IN_CRAMP_S, "sit_stand": STAND_IN_CRAMP_S}.get(
+                c.move, WALK_IN_CRAMP_S
+            )
+            move_len = float(rng.uniform(lo, hi))
+        walk_rel = walk_len = None
+        if c.walk_off and stretch_rel is not None and surge is not None:
+            walk_rel = max(stretch_rel + surge + 3.0, decay_rel - float(rng.uniform(10.0, 60.0)))
+            walk_len = float(rng.uniform(30.0, 180.0))
+        busy_rel = max(
+            episode_end_rel,
+            (move_rel or 0.0) + (move_len or 0.0),
+            (walk_rel or 0.0) + (walk_len or 0.0),
+        )
+        a = self.moves.place(rng, c.fasciculation_s + busy_rel + 20.0, gap=20.0)
         if a is None:
             return
-        onset = a + fasc_s
-        end = onset + duration
-        self.moves.add(a, end + after)
-        self.cramp_spans.add(a, end + after)
-        resid = min(float(rng.uniform(*RESIDUAL)), 1.0 + 0.8 * (level - 1.0))
-        entry: dict[str, Any] = {"onset_s": _r(onset), "end_s": _r(end), "level": _r(level)}
+        start = a + c.fasciculation_s  # the EMG rise begins
+        self.moves.add(a, start + busy_rel + 20.0)
+        self.cramp_spans.add(a, start + busy_rel + 20.0)
+        onset, end = start + onset_rel, start + end_rel
+        post_gain = float(rng.uniform(0.7, 1.0))
+        gain = float(rng.uniform(*SURGE_GAIN))
+        plateau_excess = (c.level - 1.0) * (post_gain if stretch_rel is not None else 1.0)
+        # issue 15 / physiology.md §6 "Residual": clearly below the cramp that caused it
+        resid = 1.0 + min(float(rng.uniform(*RESIDUAL)) - 1.0, RESIDUAL_SHARE * plateau_excess)
+        lead = a if c.fasciculation_s > 0 else start if c.build_up_s > 0 else onset
         params: dict[str, Any] = {
-            "level": level,
-            "ramp_s": ramp,
-            "ramp_power": float(rng.uniform(1.0, 2.0)) if build_up else 1.0,
+            "level": c.level,
+            "build_up_s": c.build_up_s,
+            "build_up_fraction": c.build_up_fraction,
+            "build_up_power": c.build_up_power,
+            "rise_s": c.rise_s,
             "residual": resid,
-            "decay_start_s": end - decay,
+            "decay_start_s": start + decay_rel,
         }
-        if fasc:
+        entry: dict[str, Any] = {
+            "onset_s": _r(onset),
+            "end_s": _r(end),
+            "lead_s": _r(lead),
+            "wake_s": None,
+            "family": c.family,
+            "level": _r(c.level),
+        }
+        if c.fasciculation_s > 0:
             self.ep(
                 "fasciculation",
                 a,
-                onset + ramp,
+                onset,
                 rate_hz=float(rng.uniform(0.3, 3.0)),
                 twitch_ratio=float(rng.uniform(3.0, 10.0)),
                 **{"raise": float(rng.uniform(1.1, 1.4))},
             )
-            self.conf.append({"kind": "fasciculation", "start_s": _r(a), "end_s": _r(onset + ramp)})
-        if short:
-            self.ep("cramp", onset, end, **params)
+            self.conf.append({"kind": "fasciculation", "start_s": _r(a), "end_s": _r(onset)})
+        if family == SHORT_FAMILY:
+            self.ep("cramp", start, start + episode_end_rel, **params)
             self.short.append(entry)
             return
         entry.update(
-            ramp_s=_r(ramp),
-            build_up=build_up,
-            fasciculation=fasc,
+            ramp_s=_r(plateau_rel),
+            plateau_s=_r(start + plateau_rel),
+            build_up=c.build_up_s > 0,
+            build_up_s=_r(c.build_up_s),
+            fasciculation=c.fasciculation_s > 0,
             residual_level=_r(resid),
-            wake_s=None,
+            decay_start_s=_r(start + decay_rel),
             stretch_s=None,
             stretch_end_s=None,
-            peak_level=_r(level),
-            walk_off=walk,
+            peak_level=_r(c.level),
+            move=c.move if move_rel is not None else None,
+            move_s=None,
+            move_end_s=None,
+            walk_off=walk_rel is not None,
+            restretch_s=[],
         )
-        walk_at = end  # replaced below: walking implies waking
-        if wake:
-            w = onset + wake_delay
-            s = w + stretch_delay
-            gain = float(rng.uniform(*SURGE_GAIN))
-            params.update(
-                stretch_s=s, surge_s=surge, surge_gain=gain, post_gain=float(rng.uniform(0.5, 1.0))
-            )
-            entry.update(
-                wake_s=_r(w),
-                stretch_s=_r(s),
-                stretch_end_s=_r(s + surge),
-                peak_level=_r(1.0 + (level - 1.0) * gain),
-            )
+        lie_at: float | None = end + float(rng.uniform(2.0, 15.0))
+        if wake_rel is not None:
+            w = start + wake_rel
+            entry["wake_s"] = _r(w)
             self.ep(
                 "wake",
                 w,
-                w + float(rng.uniform(1.5, 4.0)),
+                w + wake_len,
                 voluntary_uv=float(rng.uniform(5.0, 30.0)),
                 artifact_uv=float(rng.uniform(20.0, 150.0)),
                 accel_g=float(rng.uniform(0.05, 0.3)),
             )
-            self.posture_events.append((w, "wake", {"until": s}))
+            after_wake = [x for x in (stretch_rel, move_rel) if x is not None]
+            until = start + min(after_wake) if after_wake else w + wake_len + 1.0
+            self.posture_events.append((w, "wake", {"until": until}))
+        if stretch_rel is not None and surge is not None:
+            s = start + stretch_rel
+            params.update(stretch_s=s, surge_s=surge, surge_gain=gain, post_gain=post_gain)
+            entry.update(
+                stretch_s=_r(s),
+                stretch_end_s=_r(s + surge),
+                peak_level=_r(1.0 + (c.level - 1.0) * gain),
+            )
             self.posture_events.append((s, "cramp_stretch", {"until": s + surge}))
-            # Walking relieves it [NHS]: the sleeper gets up late in the cramp and it ends
-            # while walking. Until then, long cramps bring more stretches and massage.
-            decay_start = end - decay
-            if walk:
-                walk_at = max(s + surge + 3.0, decay_start - float(rng.uniform(10.0, 60.0)))
-            limit = (walk_at if walk else decay_start) - 5.0
-            restretch: list[tuple[float, float, float]] = []
-            at = s + surge + float(rng.uniform(30.0, 120.0))
-            while at + 10.0 < limit:
-                dur = float(rng.uniform(3.0, 10.0))
-                restretch.append((at, dur, float(rng.uniform(1.2, 2.0))))
-                self.ep(
-                    "wake",
-                    at,
-                    at + dur,
-                    voluntary_uv=float(rng.uniform(5.0, 30.0)),
-                    artifact_uv=float(rng.uniform(10.0, 100.0)),
-                    accel_g=float(rng.uniform(0.03, 0.2)),
-                )
-                at += dur + float(rng.uniform(30.0, 120.0))
+            limit = start + (walk_rel if walk_rel is not None else decay_rel) - 5.0
+            restretch = self._restretches(s + surge, limit)
             params["restretch"] = tuple(restretch)
             entry["restretch_s"] = [_r(r[0]) for r in restretch]
-        self.ep("cramp", onset, end, **params)
+        if move_rel is not None and move_len is not None and c.move is not None:
+            m = start + move_rel
+            entry.update(move_s=_r(m), move_end_s=_r(m + move_len))
+            self.move_in_cramp(c.move, m, min(m + move_len, self.T - EDGE_S))
+            lie_at = None  # a turn ends lying; standing and walking end lying down
+        self.ep("cramp", start, start + episode_end_rel, **params)
         tau = float(rng.uniform(*SORENESS_TAU_S))
-        self.ep("soreness", end, min(self.T, end + 3 * tau), residual=resid, tau_s=tau)
-        self.conf.append(
-            {"kind": "soreness", "start_s": _r(end), "end_s": _r(min(self.T, end + 3 * tau))}
-        )
-        if walk:
-            wa = walk_at
-            wb = min(wa + walk_s, self.T - EDGE_S)
+        sore_a, sore_b = start + episode_end_rel, min(self.T, start + episode_end_rel + 3 * tau)
+        self.ep("soreness", sore_a, sore_b, residual=resid, tau_s=tau)
+        self.conf.append({"kind": "soreness", "start_s": _r(sore_a), "end_s": _r(sore_b)})
+        if walk_rel is not None and walk_len is not None:
+            wa = start + walk_rel
+            wb = min(wa + walk_len, self.T - EDGE_S)
             if wb - wa > 10.0:
                 self.trip(wa, wb, "walk_off")
-        else:
-            self.posture_events.append((end + float(rng.uniform(2.0, 15.0)), "lie", {}))
+                lie_at = None
+        if lie_at is not None:
+            self.posture_events.append((lie_at, "lie", {}))
         self.cramps.append(entry)
 
+    def _restretches(self, after: float, limit: float) -> list[tuple[float, float, float]]:
+        """Later stretches and massage of a long cramp (smaller surges [RT95]) before ``limit``."""
+        rng = self.rng
+        out: list[tuple[float, float, float]] = []
+        at = after + float(rng.uniform(30.0, 120.0))
+        while at + 10.0 < limit:
+            dur = float(rng.uniform(3.0, 10.0))
+            out.append((at, dur, float(rng.uniform(1.2, 2.0))))
+            self.ep(
+                "wake",
+                at,
+                at + dur,
+                voluntary_uv=float(rng.uniform(5.0, 30.0)),
+                artifact_uv=float(rng.uniform(10.0, 100.0)),
+                accel_g=float(rng.uniform(0.03, 0.2)),
+            )
+            at += dur + float(rng.uniform(30.0, 120.0))
+        return out
+
+    def move_in_cramp(self, move: str, a: float, b: float) -> None:
+        """A posture change, standing up or walking while the cramp goes on (issue 15)."""
+        if move == "turn":
+            self.turn_at(a, b, in_cramp=True)
+        else:
+            self.trip(a, b, "stand" if move == "sit_stand" else "walk_off", in_cramp=True)
+
     # -- movement confounders ----------------------------------------------------------------------
-    def trip(self, a: float, b: float, kind: str) -> None:
-        """Get up, walk, stand a while (toilet), walk back, lie down; ``kind`` gait/walk_off."""
+    def trip(self, a: float, b: float, kind: str, *, in_cramp: bool = False) -> None:
+        """Get up and lie down again ``b − a`` s later. ``kind``: ``gait`` (walk, stand a while
+        at the toilet, walk back), ``walk_off`` (walk throughout) or ``stand`` (stand only).
+        ``in_cramp``: the cramp goes on meanwhile (its truth entry says so)."""
         rng = self.rng
         stride = STRIDE_S * float(rng.uniform(0.9, 1.12))
         burst = float(rng.uniform(*GAIT_BURST_PEAK_UV))
@@ -324,6 +379,8 @@ class _Builder:
         if kind == "gait":
             walk1 = total * float(rng.uniform(0.2, 0.35))
             stand = total * float(rng.uniform(0.3, 0.5))
+        elif kind == "stand":
+            walk1, stand = 0.0, total
         else:
             walk1, stand = total, 0.0
         w1a, w1b = a + sit, a + sit + walk1
@@ -334,14 +391,21 @@ class _Builder:
             swing_deg=float(rng.uniform(20.0, 25.0)),
             artifact_uv=float(rng.uniform(5.0, 30.0)),
         )
-        self.ep("gait", w1a, w1b, **common)
+        if walk1 > 0:
+            self.ep("gait", w1a, w1b, **common)
         if stand > 0:
             self.ep("stand", w1b, w1b + stand, tone_uv=float(rng.uniform(3.0, 12.0)))
-            self.ep("gait", w1b + stand, b - sit, **common)
+            if kind == "gait":
+                self.ep("gait", w1b + stand, b - sit, **common)
         self.ep("motion", a, a + sit, voluntary_uv=20.0, artifact_uv=50.0, accel_g=0.2)
         self.ep("motion", b - sit, b, voluntary_uv=20.0, artifact_uv=50.0, accel_g=0.2)
         self.posture_events.append((a, "up", {"until": b}))
-        self.conf.append({"kind": kind, "start_s": _r(a), "end_s": _r(b), "stride_s": _r(stride)})
+        entry: dict[str, Any] = {"kind": kind, "start_s": _r(a), "end_s": _r(b)}
+        if kind != "stand":
+            entry["stride_s"] = _r(stride)
+        if in_cramp:
+            entry["in_cramp"] = True
+        self.conf.append(entry)
 
     def toilet(self) -> None:
         length = float(self.rng.uniform(90.0, 420.0))
@@ -351,22 +415,28 @@ class _Builder:
             self.trip(a, a + length, "gait")
 
     def turn(self) -> None:
+        length = float(self.rng.uniform(*TURN_S))
+        a = self.moves.place(self.rng, length, gap=3.0)
+        if a is not None:
+            self.moves.add(a, a + length)
+            self.turn_at(a, a + length)
+
+    def turn_at(self, a: float, b: float, *, in_cramp: bool = False) -> None:
+        """Turn over between ``a`` and ``b`` (EMG rise, artefact, gravity rotates [IRL21])."""
         rng = self.rng
-        length = float(rng.uniform(*TURN_S))
-        a = self.moves.place(rng, length, gap=3.0)
-        if a is None:
-            return
-        self.moves.add(a, a + length)
         self.ep(
             "turn",
             a,
-            a + length,
+            b,
             voluntary_uv=float(rng.uniform(10.0, 80.0)),
             artifact_uv=float(rng.uniform(20.0, 200.0)),
             accel_g=float(rng.uniform(0.05, 0.3)),
         )
-        self.posture_events.append((a, "turn", {"until": a + length}))
-        self.conf.append({"kind": "turn", "start_s": _r(a), "end_s": _r(a + length)})
+        self.posture_events.append((a, "turn", {"until": b}))
+        entry: dict[str, Any] = {"kind": "turn", "start_s": _r(a), "end_s": _r(b)}
+        if in_cramp:
+            entry["in_cramp"] = True
+        self.conf.append(entry)
 
     def stretch(self) -> None:
         rng = self.rng
@@ -560,14 +630,11 @@ def build_schedule(
         n_req = max(1, n8 if hours >= 8 else int(rng.binomial(n8, min(1.0, hours / 8.0))))
     else:
         n_req = int(rng.binomial(n8, min(1.0, hours / 8.0)))
-    space = duration_s - 2 * EDGE_S - 60.0
+    weights = np.asarray(prof.family_weights, dtype=float)
     for _ in range(n_req):
-        # seconds to 10 min [Hal17]; mean 8–9 min [BMJ] but shape unconfirmed: log-normal
-        d = float(np.clip(rng.lognormal(math.log(150.0), 0.9), SHORT_CRAMP_S, CRAMP_MAX_S))
-        d = min(d, max(SHORT_CRAMP_S, space * 0.6))
-        b.add_cramp(d, short=False)
+        b.add_cramp(str(rng.choice(FAMILIES, p=weights / weights.sum())))
     for _ in range(_count(rng, prof.short_cramps_per_8h, hours)):
-        b.add_cramp(float(rng.uniform(2.0, 9.5)), short=True)
+        b.add_cramp(SHORT_FAMILY)
     if rng.random() < prof.plm_series_p:
         for _ in range(max(1, _count(rng, prof.plm_series_per_8h, hours))):
             b.plm_series()

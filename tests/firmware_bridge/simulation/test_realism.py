@@ -178,7 +178,7 @@ def test_cramps_reach_their_level_with_a_plausible_spectrum(santuz: dict[str, An
         sub = plan.subject
         mains = sub.mains_hz + sub.mains_offset_hz
         for c in plan.truth["cramps"]:
-            a = c["onset_s"] + c["ramp_s"] + 1.0
+            a = c["plateau_s"] + 1.0
             b = (c["wake_s"] - 0.5) if c["wake_s"] is not None else c["end_s"] - 30.0
             b = min(b, a + 15.0)  # keeps the test fast
             if b - a < 3.0:
@@ -239,3 +239,46 @@ def test_plm_on_the_shin_rises_above_the_scoring_threshold() -> None:
             checked += 1
             break
     assert checked >= 3
+
+
+def _quiet_between(c: dict[str, Any], a: float, b: float) -> bool:
+    """No stretch, move or walk of cramp ``c`` touches ``[a, b]`` (its EMG is the cramp's own)."""
+    spans = [(c["wake_s"], (c["wake_s"] or 0.0) + 4.0), (c["stretch_s"], c["stretch_end_s"]),
+             (c["move_s"], c["move_end_s"])]  # fmt: skip
+    spans += [(r, r + 10.0) for r in c["restretch_s"]]
+    return not c["walk_off"] and all(s is None or e is None or b <= s or a >= e for s, e in spans)
+
+
+def test_the_residual_stays_clearly_below_the_cramp_and_the_end_is_where_it_is_reached() -> None:
+    """Issue 15: after the truth end the EMG is the residual, clearly below the cramp's plateau
+    (excess over rest ≤ ~40 % of the plateau's, ≤ ~2× rest). Excesses are in power over the
+    10 s before the cramp (which may hold an earlier cramp's soreness)."""
+    background = {"soreness", "ecg", "fasciculation"}
+    checked = 0
+    for plan in _plans("families", 4) + DENSE:
+        sub = plan.subject
+        mains = sub.mains_hz + sub.mains_offset_hz
+        busy = [(c["start_s"], c["end_s"]) for c in plan.truth["confounders"]
+                if c["kind"] not in background] + [
+                (b["start_s"], b["end_s"]) for b in plan.truth["bad_signal"]]  # fmt: skip
+
+        def power(a: float, b: float) -> float:
+            emg, _ = render_window(plan, a, b)  # noqa: B023 - used at once
+            rms = rms_without_mains(emg[0], plan.emg_rate_hz, mains)  # noqa: B023
+            return (rms / sub.noise_floor_uv) ** 2  # noqa: B023
+
+        for c in plan.truth["cramps"]:
+            busy_c = [(a, b) for a, b in busy if not (c["lead_s"] <= a and b <= c["onset_s"])]
+            rest = (c["lead_s"] - 12.0, c["lead_s"] - 2.0)
+            before = (c["decay_start_s"] - 5.0, c["decay_start_s"] - 0.5)
+            after = (c["end_s"] + 1.0, c["end_s"] + 6.0)
+            if (before[0] < c["plateau_s"] or not _quiet_between(c, before[0], after[1])
+                    or after[1] > plan.duration_s or rest[0] < 0
+                    or any(a < w[1] and w[0] < b for a, b in busy_c for w in (rest, before, after))
+                    ):  # fmt: skip
+                continue
+            p_rest, p_plateau, p_after = power(*rest), power(*before), power(*after)
+            assert p_after <= 2.3**2, (plan.seed, c, p_after)  # about 2× rest at most (RMS)
+            assert p_after - p_rest <= 0.5 * (p_plateau - p_rest), (plan.seed, c)
+            checked += 1
+    assert checked >= 8

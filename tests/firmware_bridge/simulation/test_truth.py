@@ -11,12 +11,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from firmware_bridge.simulation import PROFILES, SHORT_CRAMP_S, TRUTH_FORMAT, plan_night
+from firmware_bridge.simulation import (
+    FAMILIES,
+    PROFILES,
+    SHORT_CRAMP_S,
+    TRUTH_FORMAT,
+    plan_night,
+)
 
 SEEDS = range(12)
 CONFOUNDER_KINDS = {
     "plm", "plm_series", "turn", "stretch", "gait", "walk_off", "hum_change", "ecg",
-    "baseline_wander", "motion_artifact", "fasciculation", "soreness",
+    "baseline_wander", "motion_artifact", "fasciculation", "soreness", "stand",
 }  # fmt: skip
 BAD_KINDS = {"lead_off", "saturation", "flat", "drift", "hum"}
 
@@ -65,27 +71,62 @@ def test_cramps_split_at_10_s_never_overlap_and_keep_their_phases(plan: Any) -> 
     for c in t["cramps"]:
         d = c["end_s"] - c["onset_s"]
         assert SHORT_CRAMP_S <= d <= 600.0 + 1e-6
+        assert c["family"] in FAMILIES
         # [CS]: +100..800 % over baseline, the surge may go above
         assert 2.0 - 1e-9 <= c["level"] <= 9.0 + 1e-9
         assert c["peak_level"] >= c["level"] - 1e-9
-        assert 1.0 < c["residual_level"] <= c["level"]
+        # issue 15: the residual stays clearly below the cramp, at most about 2× rest
+        assert 1.0 < c["residual_level"] <= 2.0 + 1e-9
+        assert c["residual_level"] - 1.0 <= 0.4 * (c["level"] - 1.0) + 1e-3
+        assert c["lead_s"] <= c["onset_s"] <= c["plateau_s"] < c["decay_start_s"] < c["end_s"]
+        if c["lead_s"] < c["onset_s"]:  # only a build-up or a fasciculation prelude leads
+            assert c["build_up"] or c["fasciculation"]
         if c["wake_s"] is not None:
-            assert c["onset_s"] < c["wake_s"] < c["stretch_s"] < c["stretch_end_s"] < c["end_s"]
-        if c["build_up"]:  # [CS] 41 ± 11 s motionless before waking
-            assert 20.0 <= c["wake_s"] - c["onset_s"] <= 80.0
+            assert c["wake_s"] >= c["onset_s"] + 1.5 - 1e-3  # the pain wakes: after the onset
+            assert c["wake_s"] < c["end_s"]
+        if c["stretch_s"] is not None:
+            assert c["wake_s"] < c["stretch_s"] < c["stretch_end_s"] < c["end_s"]
+        if c["move"] is not None:  # moves within the cramp (issue 15)
+            assert c["wake_s"] < c["move_s"] < c["end_s"] and c["move_end_s"] > c["move_s"]
+        if c["build_up"]:  # [CS] 41 ± 11 s motionless before waking; issue 15: 20–70 s rise
+            assert 20.0 - 1e-3 <= c["build_up_s"] <= 70.0 + 1e-3
+            rise_began = c["plateau_s"] - c["ramp_s"]
+            assert c["lead_s"] <= rise_began + 1e-3 and rise_began < c["onset_s"]
+            assert 20.0 <= c["wake_s"] - rise_began <= 90.0
     for c in t["short_cramps"]:
         assert 0 < c["end_s"] - c["onset_s"] < SHORT_CRAMP_S
-    spans = [(c["onset_s"], c["end_s"]) for c in t["cramps"] + t["short_cramps"]]
+    spans = [(c["lead_s"], c["end_s"]) for c in t["cramps"] + t["short_cramps"]]
     for a, b in itertools.combinations(spans, 2):
         assert not _overlap(a, b), (a, b)
     for bad in t["bad_signal"]:
         for s in spans:
             assert not _overlap((bad["start_s"], bad["end_s"]), s)
-    # Movement confounders keep clear of cramps (a toilet trip is not part of a cramp).
+    # Movement confounders keep clear of cramps (a toilet trip is not part of a cramp), except
+    # the moves a cramp's own truth lists as made within it.
     for conf in t["confounders"]:
-        if conf["kind"] in {"turn", "stretch", "gait", "plm_series", "motion_artifact"}:
+        if conf.get("in_cramp"):
+            assert any(a <= conf["start_s"] < b for a, b in spans), conf
+        elif conf["kind"] in {"turn", "stretch", "gait", "plm_series", "motion_artifact"}:
             for s in spans:
                 assert not _overlap((conf["start_s"], conf["end_s"]), s), (conf, s)
+
+
+def test_every_family_is_drawn_over_its_range() -> None:
+    cramps = [c for p in PLANS for c in p.truth["cramps"]]
+    by_family: dict[str, list[dict[str, Any]]] = {f: [] for f in FAMILIES}
+    for c in cramps:
+        by_family[c["family"]].append(c)
+    assert all(len(v) >= 5 for v in by_family.values()), {k: len(v) for k, v in by_family.items()}
+    short = by_family["short_moving"]
+    assert all(10.0 - 1e-3 <= c["end_s"] - c["onset_s"] <= 30.0 + 1e-3 for c in short)
+    assert min(c["wake_s"] - c["onset_s"] for c in short) < 3.0  # moves from 1.5 s after onset
+    moves = {c["move"] for c in by_family["moving_through"]}
+    assert moves == {"turn", "sit_stand", "walk"}
+    assert all(2.0 <= c["level"] <= 3.0 for c in by_family["weak"])
+    assert all(5.0 <= c["level"] <= 9.0 for c in by_family["strong"])
+    assert all(c["build_up"] and not c["fasciculation"] for c in by_family["build_up"])
+    assert all(c["build_up"] and c["fasciculation"] for c in by_family["build_up_fasciculation"])
+    assert all(c["lead_s"] < c["onset_s"] - 20.0 for c in by_family["build_up_fasciculation"])
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: f"{p.profile}-{p.seed}")
@@ -111,6 +152,7 @@ def test_profiles_differ_in_cramp_counts() -> None:
     assert min(count("dense")) >= 5
     assert max(count("typical")) <= 3 and sum(count("typical")) >= 3
     assert max(count("quiet")) <= 1
+    assert min(count("families")) >= 5
     dense_conf = sum(len(p.truth["confounders"]) for p in PLANS if p.profile == "dense")
     typ_conf = sum(len(p.truth["confounders"]) for p in PLANS if p.profile == "typical")
     assert dense_conf > 2 * typ_conf
@@ -171,8 +213,11 @@ def test_posture_keyframes_increase_and_follow_the_events(plan: Any) -> None:
     def elevation(t: float) -> float:
         return float(np.interp(t, times, [k[1] for k in plan.posture]))
 
-    for trip in (c for c in plan.truth["confounders"] if c["kind"] in ("gait", "walk_off")):
+    for trip in (
+        c for c in plan.truth["confounders"] if c["kind"] in ("gait", "walk_off", "stand")
+    ):
         mid = (trip["start_s"] + trip["end_s"]) / 2
         assert elevation(mid) >= 80.0  # upright: shank ≈ vertical (§3)
     for turn in (c for c in plan.truth["confounders"] if c["kind"] == "turn"):
-        assert abs(elevation(turn["start_s"])) <= 45.0  # lying before a turn
+        # lying before a turn; in a cramp, maybe with the knee pulled up in pain (+20–40°)
+        assert abs(elevation(turn["start_s"])) <= (60.0 if turn.get("in_cramp") else 45.0)
