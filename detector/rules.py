@@ -142,6 +142,23 @@ def walked_off(upright_frames: int, upright_end_frames: int) -> bool:
     return upright_frames >= upright_end_frames
 
 
+def walked_off_since(upright_levels: Sequence[float], end_log: float) -> int:
+    """Where a cramp walked off ended (``upright_end_s``): the index into ``upright_levels``
+    (the smoothed levels of its upright frames, oldest first) from which, counting back from
+    the latest, frames below the end threshold never fell behind those above it; ``len`` if the
+    latest is above. The smoothed level is a low quantile over smooth_s, so between gait's
+    push-off bursts [physiology.md §2] it shows the calf's continuous discharge, the cramp."""
+    balance = 0
+    start = len(upright_levels)
+    for j in range(len(upright_levels) - 1, -1, -1):
+        balance += 1 if upright_levels[j] < end_log else -1
+        if balance < 0:
+            break
+        if upright_levels[j] < end_log:
+            start = j
+    return start
+
+
 def signal_lost(bad_frames: int, lost_frames: int) -> bool:
     """No usable signal for ``lost_s``: the cramp is ended at its last good frame."""
     return bad_frames >= lost_frames

@@ -188,6 +188,7 @@ class CrampMachine:
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
         self._up_since = -1
+        self._up_levels: list[tuple[int, float]] = []  # (frame, level) of its upright frames
         self._woken = False
         self._motion_before_k0 = -(10**9)
         self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
@@ -586,10 +587,17 @@ class CrampMachine:
         if trig is Trigger.UPRIGHT:
             if self._up_since < 0:
                 self._up_since = k
+                self._up_levels = []
+            self._up_levels.append((k, level))
             return
         if trig is Trigger.STOOD:
-            # walking relieves it [NHS]: it is over once walked on for upright_end_frames
-            self._end(self._t(k), events)
+            # walking relieves it [NHS]: it is over once walked on for upright_end_frames, and
+            # ended where its own level between the steps fell below its end threshold
+            self._up_levels.append((k, level))
+            j = rules.walked_off_since([v for _, v in self._up_levels], self._end_log)
+            t_end = self._t(k) if j >= len(self._up_levels) else (
+                self._t(self._up_levels[j][0]) - p.smooth_delay_s)
+            self._end(t_end, events)
             self._post_base, self._post_from = p.post_base_log, k
             return
         self._up_since = -1

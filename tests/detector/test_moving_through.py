@@ -75,3 +75,15 @@ def test_a_cramp_still_on_after_the_waking_artifact_is_prompted_not_recorded() -
     events, _ = run(*_with_motion_artifact(night, ONSET + 2.0, ONSET + 6.0, 5))
     assert _kinds(events) == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
     assert starts(events)[0].t_detect <= ONSET + 6.0 + FAST.quality_hold_s + 2.0
+
+
+def test_a_cramp_walked_off_ends_where_its_own_level_fell_not_when_the_walk_is_long_enough(
+        ) -> None:
+    # a 3× cramp from 150 s; the sleeper stands at 200 s and walks; the cramp's discharge
+    # stops at 230 s (the residual 1.3× is left), 15 s before upright_end_s has passed
+    night = Night(seconds=400.0, upright=[(200.0, 300.0)], moves=[(200.0, 300.0, 0.2)],
+                  bursts=[(ONSET, 230.0, 3.0), (230.0, 330.0, 1.3)], seed=7)
+    events, _ = run(*render(night))
+    assert _kinds(events) == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
+    (end,) = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
+    assert end.t_end == pytest.approx(230.0, abs=3.0)  # not 245 s, when upright_end_s passed
