@@ -209,10 +209,12 @@ class DetectorSettings:
     candidate_dip_s: float = _f(
         1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
     candidate_bad_s: float = _f(
-        10.0, "A candidate that began with the leg still (pre_still_s) and then moved survives "
+        30.0, "A candidate that began with the leg still (pre_still_s) and then moved survives "
         "bad signal up to this long (s): the movement artifact of the sleeper waking from the "
-        "cramp, 1-8 s into it [CS], plus quality_hold_s. Bad signal without movement (a lead "
-        "coming off) still drops it.", 0.0, 60.0)
+        "cramp [CS], a turn of 3-45 s [IRL21] plus quality_hold_s, held like a cramp's bad "
+        "signal (lost_s). When the signal is back it is confirmed if the discharge goes on, "
+        "recorded if it is over. Bad signal without movement (a lead coming off) still drops "
+        "it.", 0.0, 60.0)
     end_hold_s: float = _f(
         40.0, "A cramp ends after its level stayed below the end threshold this long (s); "
         "shorter dips are one cramp: motor units rotate, each active 23.6 ± 16.2 s [Min09], so "

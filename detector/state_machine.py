@@ -197,6 +197,7 @@ class CrampMachine:
         self._levels_at_over = 0  # … and how many of its levels came before it
         self._shares_at_over = 0  # … and of its spectral shares
         self._lead_in: list[float] = []  # raw levels from a candidate's onset to its start
+        self._still_levels: list[float] = []  # its levels while still and not fallen
         self._still_run = 0  # frames of still raw discharge up to the previous batch's end
         self._last_motion_carry = -(10**9)  # last_motion at the previous batch's last frame
         # per batch, derived from its inputs (not state): the still raw discharge before each
@@ -405,8 +406,10 @@ class CrampMachine:
         return self._lead_in + self._levels[:self._levels_at_over or None]
 
     def _strength(self) -> float:
-        """The candidate's own strength: the upper quartile of its levels (log)."""
-        levels = sorted(self._evidence())
+        """The candidate's own strength: the upper quartile of its smoothed levels while the
+        leg was still (a movement's voluntary EMG is not the cramp's; the raw lead-in, higher
+        than the smoothed low quantile, only when there are none) (log)."""
+        levels = sorted(self._still_levels or self._lead_in)
         return levels[(3 * len(levels)) // 4] if levels else 0.0
 
     def _fell_to_residual(self, k: int, level: float) -> bool:
@@ -458,11 +461,13 @@ class CrampMachine:
             plm_confirm_frames=p.plm_confirm_frames,
             blind=bool(f.blind[i]), blind_confirm_frames=p.blind_confirm_frames)
 
-    def _worth_recording(self, fall: int) -> bool:
+    def _worth_recording(self, f: FrameInputs, i: int, fall: int) -> bool:
         """A candidate whose discharge is over was a cramp if, from its onset to its fall
-        (frame ``fall``), it lasted ``confirm_frames`` with a sustained, EMG-shaped level."""
+        (frame ``fall``), it lasted as long as it needed to be confirmed (:meth:`_need`: a
+        leg movement of a PLM series is not recorded either) with a sustained, EMG-shaped
+        level."""
         p = self.p
-        return (fall - self._k_onset >= p.confirm_frames
+        return (fall - self._k_onset >= self._need(f, i)
                 and rules.is_sustained(self._evidence(), self._onset_thr_at(fall),
                                        p.confirm_margin_log)
                 and not rules.is_noise_like(self._shares[:self._shares_at_over or None],
@@ -503,11 +508,14 @@ class CrampMachine:
         # still run, all above the onset level)
         self._lead_in = self._raw_before(f, i, k - self._k_onset)
         self._levels = []
+        self._still_levels = []
         self._shares = []
         self._shares_at_over = 0
         if f.good[i]:
             self._levels.append(float(f.level[i]))
             self._add_share(f, i)
+            if not (f.moving[i] or f.upright[i]):
+                self._still_levels.append(float(f.level[i]))
 
     def _raw_before(self, f: FrameInputs, i: int, n: int) -> list[float]:
         """Raw levels of the ``n`` frames before frame ``i`` (at most onset_lookback_frames)."""
@@ -526,14 +534,18 @@ class CrampMachine:
             return
         self._bad_since = -1
         if new is State.IDLE:
+            recorded = False
             if trig is Trigger.OVER or (trig is Trigger.DROP and f.good[i]):
                 fall = self._over_since if trig is Trigger.OVER else self._low_since
                 fall = fall if fall >= 0 else k
-                if self._worth_recording(fall):
+                recorded = self._worth_recording(f, i, fall)
+                if recorded:
                     self._record(fall, k, events)
-                if self._woken or (events and events[-1].kind is EventKind.CRAMP_RECORDED):
-                    # the residual of the discharge that woke the sleeper is no new cramp
-                    self._post_base, self._post_from = max(level, 0.0), k
+            if self._woken or recorded:
+                # the residual of the discharge that woke the sleeper is no new cramp (after
+                # bad signal, of unknown level: the usual ~2× [CS])
+                residual = max(level, 0.0) if f.good[i] else p.post_base_log
+                self._post_base, self._post_from = residual, k
             self._levels = []
             return
         if f.moving[i] or f.upright[i]:  # the discharge began still: the sleeper woke from it
@@ -548,16 +560,18 @@ class CrampMachine:
                 self._low_since = k
         elif trig is Trigger.HIGH:
             self._low_since = -1
-        moved = bool(f.moving[i] or f.upright[i])
-        if not moved and rules.is_over(level, self._strength(), p.over_fraction):
+        if f.moving[i] or f.upright[i]:
+            return
+        if rules.is_over(level, self._strength(), p.over_fraction):
             if self._over_since < 0:
                 self._over_since = k
                 self._levels_at_over = len(self._levels) - 1
                 self._shares_at_over = len(self._shares)
-        elif not moved:
+        else:
             self._over_since = -1
             self._levels_at_over = 0
             self._shares_at_over = 0
+            self._still_levels.append(level)
 
     def _record(self, fall: int, k: int, events: list[DetectorEvent]) -> None:
         """One ``cramp_recorded``: dated from the candidate's onset to its fall (the smoothing
