@@ -302,9 +302,11 @@ class Pipeline:
                                  | (motion.tilt_deg > s.motion_tilt_deg))
         if self._shin.any():
             shin_level = _nanmax(smooth[self._shin])
-            # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]
+            # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]: louder
+            # now (raw) as well as smoothed, since the smoothing lags a calf discharge's rise
+            # (its crosstalk on the shin, smoothed the same, may cross the onset level first)
             moving |= (np.isfinite(shin_level) & (shin_level >= math.log(s.onset_ratio))
-                       & ~(calf_level > shin_level))
+                       & ~(calf_level > shin_level) & ~(calf_raw > _nanmax(raw[self._shin])))
         upright = motion.valid & (motion.shank_g > s.upright_shank_g)
         idx = fr.first + np.arange(n)
         last_motion = np.maximum.accumulate(np.where(moving, idx, self._last_motion))
