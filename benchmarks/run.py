@@ -2,7 +2,8 @@
 
 ::
 
-    python -m benchmarks.run [--detector naive|pipeline|CMD] [--quick | --holdout] [-j N]
+    python -m benchmarks.run [--detector naive|pipeline|CMD]
+                             [--quick | --holdout | --holdout-b | --family-mix] [-j N]
                              [--config FILE] [--set KEY=VALUE ...] [--emg-only] [--json OUT]
 
 * ``naive``: :class:`benchmarks.naive_detector.NaiveDetector`; ``pipeline``:

@@ -29,6 +29,13 @@ RESIDUAL_SHARE = 0.4
 # reached at 90 % of it and the episode goes on at the residual's level.
 END_BAND = 0.1
 SURGE_GAIN = (1.5, 3.0)  # [RT95]: forcible stretch raises activity; size **unconfirmed**
+# The waking movement (grabbing the calf, shifting, sitting up: physiology.md §6 "Waking
+# movement") is at least as vigorous as turning over (EMG rise and artefact [IRL21]; the turn
+# confounder's ranges), and may be more: size unconfirmed, so swept wide.
+WAKE_MOVE_S = (1.5, 6.0)
+WAKE_VOLUNTARY_UV = (5.0, 80.0)  # voluntary calf EMG, × the subject's amplitude scale
+WAKE_ARTIFACT_UV = (20.0, 300.0)  # motion artefact < ~20 Hz [DL10, vB01]
+WAKE_ACCEL_G = (0.05, 0.5)
 TURN_IN_CRAMP_S = (3.0, 15.0)  # [IRL21] posture change 3–45 s; in pain, the shorter end (model)
 STAND_IN_CRAMP_S = (15.0, 90.0)  # standing on the cramped leg relieves it [NHS]; length unconfirmed
 WALK_IN_CRAMP_S = (30.0, 150.0)  # walking relieves it [NHS]; length unconfirmed
@@ -199,7 +206,7 @@ class _Builder:
         wake_rel = None
         if c.wake_delay_s is not None and onset_rel + c.wake_delay_s < decay_rel - 1.0:
             wake_rel = onset_rel + c.wake_delay_s
-        wake_len = float(rng.uniform(1.5, 4.0))
+        wake_len = float(rng.uniform(*WAKE_MOVE_S))
         stretch_rel = surge = None
         if wake_rel is not None and c.stretch:
             delay, surge = float(rng.uniform(2.0, 20.0)), float(rng.uniform(3.0, 15.0))
@@ -300,9 +307,9 @@ class _Builder:
                 "wake",
                 w,
                 w + wake_len,
-                voluntary_uv=float(rng.uniform(5.0, 30.0)),
-                artifact_uv=float(rng.uniform(20.0, 150.0)),
-                accel_g=float(rng.uniform(0.05, 0.3)),
+                voluntary_uv=float(rng.uniform(*WAKE_VOLUNTARY_UV)),
+                artifact_uv=float(rng.uniform(*WAKE_ARTIFACT_UV)),
+                accel_g=float(rng.uniform(*WAKE_ACCEL_G)),
             )
             after_wake = [x for x in (stretch_rel, move_rel) if x is not None]
             until = start + min(after_wake) if after_wake else w + wake_len + 1.0

@@ -14,7 +14,9 @@ import pytest
 from bedside.cli import main as cli_main
 from benchmarks.corpus import (
     CORPUS,
+    FAMILY_MIX,
     HOLDOUT,
+    HOLDOUT_B,
     QUICK,
     NightSpec,
     ensure_night,
@@ -113,7 +115,7 @@ def test_corpus_definition_is_large_enough() -> None:
     assert {s.profile for s in CORPUS} == {"dense", "typical", "quiet"}
     assert len({s.seed for s in CORPUS}) == len(CORPUS)  # the seed draws the subject
     assert sum(1 for s in CORPUS if s.hours == 8.0) >= 6
-    every = CORPUS + QUICK + HOLDOUT
+    every = CORPUS + QUICK + HOLDOUT + HOLDOUT_B + FAMILY_MIX
     assert len({s.name for s in every}) == len(every)
     assert not {s.seed for s in HOLDOUT} & {s.seed for s in CORPUS}  # other subjects
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,31 @@ def test_missing_file_and_odd_count(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "none.truth.json: no such file" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "only-one.json")]) == 2
     assert "pairs" in capsys.readouterr().err
+
+
+def test_the_cli_counts_a_recorded_cramp_and_times_from_the_full_onset(tmp_path: Path) -> None:
+    """Through the installed ``crampwatch`` (issue 15): lead_s opens the window, latency is from
+    the full onset, a cramp_recorded is counted but not timely, a bad one exits 65."""
+    cli = Path(sys.executable).parent / "crampwatch"
+    truth = {**TRUTH, "cramps": [
+        {"lead_s": 60.0, "onset_s": 100.0, "end_s": 220.0, "family": "build_up", "level": 3.0},
+        {"lead_s": 500.0, "onset_s": 500.0, "end_s": 515.0, "family": "short_moving", "level": 3.0},
+    ]}  # fmt: skip
+    events = [
+        {"event": "cramp_started", "t_onset": 90.0, "t_detect": 95.0},  # in the build-up
+        {"event": "cramp_recorded", "t_onset": 501.0, "t_end": 514.0, "duration_s": 13.0},
+        {"event": "cramp_started", "t_onset": 520.0, "t_detect": 530.0},  # prompt after it ended
+    ]
+    files = write_night(tmp_path, "n", truth, events)
+    run = subprocess.run([str(cli), "score", "--json", *files], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    agg = doc["aggregate"]
+    assert (agg["hits"], agg["recorded"], agg["counted_sensitivity"]) == (1, 1, 1.0)
+    assert agg["latency_median_s"] == -5.0  # 5 s before the full onset
+    assert agg["false_alarms"] == 1 and agg["after_cramp_false_alarms"] == 1
+    assert doc["by_family"]["short_moving"]["false_alarms"] == 1
+    bad = write_night(tmp_path, "b", truth, [{"event": "cramp_recorded", "t_end": 3.0}])
+    run = subprocess.run([str(cli), "score", *bad], capture_output=True, text=True)
+    assert run.returncode == 65 and "event #1: 't_onset'" in run.stderr
+    assert run.stderr.count("\n") == 1

@@ -11,8 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.scoring import (
+    AFTERMATH_S,
     CAUSE_MARGIN_S,
     aggregate,
+    by_family,
+    by_profile,
+    describe,
+    format_family_table,
+    format_profile_table,
     format_table,
     score_night,
     to_dict,
@@ -89,7 +95,7 @@ def test_window_boundaries(t_detect: float, is_hit: bool) -> None:
     else:
         assert m.sensitivity == 0.0
         assert score.false_alarms[0].cause == "cramp"  # just outside: attributed to the cramp
-        assert score.missed[0].start_s == 1000.0
+        assert score.missed[0].onset_s == 1000.0
 
 
 def test_fragments_count_once() -> None:
@@ -267,6 +273,8 @@ def test_bad_truth_names_the_field(bad_truth: dict[str, Any], message: str) -> N
         ({"event": "cramp_ended", "t_end": "x"}, "event #2: 't_end'"),
         ({"event": 3}, "event #2: 'event' must be a string"),
         ({"event": "cramp_started", "t_detect": float("nan")}, "finite"),
+        ({"event": "cramp_recorded", "t_end": 1100.0}, "event #2: 't_onset'"),
+        ({"event": "cramp_recorded", "t_onset": 1100.0, "t_end": 1000.0}, "before t_onset"),
     ],
 )
 def test_bad_event_names_the_event(event: dict[str, Any], message: str) -> None:
@@ -286,8 +294,121 @@ def test_every_start_is_counted_once(
     night = score_night(truth(duration_s=3600.0, cramps=spans), events)
     m = night.metrics
     assert m.hits + m.fragments + m.neutral + m.false_alarms == len(detects)
+    assert m.recorded == 0 and m.counted == m.hits
     assert m.hits <= m.cramps
     assert aggregate([night]).metrics == m  # one night pooled is that night
     doubled = aggregate([night, night]).metrics
     assert (doubled.hits, doubled.false_alarms) == (2 * m.hits, 2 * m.false_alarms)
     assert doubled.false_alarms_per_8h == m.false_alarms_per_8h  # a rate: unchanged
+
+
+# --- issue 15: lead_s, cramp_recorded, families and profiles ----------------------------------
+
+
+def recorded(t_onset: float, t_end: float, n: int = 1) -> dict[str, Any]:
+    return {
+        "event": "cramp_recorded",
+        "event_id": f"s:left:{n}:recorded",
+        "leg": "left",
+        "t_onset": t_onset,
+        "t_end": t_end,
+        "duration_s": t_end - t_onset,
+        "intensity": 3.0,
+    }
+
+
+def family_truth(*cramps: tuple[float, float, float, str], profile: str = "typical") -> Any:
+    """Cramps as ``(lead_s, onset_s, end_s, family)``."""
+    t = truth()
+    t["profile"] = profile
+    t["cramps"] = [
+        {"lead_s": lead, "onset_s": a, "end_s": b, "family": f, "level": 3.0}
+        for lead, a, b, f in cramps
+    ]
+    return t
+
+
+BUILD_UP = family_truth((950.0, 1000.0, 1100.0, "build_up"))
+
+
+@pytest.mark.parametrize(
+    ("t_detect", "is_hit"),
+    [(950.0, True), (949.99, False), (1000.0, True), (1102.0, True), (1102.01, False)],
+)
+def test_timely_window_runs_from_lead_to_end_plus_2(t_detect: float, is_hit: bool) -> None:
+    score = score_night(BUILD_UP, [started(t_detect)])
+    assert (score.metrics.hits, score.metrics.false_alarms) == ((1, 0) if is_hit else (0, 1))
+    if is_hit:  # latency from the full onset: negative during the build-up
+        assert score.hits[0].latency_s == pytest.approx(t_detect - 1000.0)
+        assert score.hits[0].family == "build_up"
+
+
+def test_a_prompt_after_the_cramp_is_a_false_alarm_of_that_family() -> None:
+    late = score_night(BUILD_UP, [started(1130.0)])
+    (fa,) = late.false_alarms
+    assert fa.after_family == "build_up" and late.metrics.after_cramp_false_alarms == 1
+    far = score_night(BUILD_UP, [started(1102.0 + AFTERMATH_S + 1.0)])
+    assert far.false_alarms[0].after_family is None
+    assert by_family([late])["build_up"].false_alarms == 1
+
+
+def test_a_recorded_cramp_is_counted_not_timely() -> None:
+    score = score_night(BUILD_UP, [recorded(1001.0, 1104.0)])
+    m = score.metrics
+    assert (m.hits, m.recorded, m.counted, m.missed, m.false_alarms) == (0, 1, 1, 0, 0)
+    assert (m.sensitivity, m.counted_sensitivity) == (0.0, 1.0)
+    assert m.latency_median_s is None  # recorded cramps have no latency
+    assert m.end_error_median_abs_s == pytest.approx(4.0)
+    assert score.recorded[0].t_onset == 1001.0
+
+
+def test_records_on_counted_cramps_short_cramps_and_nothing() -> None:
+    t = family_truth((950.0, 1000.0, 1100.0, "weak"), (3000.0, 3000.0, 3020.0, "short_moving"))
+    t["short_cramps"] = [{"onset_s": 5000.0, "end_s": 5005.0, "level": 2.0}]
+    events = [
+        started(1010.0, 1),
+        recorded(1000.0, 1098.0, 2),  # the same cramp: a fragment
+        recorded(3001.0, 3019.0, 3),  # only recognised after it ended: counted
+        recorded(5001.0, 5004.0, 4),  # a short cramp: neutral
+        recorded(7000.0, 7030.0, 5),  # nothing there: a false record
+        started(3040.0, 6),  # the late prompt: a false alarm after a short_moving cramp
+    ]
+    score = score_night(t, events)
+    m = score.metrics
+    assert (m.hits, m.recorded, m.fragments, m.neutral, m.false_records) == (1, 1, 1, 1, 1)
+    assert (m.false_alarms, m.counted_sensitivity, m.sensitivity) == (1, 1.0, 0.5)
+    assert score.false_alarms[0].after_family == "short_moving"
+    families = by_family([score])
+    assert families["weak"].hits == 1 and families["short_moving"].recorded == 1
+    assert families["short_moving"].false_alarms == 1 and families["weak"].false_alarms == 0
+    doc = json.loads(json.dumps(to_dict(aggregate([score]))))
+    assert doc["nights"][0]["false_records"] == [{"t_onset": 7000.0, "t_end": 7030.0}]
+    assert doc["by_family"]["short_moving"]["recorded"] == 1
+
+
+def test_family_and_profile_tables() -> None:
+    dense = family_truth((100.0, 100.0, 150.0, "strong"), profile="dense")
+    typical = family_truth((100.0, 100.0, 150.0, "weak"), (900.0, 950.0, 990.0, "build_up"))
+    scores = [
+        score_night(dense, [started(104.0), started(20000.0)]),
+        score_night(typical, [started(108.0), recorded(940.0, 995.0)]),
+    ]
+    profiles = by_profile(scores)
+    assert list(profiles) == ["dense", "typical"]
+    assert profiles["dense"].false_alarms_per_8h == 1.0
+    assert profiles["typical"].counted_sensitivity == 1.0
+    rows = {line.split()[0]: line.split()[1:] for line in format_family_table(scores).splitlines()}
+    assert rows["strong"][:4] == ["1", "1", "100.0%", "0"]  # cramps, timely, sens, recorded
+    assert rows["build_up"][:6] == ["1", "0", "0.0%", "1", "100.0%", "0"]
+    assert rows["weak"][6] == "8.0"  # latency median
+    assert rows["all"][1:4] == ["3", "2", "66.7%"]  # "all families", then the counts
+    table = format_profile_table(scores)
+    assert "dense (≤ 0.3)" in table and "typical (≤ 0.05)" in table
+
+
+def test_describe_says_it_in_words() -> None:
+    words = describe(score_night(BUILD_UP, [started(1003.0), ended(1104.0, 1, 1000.0)]))
+    assert "1 cramp(s)" in words and "3.0 s after it reached full strength" in words
+    assert "Its end was dated 4.0 s late" in words and "No alarm came" in words
+    words = describe(score_night(BUILD_UP, [recorded(1000.0, 1100.0), started(5000.0)]))
+    assert "logged, not spoken" in words and "1 alarm(s) came when there was no cramp" in words
