@@ -133,7 +133,7 @@ class Pipeline:
             frame_s=fs,
             onset_log=math.log(s.onset_ratio),
             end_log_min=math.log(s.end_ratio_min),
-            end_log_fraction=math.log(s.end_fraction),
+            end_fraction=s.end_fraction,
             end_log_max=math.log(s.end_ratio_max),
             end_rebound_log=math.log(1.0 + s.end_rebound),
             pre_still_frames=_frames(s.pre_still_s, fs),
@@ -162,6 +162,7 @@ class Pipeline:
             post_base_log=math.log(s.post_cramp_ratio),
             post_tau_frames=s.post_cramp_tau_s / fs,
             flat_shape=s.flat_spectrum_ratio,
+            over_fraction=s.over_candidate_fraction,
         ))
         self._reset_counters()
 
@@ -301,9 +302,11 @@ class Pipeline:
                                  | (motion.tilt_deg > s.motion_tilt_deg))
         if self._shin.any():
             shin_level = _nanmax(smooth[self._shin])
-            # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]
+            # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]: louder
+            # now (raw) as well as smoothed, since the smoothing lags a calf discharge's rise
+            # (its crosstalk on the shin, smoothed the same, may cross the onset level first)
             moving |= (np.isfinite(shin_level) & (shin_level >= math.log(s.onset_ratio))
-                       & ~(calf_level > shin_level))
+                       & ~(calf_level > shin_level) & ~(calf_raw > _nanmax(raw[self._shin])))
         upright = motion.valid & (motion.shank_g > s.upright_shank_g)
         idx = fr.first + np.arange(n)
         last_motion = np.maximum.accumulate(np.where(moving, idx, self._last_motion))

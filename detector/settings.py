@@ -149,7 +149,7 @@ class DetectorSettings:
         2.0, "The night's own rest floor differing from the calibrated rest by more than this "
         "factor (either way) is reported: the electrode moved or its contact changed since "
         "the calibration.", 1.1, 100.0)
-    # --- events --------------------------------------------------------------------------------
+    # --- the level: smoothing and onset ----------------------------------------------------------
     smooth_s: float = _f(
         2.5, "Causal running quantile of the log level over this (s): sustained discharge passes, "
         "intermittent twitches and single-frame spikes do not.", 0.5, 10.0)
@@ -159,31 +159,20 @@ class DetectorSettings:
     onset_ratio: float = _f(
         1.8, "Level (× rest floor) that starts a candidate; cramps are +100..800 % [CS].",
         1.1, 20.0)
-    end_ratio_min: float = _f(
-        1.3, "A cramp never ends while its level stays above this (× rest floor).", 1.0, 10.0)
-    end_ratio_max: float = _f(
-        3.2, "A dip below this (× rest floor) may always end a cramp: the residual after a "
-        "cramp is ~2× [CS].", 1.2, 10.0)
-    end_fraction: float = _f(
-        0.8, "A dip below rest + this × the cramp's lower-quartile excess over rest may end it "
-        "(see plateau_*): a weak cramp (+100 %) leaves a residual nearly as high (~2× [CS]).",
-        0.05, 1.0)
-    end_rebound: float = _f(
-        0.15, "A dip under way continues until the level rises above the end threshold by more "
-        "than this fraction (hysteresis: the residual's noise does not restart the cramp).",
-        0.0, 2.0)
+    # --- confirming a cramp ----------------------------------------------------------------------
     confirm_s: float = _f(
         6.0, "A still, lying, elevated run this long (s) is a cramp …", 0.5, 60.0)
     confirm_ratio: float = _f(
         2.0, "… if its median level over that span reached this (× rest floor, raised like "
         "onset_ratio after a cramp): cramp discharge is +100..800 % [CS], while pre-cramp "
         "fasciculation [JAT21] or a wandering baseline hovers at onset_ratio.", 1.1, 20.0)
-    pre_still_s: float = _f(
-        1.5, "A candidate whose discharge began (its onset estimate, the raw level's rise) this "
-        "long (s) before any movement is not vetoed by it: the "
-        "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
-        "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
-        0.5, 60.0)
+    candidate_dip_s: float = _f(
+        1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
+    blind_confirm_s: float = _f(
+        12.0, "Without accelerometer data (an EMG-only recording, a failed IMU) a still-looking "
+        "run must last this long (s): the movement vetoes are blind, so it must outlast the "
+        "longest leg movement (10 s [PLMt]) and a turn's EMG burst.", 0.5, 120.0)
+    # --- movement: turns, stretches and leg movements (PLM) --------------------------------------
     after_motion_window_s: float = _f(
         10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
     after_motion_confirm_s: float = _f(
@@ -206,13 +195,41 @@ class DetectorSettings:
     plm_confirm_s: float = _f(
         11.0, "In a PLM series a run must outlast the longest LM (10 s [PLMt]) by this (s).",
         0.5, 60.0)
-    candidate_dip_s: float = _f(
-        1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
+    # --- waking from the cramp: motion delays, never vetoes --------------------------------------
+    pre_still_s: float = _f(
+        1.5, "A candidate whose discharge began (its onset estimate, the raw level's rise) this "
+        "long (s) before any movement is not vetoed by it: the "
+        "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
+        "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
+        0.5, 60.0)
     candidate_bad_s: float = _f(
-        10.0, "A candidate that began with the leg still (pre_still_s) and then moved survives "
+        30.0, "A candidate that began with the leg still (pre_still_s) and then moved survives "
         "bad signal up to this long (s): the movement artifact of the sleeper waking from the "
-        "cramp, 1-8 s into it [CS], plus quality_hold_s. Bad signal without movement (a lead "
-        "coming off) still drops it.", 0.0, 60.0)
+        "cramp [CS], a turn of 3-45 s [IRL21] plus quality_hold_s, held like a cramp's bad "
+        "signal (lost_s). When the signal is back it is confirmed if the discharge goes on, "
+        "recorded if it is over. Bad signal without movement (a lead coming off) still drops "
+        "it.", 0.0, 60.0)
+    over_candidate_fraction: float = _f(
+        0.5, "A candidate whose still level has fallen below rest + this × its own excess (its "
+        "upper-quartile level over rest) for candidate_dip_s is over: the residual a cramp "
+        "leaves is ~2× rest [CS], at most ~40 % of the cramp's excess. If it lasted confirm_s "
+        "with a sustained level it is logged as cramp_recorded (never prompted); either way, "
+        "when it had woken the sleeper, its residual raises the onset level like a cramp's.",
+        0.05, 1.0)
+    # --- the end, dated by the cramp's own level -------------------------------------------------
+    end_fraction: float = _f(
+        0.8, "A dip below rest + this × the cramp's lower-quartile excess over rest may end it "
+        "(see plateau_*): a weak cramp (+100 %) leaves a residual nearly as high (~2× [CS]).",
+        0.05, 1.0)
+    end_ratio_min: float = _f(
+        1.3, "A cramp never ends while its level stays above this (× rest floor).", 1.0, 10.0)
+    end_ratio_max: float = _f(
+        3.2, "A dip below this (× rest floor) may always end a cramp: the residual after a "
+        "cramp is ~2× [CS].", 1.2, 10.0)
+    end_rebound: float = _f(
+        0.15, "A dip under way continues until the level rises above the end threshold by more "
+        "than this fraction (hysteresis: the residual's noise does not restart the cramp).",
+        0.0, 2.0)
     end_hold_s: float = _f(
         40.0, "A cramp ends after its level stayed below the end threshold this long (s); "
         "shorter dips are one cramp: motor units rotate, each active 23.6 ± 16.2 s [Min09], so "
@@ -233,10 +250,10 @@ class DetectorSettings:
         45.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
         "long (s) ends it then: standing with weight on the leg and walking relieve it [NHS].",
         1.0, 3600.0)
-    blind_confirm_s: float = _f(
-        12.0, "Without accelerometer data (an EMG-only recording, a failed IMU) a still-looking "
-        "run must last this long (s): the movement vetoes are blind, so it must outlast the "
-        "longest leg movement (10 s [PLMt]) and a turn's EMG burst.", 0.5, 120.0)
+    lost_s: float = _f(
+        30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
+        1.0, 600.0)
+    # --- after a cramp ---------------------------------------------------------------------------
     post_cramp_ratio: float = _f(
         2.0, "After a cramp walked off, the onset level is raised by this residual (× floor) "
         "[CS: ~2×], after a levelled-off end by the plateau it ended on: the residual's excess "
@@ -245,8 +262,6 @@ class DetectorSettings:
     post_cramp_tau_s: float = _f(
         1800.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
         "minutes to hours [NHS]).", 10.0, 7200.0)
-    lost_s: float = _f(
-        30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
-        1.0, 600.0)
+    # --- output ----------------------------------------------------------------------------------
     update_interval_s: float = _f(
         30.0, "Emit cramp_update this often during a cramp (s); 0 = never.", 0.0, 3600.0)

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import bisect
 import math
-import statistics
 from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
 
+from detector import rules
 from detector.types import DetectorEvent, EventKind, FloatArray
 
 
@@ -65,6 +65,8 @@ class Trigger(IntEnum):
     END = 7  # a cramp's dip lasted end_hold_s and levelled off
     LOST = 8  # a cramp's signal has been bad for too long
     STOOD = 9  # upright for upright_end_s during a cramp: walking it off
+    WOKE = 10  # movement after a still discharge of pre_still_s: the sleeper woke from it
+    OVER = 11  # a candidate's level fell to its own residual: the discharge is over
 
 
 S, T = State, Trigger
@@ -74,10 +76,12 @@ TABLE: dict[tuple[State, Trigger], State] = {
     (S.IDLE, T.MOVE): S.IDLE,
     (S.IDLE, T.LOW): S.IDLE,
     (S.IDLE, T.HIGH): S.CANDIDATE,
+    (S.IDLE, T.WOKE): S.CANDIDATE,  # the candidate starts where the still discharge began
     (S.CANDIDATE, T.HIGH): S.CANDIDATE,
     (S.CANDIDATE, T.LOW): S.CANDIDATE,  # a dip shorter than candidate_dip_s
     (S.CANDIDATE, T.CONFIRM): S.CRAMP,
-    (S.CANDIDATE, T.DROP): S.IDLE,
+    (S.CANDIDATE, T.DROP): S.IDLE,  # cramp_recorded if it was one, already over
+    (S.CANDIDATE, T.OVER): S.IDLE,  # cramp_recorded if it was one, already over
     (S.CANDIDATE, T.MOVE): S.IDLE,
     (S.CANDIDATE, T.UPRIGHT): S.IDLE,
     (S.CANDIDATE, T.BAD): S.CANDIDATE,  # the artifact of waking, up to candidate_bad_s
@@ -104,7 +108,7 @@ class MachineParams:
     frame_s: float
     onset_log: float
     end_log_min: float
-    end_log_fraction: float  # end threshold = log(1 + exp(this) × lower-quartile excess), clamped:
+    end_fraction: float  # end threshold = log(1 + this × lower-quartile excess), clamped:
     end_log_max: float
     end_rebound_log: float  # a dip ends (back to CRAMP) only above the end threshold + this
     pre_still_frames: int  # a candidate still this long is no longer vetoed by movement
@@ -133,6 +137,7 @@ class MachineParams:
     post_base_log: float  # after a cramp walked off: assumed residual level [CS: ~2×]
     post_tau_frames: float  # the post-cramp onset raise decays with this time constant
     flat_shape: float  # a candidate whose excess has this spectral shape ratio is noise
+    over_fraction: float  # a candidate below rest + this × its own excess is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +188,23 @@ class CrampMachine:
         self._raw_tail: list[float] = []  # last onset_lookback raw levels (for t_onset)
         self._end_log = 0.0
         self._up_since = -1
+        self._up_levels: list[tuple[int, float]] = []  # (frame, level) of its upright frames
         self._woken = False
         self._motion_before_k0 = -(10**9)
         self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
         self._post_from = 0  # … decaying from this frame on
+        self._over_since = -1  # first frame of a candidate's current fall to its residual …
+        self._levels_at_over = 0  # … and how many of its levels came before it
+        self._shares_at_over = 0  # … and of its spectral shares
+        self._lead_in: list[float] = []  # raw levels from a candidate's onset to its start
+        self._still_levels: list[float] = []  # its levels while still and not fallen
+        self._still_run = 0  # frames of still raw discharge up to the previous batch's end
+        self._last_motion_carry = -(10**9)  # last_motion at the previous batch's last frame
+        # per batch, derived from its inputs (not state): the still raw discharge before each
+        # frame (frames) and where a movement may be the sleeper waking from it
+        self._run_before = np.zeros(0, dtype=np.int64)
+        self._woke_at = np.zeros(0, dtype=bool)
+        self._motion_before = np.zeros(0, dtype=np.int64)
 
     # -- helpers ---------------------------------------------------------------------------
     def _t(self, frame: int) -> float:
@@ -215,10 +233,12 @@ class CrampMachine:
         events: list[DetectorEvent] = []
         if n == 0:
             return events
-        # frames that can leave IDLE: usable, lying, still, elevated
+        # frames that can leave IDLE: usable, lying, still, elevated; or the first movement
+        # after a still discharge (the sleeper waking from it)
         self._record_bursts(f)
+        self._find_waking(f)
         quiet_ok = f.good & ~f.upright & ~f.moving
-        wake = np.flatnonzero(quiet_ok & (f.level >= self._onset_thr(f.first + np.arange(n))))
+        wake = self._may_start(f, quiet_ok)
         i = 0
         while i < n:
             if self.state is State.IDLE:
@@ -230,16 +250,46 @@ class CrampMachine:
             trig = self._trigger(f, i, k)
             new = TABLE[(self.state, trig)]
             n_events = len(events)
+            raised = self._post_from
             self._act(self.state, trig, new, f, i, k, events)
             self.state = new
-            if len(events) > n_events and new is State.IDLE:  # a cramp ended: threshold raised
-                wake = np.flatnonzero(
-                    quiet_ok & (f.level >= self._onset_thr(f.first + np.arange(n))))
+            if (len(events) > n_events or raised != self._post_from) and new is State.IDLE:
+                # a cramp ended, or a candidate's discharge did: the onset threshold is raised
+                wake = self._may_start(f, quiet_ok)
             i += 1
         # keep the raw tail for onset look-back across batches
         look = p.onset_lookback_frames
         self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
         return events
+
+    def _may_start(self, f: FrameInputs, quiet_ok: np.ndarray) -> np.ndarray:
+        """Frames where IDLE may be left: still, lying, usable and elevated, or a movement (its
+        artifact included) right after a still discharge."""
+        high = f.level >= self._onset_thr(f.first + np.arange(f.good.shape[0]))
+        return np.flatnonzero((quiet_ok & high) | (self._woke_at & (~f.good | high)))
+
+    def _find_waking(self, f: FrameInputs) -> None:
+        """Per frame, the frames of still, lying, usable raw discharge (above the plain onset
+        level) just before it, and whether a movement there may be the sleeper waking from it
+        (:func:`rules.began_still`, counted from the raw run's start; the smoothed level would
+        lag it by up to smooth_s, and the pain wakes the sleeper from 1.5 s on). Carried across
+        batches, so any partition gives the same frames."""
+        n = f.good.shape[0]
+        still = f.good & ~f.upright & ~f.moving & (np.nan_to_num(f.raw_level, nan=-np.inf)
+                                                   >= self.p.onset_log)
+        idx = np.arange(n)
+        last_break = np.maximum.accumulate(np.where(~still, idx, -1))
+        runs = np.where(last_break >= 0, idx - last_break, idx + 1 + self._still_run)
+        before = np.concatenate(([self._still_run], runs[:-1]))
+        motion_before = np.concatenate(([self._last_motion_carry], f.last_motion[:-1]))
+        run_start = f.first + idx - before
+        self._woke_at = np.asarray(
+            (f.moving | f.upright) & (before >= self.p.pre_still_frames)
+            & (run_start - motion_before > self.p.after_motion_frames), dtype=bool)
+        self._run_before = before
+        self._motion_before = motion_before  # the run had no movement: the last one before it
+        self._still_run = int(runs[-1])
+        self._last_motion_carry = int(f.last_motion[-1])
 
     def _record_bursts(self, f: FrameInputs) -> None:
         """Remember every completed elevated run of LM length (moving or not) whose level
@@ -258,13 +308,12 @@ class CrampMachine:
         all_starts = np.concatenate(([self._run_start_carry], starts))
         pos = np.searchsorted(all_starts, ends, side="right") - 1
         for start, end in zip(all_starts[pos].tolist(), ends.tolist(), strict=True):
-            if not 1 <= end - start <= p.burst_max_frames:
-                continue
             a, b = max(start, f.first) - f.first, end - f.first  # the run's part in this batch
             peak = float(np.max(f.level[a:b])) if b > a else -math.inf
             if start < f.first:
                 peak = max(peak, self._run_peak_carry)
-            if peak >= p.burst_peak_log:
+            if rules.is_leg_movement_burst(end - start, peak, p.burst_max_frames,
+                                           p.burst_peak_log):
                 self._bursts.append((int(start), int(end)))
         if starts.size:
             self._run_start_carry = int(starts[-1])
@@ -280,240 +329,335 @@ class CrampMachine:
         self._bursts = [b for b in self._bursts if b[1] > horizon]
 
     def _onset_thr(self, k: np.ndarray) -> FloatArray:
-        """Onset threshold (log) at frames ``k``: raised after a cramp by the residual it left
-        (soreness, ~2× for a while [CS, NHS]), decaying back. The residual's *excess power*
-        (level² − 1, in rest-floor units) is added to the onset level's power, because a new
-        discharge and the residual are independent sources whose powers add: a +80 % onset on a
-        2× residual is sqrt(1.8² + 2² − 1) = 2.5×, not 1.8 × 2 = 3.6× (which hid recurrences,
-        frequent in the hour after a cramp [TF17]). The excess decays with ``post_tau_frames``."""
-        since = np.maximum(k - self._post_from, 0)
-        excess = np.expm1(2.0 * self._post_base) * np.exp(-since / self.p.post_tau_frames)
-        out: FloatArray = 0.5 * np.log(np.exp(2.0 * self.p.onset_log) + excess)
-        return out
+        """Onset threshold (log) at frames ``k`` (:func:`rules.onset_after_cramp`)."""
+        return rules.onset_after_cramp(self.p.onset_log, self._post_base,
+                                       np.asarray(k - self._post_from, dtype=np.float64),
+                                       self.p.post_tau_frames)
 
     def _onset_thr_at(self, k: int) -> float:
         """:meth:`_onset_thr` at one frame (the plain onset level when no cramp raised it)."""
         return float(self._onset_thr(np.asarray(k))) if self._post_base else self.p.onset_log
 
+    # -- classifying a frame (reads the state, never changes it) ------------------------------
     def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
-        p = self.p
-        good = bool(f.good[i])
-        level = float(f.level[i])
         if self.state in (State.CRAMP, State.CRAMP_DIP):
-            if not good:
-                since = self._bad_since if self._bad_since >= 0 else k
-                return Trigger.LOST if k - since + 1 >= p.lost_frames else Trigger.BAD
-            if f.upright[i]:
-                since = self._up_since if self._up_since >= 0 else k
-                return Trigger.STOOD if k - since + 1 >= p.upright_end_frames else Trigger.UPRIGHT
-            rebound = p.end_rebound_log if self.state is State.CRAMP_DIP else 0.0
-            if level >= self._end_log + rebound:  # hysteresis: a dip survives small pops
-                return Trigger.HIGH
-            if (self.state is State.CRAMP_DIP and k - self._low_since + 1 >= p.end_hold_frames
-                    and self._plateau(level)):
-                return Trigger.END
-            return Trigger.LOW
+            return self._cramp_trigger(f, i, k)
+        if self.state is State.CANDIDATE:
+            return self._candidate_trigger(f, i, k)
+        good = bool(f.good[i])
+        high = good and rules.is_elevated(float(f.level[i]), self._onset_thr_at(k))
+        if self._woke_at[i] and (high or not good):  # its artifact may hide the discharge
+            return Trigger.WOKE
         if not good:
-            if self.state is State.CANDIDATE:
-                # a discharge that began with the leg still outlives the movement artifact of
-                # the sleeper waking from it [CS] (like the movement itself, below), briefly;
-                # bad signal without that movement (a lead coming off) still drops it
-                since = self._bad_since if self._bad_since >= 0 else k
-                woke = self._woken or (bool(f.moving[i]) and self._began_still(k))
-                if woke and k - since + 1 <= p.candidate_bad_frames:
-                    return Trigger.BAD
-                return Trigger.DROP
             return Trigger.BAD
-        if f.upright[i] and not self._woken:
-            return Trigger.UPRIGHT
         if f.moving[i] or f.upright[i]:
-            if self.state is State.CANDIDATE and self._began_still(k):
-                # the discharge began while the leg was still: the sleeper woke from it [CS]
-                self._woken = True
+            return Trigger.UPRIGHT if f.upright[i] else Trigger.MOVE
+        return Trigger.HIGH if high else Trigger.LOW
+
+    def _cramp_trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
+        p = self.p
+        if not f.good[i]:
+            since = self._bad_since if self._bad_since >= 0 else k
+            return Trigger.LOST if rules.signal_lost(k - since + 1, p.lost_frames) else Trigger.BAD
+        if f.upright[i]:
+            since = self._up_since if self._up_since >= 0 else k
+            return (Trigger.STOOD if rules.walked_off(k - since + 1, p.upright_end_frames)
+                    else Trigger.UPRIGHT)
+        level = float(f.level[i])
+        rebound = p.end_rebound_log if self.state is State.CRAMP_DIP else 0.0
+        if level >= self._end_log + rebound:  # hysteresis: a dip survives small pops
+            return Trigger.HIGH
+        if (self.state is State.CRAMP_DIP
+                and rules.lull_ended(k - self._low_since + 1, p.end_hold_frames)
+                and rules.has_levelled_off([v for _, v in self._dip] + [level],
+                                           p.plateau_frames, p.plateau_drop_log)):
+            return Trigger.END
+        return Trigger.LOW
+
+    def _candidate_trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
+        p = self.p
+        moved = bool(f.moving[i] or f.upright[i])
+        if not f.good[i]:
+            # a discharge that began with the leg still outlives the movement artifact of
+            # the sleeper waking from it [CS] (like the movement itself, below), briefly;
+            # bad signal without that movement (a lead coming off) still drops it
+            since = self._bad_since if self._bad_since >= 0 else k
+            woke = self._woken or (bool(f.moving[i]) and self._began_still(k))
+            if woke and rules.outlives_waking_artifact(k - since + 1, p.candidate_bad_frames):
+                return Trigger.BAD
+            return Trigger.DROP
+        level = float(f.level[i])
+        if moved:
+            # motion may delay confirmation, never veto a discharge that began with the leg
+            # still: the sleeper woke from it [CS]
+            if self._began_still(k):
                 return self._confirm_or_high(f, i, k, level)
-            return Trigger.MOVE
-        thr = self._onset_thr_at(k)
-        if self.state is State.IDLE:
-            return Trigger.HIGH if level >= thr else Trigger.LOW
-        # CANDIDATE
-        if level < thr:
+            return Trigger.UPRIGHT if f.upright[i] else Trigger.MOVE
+        if self._fell_to_residual(k, level):
+            return Trigger.OVER
+        if not rules.is_elevated(level, self._onset_thr_at(k)):
             low_since = self._low_since if self._low_since >= 0 else k
             return Trigger.DROP if k - low_since + 1 > p.candidate_dip_frames else Trigger.LOW
         return self._confirm_or_high(f, i, k, level)
 
+    def _evidence(self) -> list[float]:
+        """The candidate's levels before its fall to the residual (if under way), led in by the
+        raw levels from its onset estimate to its start (the smoothing's lag)."""
+        return self._lead_in + self._levels[:self._levels_at_over or None]
+
+    def _strength(self) -> float:
+        """The candidate's own strength: the upper quartile of its smoothed levels while the
+        leg was still (a movement's voluntary EMG is not the cramp's; the raw lead-in, higher
+        than the smoothed low quantile, only when there are none) (log)."""
+        levels = sorted(self._still_levels or self._lead_in)
+        return levels[(3 * len(levels)) // 4] if levels else 0.0
+
+    def _fell_to_residual(self, k: int, level: float) -> bool:
+        """The still level has been below the candidate's :func:`rules.is_over` level for more
+        than ``candidate_dip_frames`` (including this frame)."""
+        if not rules.is_over(level, self._strength(), self.p.over_fraction):
+            return False
+        since = self._over_since if self._over_since >= 0 else k
+        return k - since + 1 > self.p.candidate_dip_frames
+
     def _began_still(self, k: int) -> bool:
         """The candidate woke the sleeper, or has been still long enough (``pre_still_frames``,
-        not right after other movement) that a movement now is the waking, not its cause."""
+        not right after other movement) that a movement now is the waking, not its cause
+        (:func:`rules.began_still`, counted from the discharge's own onset, the raw level's
+        rise, not from the smoothed candidate start, which lags it by up to smooth_s)."""
         p = self.p
-        # counted from the discharge's own onset (the raw level's rise), not from the smoothed
-        # candidate start, which lags it by up to smooth_s; and only EMG wakes: a still
-        # "discharge" with a flat spectrum was a poor contact's noise
-        return self._woken or (k - self._k_onset >= p.pre_still_frames
-                               and self._k0 - self._motion_before_k0 > p.after_motion_frames
-                               and not self._noise_like())
+        return self._woken or rules.began_still(
+            k - self._k_onset, p.pre_still_frames, self._k0 - self._motion_before_k0,
+            p.after_motion_frames, rules.is_noise_like(self._shares, p.flat_shape))
 
     def _confirm_or_high(self, f: FrameInputs, i: int, k: int, level: float) -> Trigger:
-        """CONFIRM once the candidate lasted its :meth:`_need` and its level over that span
-        was sustained above the onset threshold; HIGH (still a candidate) before."""
+        """CONFIRM once the candidate lasted its :meth:`_need`, its level over that span was
+        sustained (:func:`rules.is_sustained`) and its excess is not white noise
+        (:func:`rules.is_noise_like`, averaged over the whole candidate frame by frame: one
+        frame's share is noisy, and one loud frame must not outvote the others); HIGH before."""
         p = self.p
         need = self._need(f, i)
         if k - self._k0 + 1 < need:
             return Trigger.HIGH
-        # sustained: the window's median clears the onset threshold by confirm_margin_log
-        # (a cramp is >= +100 % [CS]); a level hovering at the onset threshold (pre-cramp
-        # fasciculation [JAT21], a wandering baseline) stays a candidate
         recent = self._levels[-(need - 1):] if need > 1 else []
-        if statistics.median([*recent, level]) < self._onset_thr_at(k) + p.confirm_margin_log:
+        if not rules.is_sustained([*recent, level], self._onset_thr_at(k), p.confirm_margin_log):
             return Trigger.HIGH
-        # a flat (white) spectrum is the thermal noise of a poor contact, not EMG, which is
-        # band-limited: a lifting electrode's rising noise floor stays a candidate. Averaged over
-        # the whole candidate, frame by frame: a single frame's share is noisy, a long run must
-        # not pass on one lucky window, and one loud frame (a leg movement) must not outvote
-        # the others
         share = float(f.upper_share[i])
-        if self._noise_like([share] if math.isfinite(share) else []):
+        if rules.is_noise_like(self._shares + ([share] if math.isfinite(share) else []),
+                               p.flat_shape):
             return Trigger.HIGH
         return Trigger.CONFIRM
+
+    def _need(self, f: FrameInputs, i: int) -> int:
+        """Frames a candidate must last (:func:`rules.confirmation_frames`)."""
+        p = self.p
+        recent = [b for b in self._bursts
+                  if b[1] < self._k0 - p.plm_gap_frames and self._k0 - b[0] <= p.plm_window_frames]
+        return rules.confirmation_frames(
+            confirm_frames=p.confirm_frames,
+            after_motion=self._k0 - int(self._motion_before_k0) <= p.after_motion_frames,
+            after_motion_frames=p.after_motion_confirm_frames,
+            plm_bursts=len(recent), plm_min_bursts=p.plm_min_bursts,
+            plm_confirm_frames=p.plm_confirm_frames,
+            blind=bool(f.blind[i]), blind_confirm_frames=p.blind_confirm_frames)
+
+    def _worth_recording(self, f: FrameInputs, i: int, fall: int) -> bool:
+        """A candidate whose discharge is over was a cramp if, from its onset to its fall
+        (frame ``fall``), it lasted as long as it needed to be confirmed (:meth:`_need`: a
+        leg movement of a PLM series is not recorded either) with a sustained, EMG-shaped
+        level."""
+        p = self.p
+        return (fall - self._k_onset >= self._need(f, i)
+                and rules.is_sustained(self._evidence(), self._onset_thr_at(fall),
+                                       p.confirm_margin_log)
+                and not rules.is_noise_like(self._shares[:self._shares_at_over or None],
+                                            p.flat_shape))
 
     def _add_share(self, f: FrameInputs, i: int) -> None:
         share = float(f.upper_share[i])
         if math.isfinite(share):
             self._shares.append(share)
 
-    def _noise_like(self, more: list[float] | None = None) -> bool:
-        """The excess over rest of the candidate's frames (plus ``more``) has a flat spectrum:
-        their mean upper share reaches that of a ratio of ``flat_shape`` (above / below)."""
-        shares = self._shares + (more or [])
-        flat = self.p.flat_shape / (1.0 + self.p.flat_shape)
-        return bool(shares) and sum(shares) / len(shares) >= flat
-
-    def _need(self, f: FrameInputs, i: int) -> int:
-        """Frames a candidate must last: longer right after movement and in a PLM series."""
-        p = self.p
-        need = p.confirm_frames
-        if self._k0 - int(self._motion_before_k0) <= p.after_motion_frames:
-            need = max(need, p.after_motion_confirm_frames)
-        recent = [b for b in self._bursts
-                  if b[1] < self._k0 - p.plm_gap_frames and self._k0 - b[0] <= p.plm_window_frames]
-        if len(recent) >= p.plm_min_bursts:
-            need = max(need, p.plm_confirm_frames)
-        if f.blind[i]:  # movement, posture and their vetoes are unknown
-            need = max(need, p.blind_confirm_frames)
-        return need
-
+    # -- acting on a transition --------------------------------------------------------------
     def _act(self, old: State, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
              events: list[DetectorEvent]) -> None:
+        if old is State.IDLE and new is State.CANDIDATE:
+            self._begin_candidate(trig, f, i, k)
+        elif old is State.CANDIDATE:
+            self._act_candidate(trig, new, f, i, k, events)
+        elif old in (State.CRAMP, State.CRAMP_DIP):
+            self._act_cramp(old, trig, new, f, i, k, events)
+
+    def _begin_candidate(self, trig: Trigger, f: FrameInputs, i: int, k: int) -> None:
+        p = self.p
+        self._woken = trig is Trigger.WOKE
+        if self._woken:  # it began where the still discharge did, before this movement
+            self._k0 = k - int(self._run_before[i])
+            self._motion_before_k0 = int(self._motion_before[i])
+            self._t_onset = round(self._t(self._k0), 3)
+        else:
+            self._k0 = k
+            self._motion_before_k0 = int(f.last_motion[i])
+            self._t_onset = self._onset(f, i, k)
+        self._k_onset = round(self._t_onset / p.frame_s)
+        self._bad_since = -1 if f.good[i] else k
+        self._low_since = -1
+        self._over_since = -1
+        self._levels_at_over = 0
+        # its evidence before it began: the raw levels since its onset (a waking candidate's
+        # still run, all above the onset level)
+        self._lead_in = self._raw_before(f, i, k - self._k_onset)
+        self._levels = []
+        self._still_levels = []
+        self._shares = []
+        self._shares_at_over = 0
+        if f.good[i]:
+            self._levels.append(float(f.level[i]))
+            self._add_share(f, i)
+            if not (f.moving[i] or f.upright[i]):
+                self._still_levels.append(float(f.level[i]))
+
+    def _raw_before(self, f: FrameInputs, i: int, n: int) -> list[float]:
+        """Raw levels of the ``n`` frames before frame ``i`` (at most onset_lookback_frames)."""
+        n = min(n, self.p.onset_lookback_frames)
+        head = self._raw_tail[len(self._raw_tail) - max(n - i, 0):] if n > i else []
+        return head + [float(v) for v in f.raw_level[max(0, i - n):i]]
+
+    def _act_candidate(self, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
+                       events: list[DetectorEvent]) -> None:
         p = self.p
         level = float(f.level[i])
-        if old is State.IDLE and new is State.CANDIDATE:
-            self._k0 = k
-            self._woken = False
-            self._bad_since = -1
-            self._motion_before_k0 = int(f.last_motion[i])
+        if trig is Trigger.BAD:
+            self._woken = True
+            if self._bad_since < 0:
+                self._bad_since = k
+            return
+        self._bad_since = -1
+        if new is State.IDLE:
+            recorded = False
+            if trig is Trigger.OVER or (trig is Trigger.DROP and f.good[i]):
+                fall = self._over_since if trig is Trigger.OVER else self._low_since
+                fall = fall if fall >= 0 else k
+                recorded = self._worth_recording(f, i, fall)
+                if recorded:
+                    self._record(fall, k, events)
+            if self._woken or recorded:
+                # the residual of the discharge that woke the sleeper is no new cramp (after
+                # bad signal, of unknown level: the usual ~2× [CS])
+                residual = max(level, 0.0) if f.good[i] else p.post_base_log
+                self._post_base, self._post_from = residual, k
+            self._levels = []
+            return
+        if f.moving[i] or f.upright[i]:  # the discharge began still: the sleeper woke from it
+            self._woken = True
+        self._levels.append(level)
+        self._add_share(f, i)
+        if new is State.CRAMP:
+            self._start(k, events)
+            return
+        if trig is Trigger.LOW:
+            if self._low_since < 0:
+                self._low_since = k
+        elif trig is Trigger.HIGH:
             self._low_since = -1
-            self._levels = [level]
-            self._shares = []
-            self._add_share(f, i)
-            self._t_onset = self._onset(f, i, k)
-            self._k_onset = round(self._t_onset / p.frame_s)
+        if f.moving[i] or f.upright[i]:
             return
-        if old is State.CANDIDATE:
-            if trig is Trigger.BAD:
-                self._woken = True
-                if self._bad_since < 0:
-                    self._bad_since = k
-                return
-            self._bad_since = -1
-            if trig in (Trigger.LOW, Trigger.HIGH, Trigger.CONFIRM):
-                self._levels.append(level)
-                self._add_share(f, i)
-            if trig is Trigger.LOW:
-                if self._low_since < 0:
-                    self._low_since = k
-            elif trig is Trigger.HIGH:
-                self._low_since = -1
-            elif new is State.IDLE:
-                self._levels = []
-            elif new is State.CRAMP:
-                self._start(k, events)
+        if rules.is_over(level, self._strength(), p.over_fraction):
+            if self._over_since < 0:
+                self._over_since = k
+                self._levels_at_over = len(self._levels) - 1
+                self._shares_at_over = len(self._shares)
+        else:
+            self._over_since = -1
+            self._levels_at_over = 0
+            self._shares_at_over = 0
+            self._still_levels.append(level)
+
+    def _record(self, fall: int, k: int, events: list[DetectorEvent]) -> None:
+        """One ``cramp_recorded``: dated from the candidate's onset to its fall (the smoothing
+        delays the fall by smooth_delay_s), recognised at frame ``k``."""
+        p = self.p
+        self.cramps += 1
+        self._levels = self._evidence()
+        self._t_detect = round(self._t(k + 1), 3)
+        self._peak = float(np.exp(max(self._levels)))
+        t_end = round(max(self._t(fall) - p.smooth_delay_s, self._t_onset), 3)
+        events.append(self._event(EventKind.CRAMP_RECORDED, k, t_end=t_end,
+                                  duration_s=round(t_end - self._t_onset, 3)))
+        self._peak = 0.0
+
+    def _act_cramp(self, old: State, trig: Trigger, new: State, f: FrameInputs, i: int, k: int,
+                   events: list[DetectorEvent]) -> None:
+        p = self.p
+        level = float(f.level[i])
+        if trig is Trigger.BAD:
+            if self._bad_since < 0:
+                self._bad_since = k
             return
-        if old in (State.CRAMP, State.CRAMP_DIP):
-            if trig is Trigger.BAD:
-                if self._bad_since < 0:
-                    self._bad_since = k
-                return
-            if trig is Trigger.LOST:
-                self._end(self._t(self._last_good + 1), events)
-                self._post_base, self._post_from = p.post_base_log, k
-                return
-            if trig is Trigger.UPRIGHT:
-                if self._up_since < 0:
-                    self._up_since = k
-                return
-            if trig is Trigger.STOOD:
-                # walking relieves it [NHS]: it is over once walked on for upright_end_frames
-                self._end(self._t(k), events)
-                self._post_base, self._post_from = p.post_base_log, k
-                return
-            self._up_since = -1
-            self._bad_since = -1
-            self._last_good = k
-            self._levels.append(level)
-            self._peak = max(self._peak, math.exp(level))
-            if trig is Trigger.HIGH:
-                self._low_since = -1
-                for _, v in self._dip:  # the dip was part of the cramp after all
-                    bisect.insort(self._sorted, v)
-                self._dip = []
-                if old is State.CRAMP_DIP and p.update_frames:  # a lull, not the end
-                    events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
-                                              easing=False))
-                    self._next_update = k + p.update_frames
-            elif trig is Trigger.LOW:
-                if old is State.CRAMP:
-                    self._low_since = k
-                    self._levels_at_dip = len(self._levels) - 1
-                    if p.update_frames:  # may be the end: a prompt can stop urging the hold
-                        events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
-                                                  easing=True))
-                self._dip.append((k, level))
-            elif trig is Trigger.END:
-                self._dip.append((k, level))
-                plateau = float(np.mean([v for _, v in self._dip[-p.plateau_frames // 2:]]))
-                first = next(j for j, v in self._dip if v <= plateau + p.plateau_margin_log)
-                del self._levels[self._levels_at_dip:]
-                # the smoothing delays the fall by smooth_delay_s
-                self._end(self._t(first) - p.smooth_delay_s, events)
-                self._post_base, self._post_from = max(plateau, 0.0), k
-                return
-            if new is State.CRAMP and p.update_frames and k >= self._next_update:
+        if trig is Trigger.LOST:
+            self._end(self._t(self._last_good + 1), events)
+            self._post_base, self._post_from = p.post_base_log, k
+            return
+        if trig is Trigger.UPRIGHT:
+            if self._up_since < 0:
+                self._up_since = k
+                self._up_levels = []
+            self._up_levels.append((k, level))
+            return
+        if trig is Trigger.STOOD:
+            # walking relieves it [NHS]: it is over once walked on for upright_end_frames, and
+            # ended where its own level between the steps fell below its end threshold
+            self._up_levels.append((k, level))
+            j = rules.walked_off_since([v for _, v in self._up_levels], self._end_log)
+            t_end = self._t(k) if j >= len(self._up_levels) else (
+                self._t(self._up_levels[j][0]) - p.smooth_delay_s)
+            self._end(t_end, events)
+            self._post_base, self._post_from = p.post_base_log, k
+            return
+        self._up_since = -1
+        self._bad_since = -1
+        self._last_good = k
+        self._levels.append(level)
+        self._peak = max(self._peak, math.exp(level))
+        if trig is Trigger.HIGH:
+            self._low_since = -1
+            for _, v in self._dip:  # the dip was part of the cramp after all
+                bisect.insort(self._sorted, v)
+            self._dip = []
+            if old is State.CRAMP_DIP and p.update_frames:  # a lull, not the end
+                events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
+                                          easing=False))
                 self._next_update = k + p.update_frames
-                events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
-            if new is State.CRAMP:  # the threshold stays frozen while a dip is under way
-                bisect.insort(self._sorted, level)
-                self._end_log = self._end_threshold()
+        elif trig is Trigger.LOW:
+            if old is State.CRAMP:
+                self._low_since = k
+                self._levels_at_dip = len(self._levels) - 1
+                if p.update_frames:  # may be the end: a prompt can stop urging the hold
+                    events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1),
+                                              easing=True))
+            self._dip.append((k, level))
+        elif trig is Trigger.END:
+            self._dip.append((k, level))
+            plateau = float(np.mean([v for _, v in self._dip[-p.plateau_frames // 2:]]))
+            first = next(j for j, v in self._dip if v <= plateau + p.plateau_margin_log)
+            del self._levels[self._levels_at_dip:]
+            # the smoothing delays the fall by smooth_delay_s
+            self._end(self._t(first) - p.smooth_delay_s, events)
+            self._post_base, self._post_from = max(plateau, 0.0), k
+            return
+        if new is State.CRAMP and p.update_frames and k >= self._next_update:
+            self._next_update = k + p.update_frames
+            events.append(self._event(EventKind.CRAMP_UPDATE, k, t=self._t(k + 1)))
+        if new is State.CRAMP:  # the threshold stays frozen while a dip is under way
+            bisect.insort(self._sorted, level)
+            self._end_log = self._end_threshold()
 
     def _end_threshold(self) -> float:
-        """A fraction of the cramp's lower-quartile level (a stretch surge [RT95] does not lift
-        it), never above ``end_log_max`` (the ~2× residual must end it [CS]) nor below
-        ``end_log_min``."""
+        """:func:`rules.end_threshold` of the cramp's lower-quartile level so far."""
         p = self.p
-        q25 = self._sorted[len(self._sorted) // 4]
-        # the fraction applies to the excess over rest: a weak cramp (+100 %) whose residual is
-        # nearly as high [CS] still ends when it has lost part of its excess
-        excess = max(math.exp(q25) - 1.0, 0.0)
-        thr = math.log1p(math.exp(p.end_log_fraction) * excess)
-        return max(p.end_log_min, min(p.end_log_max, thr))
+        return rules.end_threshold(self._sorted[len(self._sorted) // 4], p.end_fraction,
+                                   p.end_log_min, p.end_log_max)
 
-    def _plateau(self, level: float) -> bool:
-        """The dip has levelled off: the later half of the last ``plateau_frames`` is not lower
-        than the earlier half by more than ``plateau_drop_log``."""
-        p = self.p
-        vals = [v for _, v in self._dip[-(p.plateau_frames - 1):]] + [level]
-        if len(vals) < p.plateau_frames:
-            return False
-        h = p.plateau_frames // 2
-        return float(np.mean(vals[:h])) - float(np.mean(vals[-h:])) <= p.plateau_drop_log
 
     def _onset(self, f: FrameInputs, i: int, k: int) -> float:
         """Onset estimate at candidate start ``k``: the earliest frame of the contiguous raw run

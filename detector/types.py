@@ -20,6 +20,9 @@ class EventKind(StrEnum):
     CRAMP_STARTED = "cramp_started"
     CRAMP_UPDATE = "cramp_update"
     CRAMP_ENDED = "cramp_ended"
+    # a cramp recognised only after it was over (its level already below its end threshold):
+    # logged with its real t_onset / t_end for the weekly count, never prompted
+    CRAMP_RECORDED = "cramp_recorded"
 
 
 class Quality(StrEnum):
@@ -37,8 +40,11 @@ class DetectorEvent:
     """One cramp event, in stream time (seconds since the session's first sample).
 
     ``cramp_number`` counts cramps from 1 within one pipeline; started/update/ended of the same
-    cramp share it. ``intensity`` is the current (started/update) or mean (ended) EMG envelope as a
-    multiple of the rest floor; ``peak_intensity`` the largest so far.
+    cramp share it. ``intensity`` is the current (started/update) or mean (ended, recorded) EMG
+    envelope as a multiple of the rest floor; ``peak_intensity`` the largest so far.
+    ``cramp_recorded`` stands alone (no started/ended): a cramp recognised only once its level was
+    already below its end threshold, with ``t_onset``, ``t_end`` and ``duration_s`` of the real
+    cramp and ``t_detect`` when it was recognised.
     """
 
     kind: EventKind

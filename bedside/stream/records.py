@@ -48,7 +48,7 @@ def wall_clock(session_start: datetime, t_s: float) -> str:
     return (start + timedelta(seconds=t_s)).isoformat(timespec="milliseconds")
 
 
-_CLOSED = frozenset({"cramp_ended", "cramp_recorded"})  # kinds dated by t_end, not t_detect
+_CLOSED = frozenset({EventKind.CRAMP_ENDED, EventKind.CRAMP_RECORDED})  # dated by t_end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +74,7 @@ class EventRecord:
     @property
     def closes(self) -> bool:
         """True for the kinds that describe a whole cramp (``cramp_ended``, ``cramp_recorded``)."""
-        return self.kind.value in _CLOSED
+        return self.kind in _CLOSED
 
     @property
     def stem(self) -> str:
@@ -87,6 +87,8 @@ class EventRecord:
         record: dict[str, Any] = {"event": self.kind.value, "event_id": self.event_id,
                                   "leg": self.leg, "t_onset": self.t_onset}
         if self.closes:
+            if self.kind is EventKind.CRAMP_RECORDED:  # how late it was recognised
+                record["t_detect"] = self.t_detect
             record |= {"t_end": self.t_end, "duration_s": self.duration_s, "time": self.time,
                        "intensity": self.intensity, "peak_intensity": self.peak_intensity}
             return record
@@ -153,16 +155,19 @@ def event_record(
         if not value or ":" in value:
             raise ValueError(f"{name} must be non-empty and free of ':', got {value!r}")
     stem = f"{session_id}:{leg}:{event.cramp_number}"
-    if event.kind.value in _CLOSED:
+    if event.kind in _CLOSED:
         if event.t_end is None:
             raise ValueError(f"{event.kind.value} #{event.cramp_number} has no t_end")
         duration = event.duration_s if event.duration_s is not None else event.t_end - event.t_onset
-        suffix = "ended" if event.kind is EventKind.CRAMP_ENDED else "recorded"
+        # a recorded cramp was recognised only after it was over: dated to the real cramp like
+        # an ended one (time = its end), never prompted; its t_detect says how late
+        recorded = event.kind is EventKind.CRAMP_RECORDED
         return EventRecord(
             kind=event.kind,
-            event_id=f"{stem}:{suffix}",
+            event_id=f"{stem}:{'recorded' if recorded else 'ended'}",
             leg=leg,
             t_onset=_seconds(event.t_onset),
+            t_detect=_seconds(event.t_detect) if recorded else None,
             t_end=_seconds(event.t_end),
             duration_s=_seconds(duration),
             time=wall_clock(session_start, event.t_end),

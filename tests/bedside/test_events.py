@@ -188,3 +188,27 @@ def test_read_is_tolerant(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> N
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_events(tmp_path / "none.jsonl")
+
+
+def test_recorded_is_dated_to_the_real_cramp() -> None:
+    recorded = DetectorEvent(
+        kind=EventKind.CRAMP_RECORDED,
+        cramp_number=4,
+        t_onset=812.4,
+        t_detect=840.0,
+        t_end=828.0,
+        duration_s=15.6,
+        intensity=2.5,
+        peak_intensity=4.25,
+    )
+    rec = record_json(recorded, session_id="night-7", leg="left", session_start=START)
+    assert rec["event"] == "cramp_recorded"
+    assert rec["event_id"] == "night-7:left:4:recorded"
+    assert (rec["t_onset"], rec["t_detect"], rec["t_end"], rec["duration_s"]) == (
+        812.4, 840.0, 828.0, 15.6)
+    assert rec["time"] == wall_clock(START, 828.0)  # the cramp's end, not its recognition
+    assert (rec["intensity"], rec["peak_intensity"]) == (2.5, 4.25)
+    without_end = DetectorEvent(kind=EventKind.CRAMP_RECORDED, cramp_number=4, t_onset=1.0,
+                                t_detect=2.0, intensity=2.0, peak_intensity=2.0)
+    with pytest.raises(ValueError, match="no t_end"):
+        event_record(without_end, session_id="n", leg="left", session_start=START)

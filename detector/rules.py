@@ -1,0 +1,171 @@
+"""The cramp rules, one named predicate each, as a physiotherapist would read them.
+
+Every rule is a pure function of what it is given (levels are natural logs of the EMG envelope
+over the rest floor, times are frame counts): it reads the setting named in its docstring, cites
+where the number comes from (``shared/notes/physiology.md``), and changes nothing. The state
+machine (:mod:`detector.state_machine`) only calls these to classify a frame and keeps the state
+itself; the settings live in :class:`detector.settings.DetectorSettings`, grouped by concern.
+
+Sources: [CS] the only ambulatory calf-EMG record of real nocturnal cramps (+100..800 % over
+rest, without movement for 41 ± 11 s before waking, ~2× rest afterwards); [JAT21] pre-cramp
+fasciculation; [PLMt, WASM16] leg movements 0.5-10 s, 5-90 s apart; [Min09] motor units
+active 23.6 ± 16.2 s; [NHS] standing and walking relieve a cramp; [RT95] a stretch raises the
+EMG while breaking the cramp.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+import numpy as np
+
+from detector.types import FloatArray
+
+
+def is_elevated(level: float, onset_log: float) -> bool:
+    """The calf discharges above rest: ``onset_ratio`` (× floor) [CS: cramps are +100..800 %].
+    ``onset_log`` is already raised after a cramp by its residual (:func:`onset_after_cramp`)."""
+    return level >= onset_log
+
+
+def onset_after_cramp(onset_log: float, residual_log: float, frames_since: FloatArray,
+                      tau_frames: float) -> FloatArray:
+    """The onset level at frames ``frames_since`` a cramp ended (``post_cramp_ratio``,
+    ``post_cramp_tau_s``): raised by the residual it left (~2× for a while [CS, NHS]), decaying
+    back. The residual's excess *power* (ratio² − 1) adds to the onset level's power, because a
+    new discharge and the residual are independent sources whose powers add: a +80 % onset on a
+    2× residual is sqrt(1.8² + 2² − 1) = 2.5×, not 1.8 × 2 = 3.6× (which hid recurrences,
+    frequent in the hour after a cramp [TF17])."""
+    excess = np.expm1(2.0 * residual_log) * np.exp(-np.maximum(frames_since, 0) / tau_frames)
+    out: FloatArray = 0.5 * np.log(np.exp(2.0 * onset_log) + excess)
+    return out
+
+
+def is_sustained(levels: Sequence[float], onset_log: float, margin_log: float) -> bool:
+    """The candidate's median level over its confirmation span reached ``confirm_ratio`` (the
+    onset level × this margin): cramp discharge is +100..800 % [CS], while pre-cramp
+    fasciculation [JAT21] or a wandering baseline hovers at the onset level."""
+    return bool(levels) and statistics.median(levels) >= onset_log + margin_log
+
+
+def is_noise_like(shares: Sequence[float], flat_shape: float) -> bool:
+    """The candidate's excess over rest has a flat (white) spectrum, the thermal noise of a poor
+    contact, not band-limited EMG (``flat_spectrum_ratio``): its mean share above the spectral
+    split reaches that of a ratio of ``flat_shape`` (above / below)."""
+    flat = flat_shape / (1.0 + flat_shape)
+    return bool(shares) and sum(shares) / len(shares) >= flat
+
+
+def began_still(frames_since_onset: int, pre_still_frames: int, quiet_before_frames: int,
+                after_motion_frames: int, noise_like: bool) -> bool:
+    """A movement now is the sleeper waking from the discharge, not its cause
+    (``pre_still_s``, ``after_motion_window_s``): the discharge began this long before the
+    movement, with the leg still before it. A voluntary movement starts with its EMG
+    (electromechanical delay of tens of ms), and the pain wakes the sleeper within seconds of
+    the full onset [CS]; a discharge right after other movement may be that movement's own, and
+    a "discharge" with a flat spectrum was a poor contact's noise."""
+    return (frames_since_onset >= pre_still_frames
+            and quiet_before_frames > after_motion_frames and not noise_like)
+
+
+def confirmation_frames(*, confirm_frames: int, after_motion: bool, after_motion_frames: int,
+                        plm_bursts: int, plm_min_bursts: int, plm_confirm_frames: int,
+                        blind: bool, blind_confirm_frames: int) -> int:
+    """How long a candidate must last to be a cramp: ``confirm_s``; right after movement (a turn,
+    a stretch) ``after_motion_confirm_s``; in a series of leg movements it must outlast the
+    longest LM (``plm_confirm_s``, LM 0.5-10 s [PLMt]); without accelerometer data, when movement
+    cannot veto anything, ``blind_confirm_s``."""
+    need = confirm_frames
+    if after_motion:
+        need = max(need, after_motion_frames)
+    if plm_bursts >= plm_min_bursts:
+        need = max(need, plm_confirm_frames)
+    if blind:
+        need = max(need, blind_confirm_frames)
+    return need
+
+
+def is_leg_movement_burst(frames: int, peak_log: float, burst_max_frames: int,
+                          burst_peak_log: float) -> bool:
+    """An elevated run that may be a leg movement of a PLM series: at most ``plm_burst_max_s``
+    long (LM 0.5-10 s [PLMt]) and peaking at least ``plm_burst_peak_ratio`` (an LM starts
+    >= 8 µV above a resting EMG of a few µV [PLMt]; fasciculation twitches on a raised rest
+    [JAT21] only flicker over the onset level)."""
+    return 1 <= frames <= burst_max_frames and peak_log >= burst_peak_log
+
+
+def excess_fraction_log(level_log: float, fraction: float) -> float:
+    """The level at rest + ``fraction`` × the excess over rest of ``level_log`` (both logs):
+    how a cramp's own strength sets its thresholds (the residual after a cramp is ~2× rest
+    [CS], a weak cramp +100 % is barely above it, so a multiple of rest alone cannot tell)."""
+    return math.log1p(fraction * max(math.expm1(level_log), 0.0))
+
+
+def end_threshold(lower_quartile_log: float, fraction: float, min_log: float,
+                  max_log: float) -> float:
+    """A cramp may end below ``end_fraction`` of its own lower-quartile excess over rest (a
+    stretch surge [RT95] does not lift it), never above ``end_ratio_max`` (the ~2× residual must
+    end it [CS]) nor below ``end_ratio_min``."""
+    return max(min_log, min(max_log, excess_fraction_log(lower_quartile_log, fraction)))
+
+
+def is_over(level: float, strength_log: float, over_fraction: float) -> bool:
+    """A candidate's discharge is over (``over_fraction``): its level fell below rest + this
+    fraction of the excess of its own strength (``strength_log``, its upper-quartile level). The
+    residual a cramp leaves stays at most ~40 % of its plateau excess [CS: ~2× rest after
+    +100..800 %], so a candidate on that residual is the cramp that has ended, not a new one."""
+    return level < excess_fraction_log(strength_log, over_fraction)
+
+
+def has_levelled_off(dip: Sequence[float], plateau_frames: int, drop_log: float) -> bool:
+    """The fall has reached the residual plateau (``plateau_s``, ``plateau_drop``): the later
+    half of the last ``plateau_frames`` levels is not lower than the earlier half by more than
+    ``drop_log``."""
+    vals = list(dip[-plateau_frames:])
+    if len(vals) < plateau_frames:
+        return False
+    h = plateau_frames // 2
+    return statistics.fmean(vals[:h]) - statistics.fmean(vals[-h:]) <= drop_log
+
+
+def lull_ended(dip_frames: int, end_hold_frames: int) -> bool:
+    """A dip below the end threshold is the end, not a lull, once it lasted ``end_hold_s``: motor
+    units rotate, each active 23.6 ± 16.2 s [Min09], so shorter lulls are one cramp."""
+    return dip_frames >= end_hold_frames
+
+
+def walked_off(upright_frames: int, upright_end_frames: int) -> bool:
+    """Standing with weight on the leg and walking relieve a cramp [NHS]: upright for
+    ``upright_end_s`` inside a cramp ends it."""
+    return upright_frames >= upright_end_frames
+
+
+def walked_off_since(upright_levels: Sequence[float], end_log: float) -> int:
+    """Where a cramp walked off ended (``upright_end_s``): the index into ``upright_levels``
+    (the smoothed levels of its upright frames, oldest first) from which, counting back from
+    the latest, frames below the end threshold never fell behind those above it; ``len`` if the
+    latest is above. The smoothed level is a low quantile over smooth_s, so between gait's
+    push-off bursts [physiology.md §2] it shows the calf's continuous discharge, the cramp."""
+    balance = 0
+    start = len(upright_levels)
+    for j in range(len(upright_levels) - 1, -1, -1):
+        balance += 1 if upright_levels[j] < end_log else -1
+        if balance < 0:
+            break
+        if upright_levels[j] < end_log:
+            start = j
+    return start
+
+
+def signal_lost(bad_frames: int, lost_frames: int) -> bool:
+    """No usable signal for ``lost_s``: the cramp is ended at its last good frame."""
+    return bad_frames >= lost_frames
+
+
+def outlives_waking_artifact(bad_frames: int, candidate_bad_frames: int) -> bool:
+    """A candidate that woke the sleeper survives the bad signal of the waking movement's
+    artifact up to ``candidate_bad_s`` (waking 1-8 s into the cramp [CS], plus the quality
+    hold); bad signal without that movement (a lead coming off) drops it."""
+    return bad_frames <= candidate_bad_frames
