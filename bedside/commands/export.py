@@ -180,10 +180,11 @@ def export_session(
             )
         elif record.closes:
             counts["events"] += 1
+            how = "ended" if record.kind is EventKind.CRAMP_ENDED else "recorded after it ended"
             annotate(
                 record.t_onset,
                 record.duration_s,
-                f"cramp {number} (ended {record.t_end} s, peak {record.peak_intensity})",
+                f"cramp {number} ({how} {record.t_end} s, peak {record.peak_intensity})",
             )
 
     try:

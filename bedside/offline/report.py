@@ -272,23 +272,39 @@ def _runs(values: Sequence[str]) -> list[tuple[int, int, str]]:
 
 
 def cramps_of(events: Sequence[EventRecord]) -> list[dict[str, Any]]:
-    """One row per cramp: number, onset/end (stream s), duration (s), peak, event id stem."""
+    """One row per cramp, in onset order: number, onset/end (stream s), duration (s), peak,
+    event id stem, and whether it was only ``recorded`` (recognised after it ended: counted,
+    not prompted)."""
     peaks = {e.stem: e.peak_intensity for e in events
              if e.kind is EventKind.CRAMP_ENDED and e.peak_intensity is not None}
-    rows = []
-    for n, d in enumerate(detections_from_events(events), 1):
-        stem = event_stem(d.event_id)
-        rows.append(
-            {
-                "n": n,
-                "stem": stem,
-                "t_onset": d.t_onset,
-                "t_detect": d.t_detect,
-                "t_end": d.t_end,
-                "duration_s": None if d.t_end is None else d.t_end - d.t_onset,
-                "peak": peaks.get(stem),
-            }
-        )
+    rows: list[dict[str, Any]] = [
+        {
+            "stem": event_stem(d.event_id),
+            "t_onset": d.t_onset,
+            "t_detect": d.t_detect,
+            "t_end": d.t_end,
+            "duration_s": None if d.t_end is None else d.t_end - d.t_onset,
+            "peak": peaks.get(event_stem(d.event_id)),
+            "recorded": False,
+        }
+        for d in detections_from_events(events)
+    ]
+    rows += [
+        {
+            "stem": e.stem,
+            "t_onset": e.t_onset,
+            "t_detect": e.t_detect if e.t_detect is not None else e.t_end,
+            "t_end": e.t_end,
+            "duration_s": e.duration_s,
+            "peak": e.peak_intensity,
+            "recorded": True,
+        }
+        for e in events
+        if e.kind is EventKind.CRAMP_RECORDED
+    ]
+    rows.sort(key=lambda r: float(r["t_onset"]))
+    for n, row in enumerate(rows, 1):
+        row["n"] = n
     return rows
 
 
@@ -459,13 +475,14 @@ def night_html(data: NightData, png_name: str) -> str:
     rows = []
     for r in cramps_of(data.events):
         when = data.start + timedelta(seconds=r["t_onset"])
+        label = data.verdicts.get(r["stem"], "recorded, not prompted" if r["recorded"] else "-")
         rows.append(
             "<tr>"
             f"<td>{r['n']}</td><td>{when:%H:%M:%S}</td>"
             f"<td>{'ongoing' if r['duration_s'] is None else format(r['duration_s'], '.0f')}</td>"
             f"<td>{r['t_detect'] - r['t_onset']:.1f}</td>"
             f"<td>{'-' if r['peak'] is None else format(r['peak'], '.1f')}</td>"
-            f"<td>{html.escape(data.verdicts.get(r['stem'], '-'))}</td>"
+            f"<td>{html.escape(label)}</td>"
             f"<td><code>{html.escape(r['stem'])}</code></td></tr>"
         )
     body = "\n".join(rows) or '<tr><td colspan="7">no cramps detected</td></tr>'
@@ -537,9 +554,9 @@ def history(
         key = _night_key(e)
         if key is None:
             continue
-        if e.kind is EventKind.CRAMP_STARTED:
+        if e.kind in (EventKind.CRAMP_STARTED, EventKind.CRAMP_RECORDED):
             counts[key] += 1
-        elif e.kind is EventKind.CRAMP_ENDED and e.duration_s is not None:
+        if e.closes and e.duration_s is not None:
             minutes[key] += e.duration_s / 60.0
     summary = adherence.summary(until=until, nights=days, cramp_counts=dict(counts)) if (
         adherence is not None) else None

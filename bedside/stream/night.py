@@ -57,7 +57,8 @@ class NightSummary:
     """What the daemon tells at the end of a night (and publishes as the nightly summary)."""
 
     night: str
-    cramps: int = 0
+    cramps: int = 0  # prompted (cramp_started) and recorded after the fact (cramp_recorded)
+    recorded: int = 0  # of them, recognised only after they ended: counted, never prompted
     total_cramp_s: float = 0.0
     durations_s: list[float] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
@@ -66,7 +67,10 @@ class NightSummary:
         self.events.append(record)
         if record.kind is EventKind.CRAMP_STARTED:
             self.cramps += 1
-        elif record.kind is EventKind.CRAMP_ENDED:
+        elif record.kind is EventKind.CRAMP_RECORDED:
+            self.cramps += 1
+            self.recorded += 1
+        if record.closes:
             duration = record.duration_s or 0.0
             self.durations_s.append(duration)
             self.total_cramp_s += duration
@@ -75,6 +79,7 @@ class NightSummary:
         return {
             "night": self.night,
             "cramps": self.cramps,
+            "recorded_cramps": self.recorded,
             "total_cramp_s": round(self.total_cramp_s, 1),
             "longest_cramp_s": round(max(self.durations_s, default=0.0), 1),
         }
