@@ -55,10 +55,11 @@ def test_high_rates_make_a_decoder(emg_rate_hz: int) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(info=device_infos(), seed=st.integers(0, 2**32 - 1), first=st.integers(0, 2**32 - 1),
+@given(info=device_infos(), seed=st.integers(0, 2**32 - 1), first=st.integers(0, 2**32 - 6 * 255),
        sizes=st.lists(st.integers(1, 255), min_size=1, max_size=6))
 def test_any_valid_device_round_trips(info: DeviceInfo, seed: int, first: int,
                                       sizes: list[int]) -> None:
+    # (a stream crossing the 2**32 index wrap may Reset, PROTOCOL.md §2.1: test_codec covers it)
     rng = np.random.default_rng(seed)
     enc, dec = Encoder(info), Decoder(info)
     sent: list[tuple[np.ndarray, np.ndarray]] = []
