@@ -10,12 +10,21 @@ counts cases, tracebacks, hangs and unexpected exit codes per family.
 
 from __future__ import annotations
 
-from datetime import datetime
+import struct
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from firmware_bridge.edf import HEADER_BYTES, SIGNAL_FIELDS, EdfSignalSpec, EdfWriter
+from firmware_bridge.recording import (
+    FILE_MAGIC,
+    FORMAT_VERSION,
+    RECORD_LINK_EVENT,
+    RECORD_NOTIFICATION,
+    RECORD_SYNC,
+)
 
 START = datetime(2026, 1, 2, 22, 0, 0)
 
@@ -60,3 +69,28 @@ def patch_signal(source: Path, target: Path, name: str, index: int, text: str) -
         raise ValueError(f"no signal field {name!r}")
     target.write_bytes(bytes(raw))
     return target
+
+
+# -- session files: the layout of firmware_bridge/recording.py's docstring, written by hand so a
+# case can hold what SessionWriter refuses to write (bad JSON with a valid CRC) ----------------
+def session_header(start: datetime = START) -> bytes:
+    """The 24-byte file header: magic, version 1, header size 24, start (µs), CRC-32."""
+    start_us = round(start.replace(tzinfo=UTC).timestamp() * 1e6)
+    head = FILE_MAGIC + struct.pack("<HHq", FORMAT_VERSION, 24, start_us)
+    return head + (zlib.crc32(head) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def session_record(kind: int, payload: bytes, t_mono: float = 0.0, wall_us: int = 0) -> bytes:
+    """One framed record (sync, type, 0, length, times + payload, CRC-32) with a valid CRC."""
+    body = struct.pack("<dq", t_mono, wall_us) + payload
+    record = RECORD_SYNC + struct.pack("<BBI", kind, 0, len(body)) + body
+    return record + (zlib.crc32(record) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def link_event_record(payload: bytes, t_mono: float = 0.0) -> bytes:
+    """A link-event record whose JSON body is ``payload`` exactly (valid or not)."""
+    return session_record(RECORD_LINK_EVENT, payload, t_mono)
+
+
+def notification_record(data: bytes, t_mono: float = 0.0) -> bytes:
+    return session_record(RECORD_NOTIFICATION, data, t_mono)

@@ -1,0 +1,36 @@
+"""Session link events with hostile JSON are counted as damaged records, never raised (#16 item 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.fuzz_inputs import link_event_record, notification_record, session_header
+from firmware_bridge.recording import LinkEvent, Notification, read_session
+
+HOSTILE = {
+    "deep list": b'{"kind":"x","fields":{"a":' + b"[" * 20_000 + b"]" * 20_000 + b"}}",
+    "deep object": b'{"kind":"x","fields":' + b"{\"a\":" * 10_000 + b"1" + b"}" * 10_001,
+    "unclosed nesting": b"[" * 60_000,
+    "400-digit int": b'{"kind":"x","fields":{"ts":' + b"9" * 400 + b"}}",
+    "5000-digit int": b'{"kind":"x","fields":{"ts":' + b"9" * 5000 + b"}}",
+    "bad hex bytes": b'{"kind":"x","fields":{"data":{"$bytes":"zz"}}}',
+    "not utf-8": b'{"kind":"x","fields":{"a":"\xff\xfe"}}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_link_event_is_one_damaged_record(tmp_path: Path, name: str) -> None:
+    good_before = link_event_record(b'{"fields":{"att_mtu":247},"kind":"mtu"}', 1.0)
+    good_after = notification_record(b"\x01" * 20, 2.0)
+    path = tmp_path / "s.cwsession"
+    path.write_bytes(session_header() + good_before + link_event_record(HOSTILE[name], 1.5)
+                     + good_after)
+    reader = read_session(path)
+    records = list(reader)
+    assert [type(r) for r in records] == [LinkEvent, Notification]
+    assert isinstance(records[0], LinkEvent) and records[0].fields == {"att_mtu": 247}
+    report = reader.report()
+    assert report.corrupt_records == 1 and report.records == 2
