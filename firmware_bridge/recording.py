@@ -59,6 +59,7 @@ from firmware_bridge.jsonsafe import BadJsonError, loads_bounded
 logger = logging.getLogger(__name__)
 
 FILE_MAGIC = b"\x89CWSESS\n"
+SESSION_SUFFIX = ".cwsession"  # what the daemon, capture and calibrate name their sessions
 FORMAT_VERSION = 1
 _FILE_HEADER = struct.Struct("<8sHHq")
 FILE_HEADER_SIZE = _FILE_HEADER.size + 4  # 24 with its CRC-32
@@ -562,6 +563,21 @@ class SessionReader(Iterator[Record]):
         ):
             return None
         return LinkEvent(t_mono, t_wall, obj["kind"], obj["fields"], offset)
+
+
+def is_session_file(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is meant as a session: it starts with the magic, or is named
+    ``*.cwsession`` (so an empty or damaged session is reported as one, not as "not an EDF").
+
+    False for anything else, or if unreadable (opening it will say why).
+    """
+    if Path(path).suffix.lower() == SESSION_SUFFIX:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
+    except OSError:
+        return False
 
 
 def read_session(path: str | os.PathLike[str]) -> SessionReader:

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.fuzz_inputs import link_event_record, notification_record, session_header
-from firmware_bridge.recording import LinkEvent, Notification, read_session
+from benchmarks.fuzz_inputs import (
+    link_event_record,
+    notification_record,
+    session_header,
+    small_edf,
+)
+from firmware_bridge.errors import RecordingError
+from firmware_bridge.recording import LinkEvent, Notification, is_session_file, read_session
 
 HOSTILE = {
     "deep list": b'{"kind":"x","fields":{"a":' + b"[" * 20_000 + b"]" * 20_000 + b"}}",
@@ -34,3 +40,21 @@ def test_a_hostile_link_event_is_one_damaged_record(tmp_path: Path, name: str) -
     assert isinstance(records[0], LinkEvent) and records[0].fields == {"att_mtu": 247}
     report = reader.report()
     assert report.corrupt_records == 1 and report.records == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 10, b"0       random bytes" * 20])
+def test_an_empty_or_random_cwsession_is_a_damaged_session(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "night.cwsession"
+    path.write_bytes(content)
+    assert is_session_file(path)
+    with pytest.raises(RecordingError, match=r"not a crampwatch session|nothing was recorded"):
+        read_session(path)
+
+
+def test_sessions_are_told_by_magic_whatever_their_name(tmp_path: Path) -> None:
+    renamed = tmp_path / "night.bin"
+    renamed.write_bytes(session_header())
+    edf = small_edf(tmp_path / "night.edf")
+    assert is_session_file(renamed)
+    assert not is_session_file(edf)
+    assert not is_session_file(tmp_path / "missing.edf")
