@@ -125,6 +125,12 @@ def notification_record(data: bytes, t_mono: float = 0.0) -> bytes:
     return session_record(RECORD_NOTIFICATION, data, t_mono)
 
 
+def device_info_record(data: bytes) -> bytes:
+    """The ``device_info`` link event session replay decodes with (bytes as ``$bytes`` hex)."""
+    event = {"kind": "device_info", "fields": {"data": {"$bytes": data.hex()}}}
+    return link_event_record(json.dumps(event).encode())
+
+
 # -- case generators: each writes one hostile input into ``tmp`` and returns its path ---------
 LYING_NUMBERS = (
     "0", "-1", "-0", "0.000001", "1e-9", "0.00001", "1e9", "99999999", "1e308", "nan", "inf",
@@ -203,8 +209,7 @@ def session_case(rng: random.Random, tmp: Path) -> Path:
         return out
     info = _device(rng) if kind != 1 else SUPPORTED
     info_bytes = info.to_bytes() if kind != 2 else rng.randbytes(rng.randrange(30))
-    event = json.dumps({"kind": "device_info", "fields": {"data": {"$bytes": info_bytes.hex()}}})
-    parts = [session_header(), link_event_record(event.encode(), 0.0)]
+    parts = [session_header(), device_info_record(info_bytes)]
     enc, np_rng, index = Encoder(info), np.random.default_rng(rng.randrange(2**32)), 0
     for k in range(rng.randrange(5, 60)):
         n = 50

@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.fuzz_inputs import (
+    device_info_record,
     link_event_record,
     notification_record,
     session_header,
     small_edf,
 )
+from firmware_bridge.codec import Encoder
 from firmware_bridge.errors import RecordingError
+from firmware_bridge.protocol import DeviceInfo, Site
 from firmware_bridge.recording import LinkEvent, Notification, is_session_file, read_session
 
 HOSTILE = {
@@ -58,3 +64,19 @@ def test_sessions_are_told_by_magic_whatever_their_name(tmp_path: Path) -> None:
     assert is_session_file(renamed)
     assert not is_session_file(edf)
     assert not is_session_file(tmp_path / "missing.edf")
+
+
+def test_replay_of_a_session_from_an_unsupported_device_exits_65(tmp_path: Path) -> None:
+    # 30 kHz: the decoder once raised on it (a one-day gap limit past 2**31)
+    info = DeviceInfo(emg_rate_hz=30_000, accel_rate_hz=50, emg_sites=(Site.SOLEUS,),
+                      emg_uv_per_lsb=0.5, accel_g_per_lsb=2.0**-12)
+    frame = Encoder(info).encode(np.zeros((1, 50), np.int16), np.zeros((3, 1), np.int16), 0)
+    path = tmp_path / "fast.cwsession"
+    path.write_bytes(session_header() + device_info_record(info.to_bytes())
+                     + notification_record(frame))
+    result = subprocess.run([sys.executable, "-m", "bedside.cli", "replay", str(path)],
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 65, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"crampwatch: {path}: the detector refuses it: EMG rate 30000 Hz is outside the "
+        "supported range 400-4000 Hz"]
