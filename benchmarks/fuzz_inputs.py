@@ -261,13 +261,15 @@ def run_replay(family: str, path: Path, timeout_s: float, pythonpath: str = "") 
 
     ``pythonpath``: replay another checkout's code (to count what a fix changed).
     """
+    # ``python -m`` puts the working directory first on sys.path: run from that checkout
     env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
+    cwd = pythonpath or None
     try:
         result = subprocess.run(
             [sys.executable, "-m", "bedside.cli", "replay", str(path),
              "--events", str(path.with_suffix(".events.jsonl"))],
             capture_output=True, text=True, check=False, timeout=timeout_s,
-            preexec_fn=_limit_memory, env=env,
+            preexec_fn=_limit_memory, env=env, cwd=cwd,
         )
     except subprocess.TimeoutExpired:
         return Outcome(family, None, False, f"no answer in {timeout_s} s")
