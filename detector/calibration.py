@@ -32,6 +32,7 @@ import numpy as np
 
 from detector.mains import band_and_hum_power
 from detector.quality import GOOD, QualityGate, settings_thresholds
+from detector.rates import check_emg_rate
 from detector.settings import DetectorSettings
 from detector.spectrum import SpectralFeatures, settings_bin_plan
 from detector.types import FloatArray
@@ -137,6 +138,7 @@ def band_rms_frames(emg: FloatArray, emg_rate_hz: float,
     Returns ``rms (n_ch, n_frames)`` µV and ``good (n_ch, n_frames)`` (quality gate, no hold).
     Both mains families' bins are left out (the mains frequency is not known yet).
     """
+    check_emg_rate(emg_rate_hz, settings)
     emg = np.asarray(emg, dtype=np.float64)
     frame_len = round(settings.frame_s * emg_rate_hz)
     n_ch = emg.shape[0]

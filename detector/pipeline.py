@@ -32,6 +32,7 @@ from detector.framing import Framer, Frames
 from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MotionFeatures
 from detector.quality import CODES, GOOD, QualityGate, settings_thresholds
+from detector.rates import check_accel_rate, check_emg_rate
 from detector.settings import DetectorSettings
 from detector.spectrum import SpectralFeatures, settings_bin_plan
 from detector.state_machine import CrampMachine, FrameInputs, MachineParams, State
@@ -70,12 +71,10 @@ class Pipeline:
                  n_emg_channels: int, emg_labels: Sequence[str] | None = None,
                  calibration: Calibration | None = None) -> None:
         s = settings
-        if not math.isfinite(emg_rate_hz) or emg_rate_hz < s.min_emg_rate_hz:
-            raise ValueError(
-                f"EMG rate {emg_rate_hz} Hz is below the minimum {s.min_emg_rate_hz} Hz")
-        if not math.isfinite(accel_rate_hz) or accel_rate_hz * s.frame_s < 4:
-            raise ValueError(f"accelerometer rate {accel_rate_hz} Hz is too low (need >= "
-                             f"{4 / s.frame_s:g} Hz)")
+        # Checked first, before anything is sized by a rate: frame length and FFT size grow with
+        # it (a lying EDF header at "1e9 Hz" once asked the window design for gigabytes).
+        check_emg_rate(emg_rate_hz, s)
+        check_accel_rate(accel_rate_hz, s)
         if n_emg_channels < 1:
             raise ValueError(f"need at least one EMG channel, got {n_emg_channels}")
         labels = list(emg_labels) if emg_labels is not None else []

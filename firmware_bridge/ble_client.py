@@ -23,7 +23,11 @@ Design (``shared/notes/ble.md`` §1):
   (``next_delay``); connected but silent for ``silence_timeout_s`` → drop and reconnect;
   ``power_cycle_after_failures`` cycles in a row without data → power-cycle the adapter (an
   injectable coroutine, BlueZ ``Adapter1.Powered`` by default); ``exit_after_failures`` → stop,
-  and ``packets()`` raises ``LinkError`` so the daemon exits and systemd restarts it.
+  and ``packets()`` raises ``LinkError`` so the daemon exits and systemd restarts it;
+- a wearable whose device info we cannot use (``DeviceInfo.check_supported``: rates outside
+  what the detector takes) is refused before START: a ``unsupported_device`` link event with
+  the reason, one ERROR line, no stream; the cycle counts as failed and backs off like any
+  other (no adapter power-cycle: the adapter is fine), so the device is tried again later.
 
 Constructors take ``sleep`` (backoff) and ``monotonic`` (packet stamps, silence) and a
 ``BleBackend`` (bleak's ``backend=`` hook): tests run this very module over
@@ -54,7 +58,7 @@ from bleak.exc import BleakError
 from bleak_retry_connector import close_stale_connections_by_address, establish_connection
 
 from firmware_bridge import protocol
-from firmware_bridge.errors import DeviceNotFoundError, LinkError
+from firmware_bridge.errors import DeviceNotFoundError, LinkError, UnsupportedDeviceError
 from firmware_bridge.link_settings import WearableSettings
 from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError
 from firmware_bridge.source import LinkEvent, RawPacket
@@ -94,6 +98,7 @@ class LinkStatistics:
     not_found: int  # scans that timed out
     power_cycles: int
     failures_in_row: int  # cycles in a row without data
+    unsupported_devices: int  # connects refused because the device info is unsupported
     mtu: int | None  # ATT_MTU of the current/last connection
     max_payload_bytes: int | None  # ATT_MTU − 3: longest notification that arrives whole
     rssi_dbm: int | None  # of the last advertisement seen
@@ -244,6 +249,7 @@ class BleClient:
         self._packets = self._bytes = self._queue_drops = self._stale = 0
         self._connects = self._link_losses = self._silences = 0
         self._connect_failures = self._not_found = self._power_cycles = self._failures = 0
+        self._unsupported = 0
         self._mtu: int | None = None
         self._rssi: int | None = None
         self._battery: int | None = None
@@ -334,6 +340,7 @@ class BleClient:
             not_found=self._not_found,
             power_cycles=self._power_cycles,
             failures_in_row=self._failures,
+            unsupported_devices=self._unsupported,
             mtu=self._mtu,
             max_payload_bytes=None if self._mtu is None else self._mtu - 3,
             rssi_dbm=self._rssi,
@@ -381,7 +388,7 @@ class BleClient:
         settings = self.settings
         power_cycled = False
         while True:
-            streamed = False
+            streamed = unsupported = False
             try:
                 device = await self._find()
                 self._set_state(LinkState.CONNECTING)
@@ -389,6 +396,9 @@ class BleClient:
                 await self._prepare(client)
                 self._set_state(LinkState.STREAMING)
                 streamed = await self._watch()
+            except UnsupportedDeviceError:
+                self._connect_failures += 1
+                unsupported = True  # _prepare logged it
             except (BleakError, LinkError, TimeoutError, EOFError, BrokenPipeError) as exc:
                 self._connect_failures += 1
                 logger.warning("%s: connect cycle failed: %s", self.label, exc)
@@ -402,7 +412,11 @@ class BleClient:
             if self._failures >= settings.exit_after_failures:
                 self._give_up()
                 return
-            if self._failures >= settings.power_cycle_after_failures and not power_cycled:
+            if (
+                self._failures >= settings.power_cycle_after_failures
+                and not power_cycled
+                and not unsupported
+            ):
                 power_cycled = True
                 await self._do_power_cycle()
             self._set_state(LinkState.BACKOFF)
@@ -480,9 +494,11 @@ class BleClient:
         # BlueZ reports mtu_size 23 unless asked; the characteristic knows MTU − 3 (ble.md §1).
         self._mtu = data_char.max_write_without_response_size + 3
         try:
-            self._info = DeviceInfo.from_bytes(await client.read_gatt_char(info_char))
+            info = DeviceInfo.from_bytes(await client.read_gatt_char(info_char))
         except InvalidDeviceInfoError as exc:
             raise LinkError(f"{self.label}: {exc}") from exc
+        self._refuse_if_unsupported(client.address, info)
+        self._info = info
         await self._read_battery(client)
         battery_char = client.services.get_characteristic(protocol.BATTERY_LEVEL_CHAR_UUID)
         if battery_char is not None and "notify" in battery_char.properties:
@@ -490,7 +506,6 @@ class BleClient:
         await client.start_notify(data_char, functools.partial(self._on_notify, generation))
         await client.write_gatt_char(control_char, protocol.control_start(), response=True)
         self._connects += 1
-        info = self._info
         self._emit(
             "connected",
             address=client.address,
@@ -514,6 +529,24 @@ class BleClient:
             info.emg_rate_hz,
             self._battery,
         )
+
+    def _refuse_if_unsupported(self, address: str, info: DeviceInfo) -> None:
+        """Raise UnsupportedDeviceError (after the link event and one ERROR line) if we cannot
+        use this device: never START a stream nobody can decode."""
+        try:
+            info.check_supported()
+        except UnsupportedDeviceError as exc:
+            self._unsupported += 1
+            self._emit(
+                "unsupported_device",
+                reason=exc.reason,
+                address=address,
+                emg_rate_hz=info.emg_rate_hz,
+                accel_rate_hz=info.accel_rate_hz,
+                firmware=".".join(map(str, info.firmware_version)),
+            )
+            logger.error("%s: %s refused, %s; trying again later", self.label, address, exc)
+            raise
 
     async def _read_battery(self, client: BleakClient) -> None:
         char = client.services.get_characteristic(protocol.BATTERY_LEVEL_CHAR_UUID)

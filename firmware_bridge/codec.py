@@ -286,8 +286,10 @@ class Decoder:
         # f32 on the wire; float64 here converts each count exactly once (house-style §2).
         self._uv = float(info.emg_uv_per_lsb)
         self._g = float(info.accel_g_per_lsb)
-        # Default: one day of samples; more than that is not a plausible reconnect.
-        limit = 86_400 * info.emg_rate_hz if max_gap_samples is None else max_gap_samples
+        # Default: one day of samples, more is not a plausible reconnect; capped below the
+        # 2**31 wrap rule (§2.1), which a day reaches from 24,856 Hz (the protocol allows 65,535).
+        default = min(86_400 * info.emg_rate_hz, _HALF_INDEX - 1)
+        limit = default if max_gap_samples is None else max_gap_samples
         if not 1 <= limit < _HALF_INDEX:
             raise ValueError(f"max_gap_samples must be 1..2**31-1, got {limit}")
         self._max_gap = limit

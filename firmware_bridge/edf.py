@@ -83,6 +83,18 @@ MAX_SIGNALS = 4096  # sanity bound so a corrupt ns cannot make us allocate gigab
 # An accelerometer axis label: "Accel X", "Acc_y", and with an EDF+ signal type and a leg
 # ("MISC Accel X L", as crampwatch export writes them; firmware_bridge.edf_writer).
 _ACCEL_LABEL = re.compile(r"^(?:misc\s+)?acc[a-z]*[\s_.\-]*([xyz])(?:\s+[lr])?$", re.IGNORECASE)
+# A header that lies (record duration 1 µs: EMG "at 1e9 Hz") must be refused before any reader
+# sizes a buffer by it (issue #16). 100 kHz is far above any biosignal stored as EDF (auditory
+# brainstem responses, the fastest, are sampled at 20-50 kHz). Annotation signals are exempt:
+# their "rate" is text bytes per record (our writer puts 480 bytes in each).
+MAX_SIGNAL_RATE_HZ = 100_000.0
+# One data record is read whole. The EDF spec advises records of at most 61440 bytes; 64 MiB
+# leaves room for 256-channel BDF at 16 kHz in 1-s records (12 MiB) and refuses a lying
+# samples-per-record field.
+MAX_RECORD_BYTES = 64 << 20
+# Memory bound of one block read by iter_blocks/iter_chunks/iter_grouped, whatever
+# records_per_block a caller asks for (replay asks for a minute of records).
+MAX_BLOCK_BYTES = 64 << 20
 _TAL_ONSET = re.compile(rb"^[+-]\d+(\.\d*)?$")  # EDF+ §2.2.2: onset is "+" or "-" then digits
 _TAL_DURATION = re.compile(rb"^\d+(\.\d*)?$")
 
@@ -745,6 +757,13 @@ class EdfReader:
             lo, hi = BDF_DIGITAL_RANGE if self.is_bdf else EDF_DIGITAL_RANGE
             if not 1 <= n <= 10**8:
                 raise self._fail(f"samples per record {what} is {n}, expected >= 1")
+            is_ann = self.is_plus and label == ann_label
+            if not is_ann and n > MAX_SIGNAL_RATE_HZ * self.record_duration_s > 0:
+                raise self._fail(
+                    f"rate {what} is {n / self.record_duration_s:g} Hz ({n} samples per "
+                    f"{self.record_duration_s:g}-s record), above {MAX_SIGNAL_RATE_HZ:g} Hz: "
+                    "the header's record duration or samples per record is wrong"
+                )
             if not lo <= dmin < dmax <= hi:
                 raise self._fail(
                     f"digital range {what} is [{dmin}, {dmax}], expected min < max within "
@@ -752,7 +771,6 @@ class EdfReader:
                 )
             if pmin == pmax:
                 raise self._fail(f"physical minimum equals maximum {what}: {pmin}")
-            is_ann = self.is_plus and label == ann_label
             rate = n / self.record_duration_s if self.record_duration_s > 0 else 0.0
             info = EdfSignalInfo(
                 label=label,
@@ -773,6 +791,11 @@ class EdfReader:
         self._annotation = tuple(s for s in signals if s.is_annotation)
         self.signals: tuple[EdfSignalInfo, ...] = tuple(s.info for s in self._ordinary)
         self._record_bytes = offset
+        if offset > MAX_RECORD_BYTES:
+            raise self._fail(
+                f"a data record of {offset} bytes is larger than the {MAX_RECORD_BYTES} bytes "
+                "this reader accepts: the header's samples per record are wrong"
+            )
         if self.is_plus and not self._annotation:
             raise self._fail(f"{'BDF' if self.is_bdf else 'EDF'}+ file has no '{ann_label}' signal")
         if self.record_duration_s == 0 and self._ordinary:
@@ -860,6 +883,7 @@ class EdfReader:
         """Yield ``(first_index, raw bytes of up to per_block records)``."""
         if per_block < 1:
             raise ValueError(f"records_per_block must be >= 1, got {per_block}")
+        per_block = min(per_block, max(1, MAX_BLOCK_BYTES // self._record_bytes))
         try:
             with self.path.open("rb") as fh:
                 fh.seek(self._header_bytes)

@@ -9,7 +9,10 @@ It lives here because ``firmware_bridge`` is the lowest room that raises our own
     ├── ConfigError(path, section, key)  -> exit 78 (EX_CONFIG), systemd does not restart
     ├── InputError(path)                 -> bad input file (EDF, truth, events): one line, exit 65
     ├── LinkError                        -> reconnect with capped backoff
-    │   └── DeviceNotFoundError(address)
+    │   ├── DeviceNotFoundError(address)
+    │   └── UnsupportedDeviceError(reason)  -> refused at connect (link event
+    │                                          "unsupported_device"), never streamed; retried
+    │                                          later (its firmware may be changed)
     ├── RecordingError(path, offset)     -> replay stops with one line
     ├── PublishError(rc)                 -> event stays in the outbox
     └── PromptError(returncode)          -> logged; detection goes on
@@ -59,6 +62,20 @@ class DeviceNotFoundError(LinkError):
     def __init__(self, message: str, *, address: str = "") -> None:
         super().__init__(message)
         self.address = address
+
+
+class UnsupportedDeviceError(LinkError):
+    """A wearable speaks the protocol but announces rates crampwatch cannot use.
+
+    A LinkError, not an InputError: it comes from the device at connect time, and the BLE
+    client backs off and tries again, as for any failed connect cycle. ``reason`` names the
+    field and the supported range. Offline tools that meet it in a recording map it to their
+    bad-input path (exit 65).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"unsupported device: {reason}")
+        self.reason = reason
 
 
 class RecordingError(CrampwatchError):

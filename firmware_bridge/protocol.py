@@ -16,6 +16,8 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from firmware_bridge.errors import UnsupportedDeviceError
+
 # §1 GATT layout. One random (version 4) 128-bit base, d9a2xxxx-f020-4d75-a4b5-7a8f69780e88,
 # with the 16-bit role in bytes 2-3 as Nordic's UART service does (6e40xxxx-b5a3-...).
 SERVICE_UUID = "d9a20001-f020-4d75-a4b5-7a8f69780e88"
@@ -95,6 +97,15 @@ DEVICE_INFO = struct.Struct("<BBHHffBBBBBB")
 DEVICE_INFO_FIXED_SIZE = DEVICE_INFO.size  # 20 bytes
 
 
+# What crampwatch can use, a subset of what the protocol allows (§3: any u16 rates). EMG: the
+# documented detector range (README "Detector": 500-4000 Hz; detector/rates.py). Accelerometer:
+# 4 samples per 0.5-s feature frame (8 Hz) up to 3200 Hz, the fastest MEMS rate (ADXL345
+# datasheet [ADXL], shared/notes/physiology.md). ``firmware_bridge`` cannot import ``detector``;
+# tests/firmware_bridge/test_device_support.py keeps the two in step.
+SUPPORTED_EMG_RATE_HZ = (500, 4000)
+SUPPORTED_ACCEL_RATE_HZ = (8, 3200)
+
+
 class InvalidDeviceInfoError(ValueError):
     """The device-info characteristic cannot be used (the BLE client wraps it as LinkError)."""
 
@@ -122,6 +133,21 @@ class DeviceInfo:
         problems = _device_info_problems(self)
         if problems:
             raise InvalidDeviceInfoError("device info: " + "; ".join(problems))
+
+    def check_supported(self) -> None:
+        """Raise UnsupportedDeviceError naming the first field outside what we can use.
+
+        A valid ``DeviceInfo`` is one the protocol allows; a supported one also has rates in
+        ``SUPPORTED_EMG_RATE_HZ`` and ``SUPPORTED_ACCEL_RATE_HZ`` (inclusive).
+        """
+        for name, value, (low, high) in (
+            ("emg_rate_hz", self.emg_rate_hz, SUPPORTED_EMG_RATE_HZ),
+            ("accel_rate_hz", self.accel_rate_hz, SUPPORTED_ACCEL_RATE_HZ),
+        ):
+            if not low <= value <= high:
+                raise UnsupportedDeviceError(
+                    f"{name} {value} Hz is outside the supported range {low}-{high} Hz"
+                )
 
     @property
     def n_emg_channels(self) -> int:

@@ -18,7 +18,8 @@ happen (all integers little-endian)::
       4  u32 L, body length (<= 65536)
       8  body: f64 receive time on the monotonic clock (s), i64 wall time (µs since the epoch),
                then the notification bytes (type 1) or a UTF-8 JSON object
-               {"kind": ..., "fields": {...}} (type 2; bytes values as {"$bytes": "<hex>"})
+               {"kind": ..., "fields": {...}} (type 2; bytes values as {"$bytes": "<hex>"};
+               read through jsonsafe: nested at most 16 deep, integers of <= 20 digits)
     8+L  u32 CRC-32 of bytes 0..8+L-1 of the record
 
 CRC-32 is CRC-32/ISO-HDLC (zlib's ``crc32``; check value 0xCBF43926 for ``b"123456789"``).
@@ -54,12 +55,14 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self
 
 from firmware_bridge.errors import RecordingError
+from firmware_bridge.jsonsafe import BadJsonError, loads_bounded
 from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError
 from firmware_bridge.source import LinkEvent, RawPacket
 
 logger = logging.getLogger(__name__)
 
 FILE_MAGIC = b"\x89CWSESS\n"
+SESSION_SUFFIX = ".cwsession"  # what the daemon, capture and calibrate name their sessions
 FORMAT_VERSION = 1
 _FILE_HEADER = struct.Struct("<8sHHq")
 FILE_HEADER_SIZE = _FILE_HEADER.size + 4  # 24 with its CRC-32
@@ -75,6 +78,8 @@ _RECORD_OVERHEAD = _RECORD_HEADER.size + 4
 
 # Link event kinds the BLE client writes; others are allowed if they match _KIND_RE.
 LINK_EVENT_KINDS = ("connected", "disconnected", "mtu", "device_info", "battery", "rssi")
+# {"kind", "fields": {name: value}} with bytes as {"$bytes": hex}: depth 3; room for lists
+LINK_EVENT_MAX_DEPTH = 16
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _BYTES_KEY = "$bytes"
 _READ_CHUNK = 1 << 20
@@ -532,8 +537,16 @@ class SessionReader(Iterator[Record]):
         if kind == RECORD_END:
             return True
         try:
-            obj = json.loads(payload, object_hook=_json_hook)
-        except (ValueError, UnicodeDecodeError):
+            # NaN is allowed: a writer's float field may hold one (json.dumps writes it)
+            obj = loads_bounded(
+                payload,
+                max_bytes=MAX_BODY_SIZE,
+                max_depth=LINK_EVENT_MAX_DEPTH,
+                allow_nonfinite=True,
+                object_hook=_json_hook,
+            )
+        except BadJsonError as exc:
+            logger.debug("link event at offset %d: %s", offset, exc.reason)
             return None
         if (
             not isinstance(obj, dict)
@@ -542,6 +555,21 @@ class SessionReader(Iterator[Record]):
         ):
             return None
         return LinkEvent(t_mono, obj["kind"], obj["fields"], t_wall, offset)
+
+
+def is_session_file(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is meant as a session: it starts with the magic, or is named
+    ``*.cwsession`` (so an empty or damaged session is reported as one, not as "not an EDF").
+
+    False for anything else, or if unreadable (opening it will say why).
+    """
+    if Path(path).suffix.lower() == SESSION_SUFFIX:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
+    except OSError:
+        return False
 
 
 def read_session(path: str | os.PathLike[str]) -> SessionReader:

@@ -36,6 +36,7 @@ class RawPacket:
 class LinkEvent:
     """A link event for logs and recordings: ``kind`` is one of ``state``, ``connected``,
     ``disconnected``, ``silence``, ``device_info``, ``battery``, ``rssi``, ``power_cycle``,
+    ``unsupported_device`` (fields ``reason``, ``address``, the announced rates, ``firmware``),
     ``failed`` (and what the daemon adds: ``stream_origin``); ``fields`` are JSON-able values
     (``bytes`` allowed: recordings store them as hex). ``t_wall`` and ``offset`` (byte offset in
     a session file) are known for recorded events only."""

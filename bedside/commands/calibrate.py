@@ -35,13 +35,14 @@ from bedside.config.settings import Settings, load_settings
 from bedside.live.capture import CaptureResult, Recorder, capture, virtual_finished
 from bedside.live.virtual import require_virtual, start_from_spec
 from bedside.stream.calibration_store import calibration_path, save_calibration
-from bedside.stream.edf_feed import is_session_file, replay_file
+from bedside.stream.edf_feed import replay_file
 from bedside.stream.session_feed import replay_session
 from detector.calibration import CalibrationError, calibrate
 from detector.pipeline import is_shin_label
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
 from firmware_bridge.ble_client import BleClient
 from firmware_bridge.errors import ConfigError, InputError
+from firmware_bridge.recording import is_session_file
 from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)

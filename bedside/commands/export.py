@@ -38,7 +38,6 @@ from typing import Any
 
 from bedside.config.settings import load_settings
 from bedside.stream.build import DEFAULT_DETECTOR, detector_factory
-from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import probe_session, replay_session
 from detector.types import EventKind, FloatArray
@@ -46,6 +45,7 @@ from firmware_bridge.codec import Gap
 from firmware_bridge.edf import EdfWriter
 from firmware_bridge.edf_writer import GridWriter, equipment, record_duration, signal_specs
 from firmware_bridge.errors import InputError
+from firmware_bridge.recording import is_session_file
 from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)

@@ -32,11 +32,11 @@ from bedside.offline.labels import (
     write_labels,
 )
 from bedside.offline.replay import NightReplay, replay_night
-from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import read_events
 from bedside.stream.session_feed import probe_session
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
+from firmware_bridge.recording import is_session_file
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from bedside.stream.calibration_store import load_calibration
 from bedside.stream.edf_feed import (
     ChannelSelection,
     ReplayResult,
-    is_session_file,
     replay_file,
     select_channels,
 )
@@ -47,6 +46,7 @@ from bedside.stream.session_feed import (
 from detector.scoring import aggregate, format_table, score_night
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import ConfigError, InputError
+from firmware_bridge.recording import is_session_file
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Every settings field carries ``metadata={"doc": ..., "min": ..., "max": ...}`` (min/max optional);
 choices come from ``Literal[...]`` annotations. The builder rejects unknown keys (with the nearest
-known name), wrong types (``true`` where an int is expected) and out-of-range values, in one line
-that names the file, the section and the key.
+known name), wrong types (``true`` where an int is expected), NaN and infinities for floats and
+out-of-range values, in one line that names the file, the section and the key.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -75,7 +76,12 @@ def _convert(value: Any, tp: Any, where: str, path: str, section: str, key: str)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail(f"expected a number, got {json.dumps(value)}")
-        return float(value)
+        # TOML has nan and inf; NaN passes every range check (each comparison is false), and
+        # a NaN onset_ratio once left the detector finding nothing (issue #16 item 6)
+        number = float(value) if isinstance(value, float) or abs(value) < 2**1000 else math.inf
+        if not math.isfinite(number):
+            raise fail(f"expected a finite number, got {number}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise fail(f"expected a string, got {json.dumps(value, default=str)}")

@@ -54,12 +54,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bedside.offline.truth import read_truth
-from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import EventRecord
 from detector.scoring import TRUTH_FORMAT
 from detector.types import EventKind
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
+from firmware_bridge.recording import is_session_file
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from bedside.stream.build import detector_factory
-from bedside.stream.edf_feed import is_session_file, replay_file
+from bedside.stream.edf_feed import replay_file
 from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import replay_session
 from detector.settings import DetectorSettings
+from firmware_bridge.recording import is_session_file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

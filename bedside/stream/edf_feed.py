@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +40,6 @@ from bedside.stream.records import EventRecord
 from detector.types import FloatArray, PipelineStatistics
 from firmware_bridge.edf import EdfReader, EdfSignalInfo, accel_axis
 from firmware_bridge.errors import InputError
-from firmware_bridge.recording import FILE_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +63,6 @@ ACCEL_UNITS_TO_G = {
     "m·s-2": 1 / STANDARD_GRAVITY,
     "m·s⁻²": 1 / STANDARD_GRAVITY,
 }
-
-
-def is_session_file(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` starts with the session file magic (``\\x89CWSESS\\n``,
-    ``firmware_bridge.recording``); False if not, or unreadable (opening it will say why)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.stream.build import DetectorFactory, for_device
-from bedside.stream.edf_feed import is_session_file, session_id_for
+from bedside.stream.edf_feed import session_id_for
 from bedside.stream.feed import StreamFeed
 from bedside.stream.records import EventRecord
 from detector.calibration import Calibration, CalibrationError
@@ -42,7 +42,7 @@ from detector.types import FloatArray, PipelineStatistics
 from firmware_bridge.codec import BadFrame, Decoder, DecoderStatistics, Frame, Gap, Reset
 from firmware_bridge.errors import InputError
 from firmware_bridge.protocol import DeviceInfo, InvalidDeviceInfoError, leg_name
-from firmware_bridge.recording import ReadReport, RecordingSource, read_session
+from firmware_bridge.recording import ReadReport, RecordingSource, is_session_file, read_session
 from firmware_bridge.source import LinkEvent, RawPacket
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from bedside.live.service import run_night
 from bedside.live.virtual import start_virtual
 from bedside.live.worker import LegWorker
 from bedside.stream.build import DetectorFactory, detector_factory
-from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import probe_session, replay_session
 from firmware_bridge.errors import InputError
@@ -32,6 +31,7 @@ from firmware_bridge.recording import (
     FILE_HEADER_SIZE,
     Notification,
     RecordingSource,
+    is_session_file,
     read_session,
 )
 from tests.conftest import as_json
@@ -124,7 +124,7 @@ def test_power_cut_replays_up_to_the_cut(
 def test_cut_inside_the_header_is_one_line(live: LiveNight, tmp_path: Path) -> None:
     path = tmp_path / "header.cwsession"
     path.write_bytes(live.session.read_bytes()[:10])
-    assert not is_session_file(tmp_path / "missing.cwsession")
+    assert not is_session_file(tmp_path / "missing.edf")  # nor readable, nor named .cwsession
     # 10 bytes carry the magic: the CLI takes it as a session and says what is wrong, exit 65.
     assert is_session_file(path)
     assert main(["replay", str(path)]) == 65

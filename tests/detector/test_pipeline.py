@@ -266,7 +266,7 @@ def test_bad_shapes_raise_value_error() -> None:
         p.process(np.zeros((1, 10)), np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"\(3, m\)"):
         p.process(np.zeros((2, 10)), np.zeros((2, 1)))
-    with pytest.raises(ValueError, match="below the minimum"):
+    with pytest.raises(ValueError, match="outside the supported range 400-4000 Hz"):
         Pipeline(FAST, emg_rate_hz=200.0, accel_rate_hz=50.0, n_emg_channels=1)
 
 
