@@ -12,9 +12,10 @@ space, whether the speaker is free) and the time, and returns the alerts to say 
 sleeps and does no I/O. Per fault kind and leg an *episode* runs from the first bad observation:
 
 * signal faults (``lead_off``, ``poor_contact``) are timed on the leg's stream time (seconds of
-  signal, so a replay at any speed behaves as the night did); bad for at least half of an episode
-  of ``*_after_s`` → due. Good signal for :data:`CLEAR_S` s ends the episode (the detector's
-  quality gate holds 5 s; a turn in bed lasts 3–45 s [IRL21, physiology.md §2]).
+  signal, so a replay at any speed behaves as the night did); the time between two bad
+  observations counts as bad; bad for at least half of an episode of ``*_after_s`` → due. Good
+  signal for :data:`CLEAR_S` s ends the episode (the detector's quality gate holds 5 s; a turn
+  in bed lasts 3–45 s [IRL21, physiology.md §2]).
 * ``link_lost``: not streaming for ``link_lost_after_s`` (monotonic s), counted only once the leg
   has streamed inside tonight's window (a wearable left off for the night is not a fault).
 * ``battery_low``: at or below ``battery_low_pct``; it ends only above that by
@@ -51,7 +52,6 @@ SENSOR_NAMES = {"left": "left calf sensor", "right": "right calf sensor"}
 GENERIC_SENSOR = "calf sensor"
 SIGNAL_FAULTS = {Quality.LEAD_OFF: "lead_off", Quality.NOISY: "poor_contact",
                  Quality.HUM: "poor_contact"}  # fmt: skip
-MAX_STREAM_STEP_S = 10.0  # a longer jump in stream time (a gap) is not counted as bad signal
 
 Outcome = Literal["spoken", "cooldown", "quiet_hours", "silenced", "off", "no_speaker"]
 Speaker = Literal["free", "busy", "silenced", "none"]
@@ -109,6 +109,7 @@ class _Episode:
     since: str  # local wall time, ISO
     last: float  # the clock at the last observation
     bad_s: float = 0.0
+    was_bad: bool = True  # at the last observation
     good_since: float | None = None
     done: bool = False  # said or recorded: once per episode
 
@@ -197,10 +198,9 @@ class FaultMonitor:
             if bad:
                 self._episodes[(kind, leg)] = _Episode(t, wall.isoformat(), t)
             return False
-        step = t - ep.last
-        ep.last = t
-        if 0.0 < step <= MAX_STREAM_STEP_S and bad:
-            ep.bad_s += step
+        if bad and ep.was_bad and t > ep.last:
+            ep.bad_s += t - ep.last
+        ep.last, ep.was_bad = t, bad
         if bad:
             ep.good_since = None
         elif ep.good_since is None:
