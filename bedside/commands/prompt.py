@@ -3,6 +3,7 @@
 ::
 
     crampwatch prompt test [--to-wav DIR]   # the whole cramp sequence once (or as numbered WAVs)
+    crampwatch prompt routine [--to-wav DIR] [--steps calf,hamstring,…]  # the bedtime routine now
     crampwatch prompt render                # render every phrase into the WAV cache (install step)
     crampwatch prompt done                  # "I did my bedtime stretch" for tonight
     crampwatch prompt adherence [--json]    # stretching nights over the last --nights nights
@@ -20,11 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-from bedside.config.prompt import PromptSettings
+from bedside.config.prompt import ROUTINE_STEPS, PromptSettings
 from bedside.config.settings import adherence_file, load_settings, pid_file, state_dir_for
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.player import build_player
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
+from bedside.prompt.routine import routine_plan
 from bedside.prompt.speech import render_phrases, with_gain
 from firmware_bridge.errors import PromptError
 
@@ -50,6 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="S",
         help="length of the rehearsed cramp in s (default: long enough for every line)",
+    )
+    routine = sub.add_parser(
+        "routine", parents=[common], help="guide the bedtime routine now (or write it as WAVs)"
+    )
+    routine.add_argument(
+        "--to-wav", metavar="DIR", help="write NNN-key.wav files instead of playing"
+    )
+    routine.add_argument(
+        "--steps",
+        metavar="LIST",
+        help="comma-separated steps (default: [prompt.routine] steps) from "
+        + ", ".join(ROUTINE_STEPS),
     )
     sub.add_parser("render", parents=[common], help="render every phrase into the WAV cache")
     sub.add_parser("done", parents=[common], help="log tonight's bedtime stretch as done")
@@ -92,6 +106,30 @@ async def _test(settings: PromptSettings, to_wav: Path | None, cramp_s: float | 
     return 0
 
 
+async def _routine(settings: PromptSettings, to_wav: Path | None) -> int:
+    """Say the routine on its timeline (``--to-wav``: write it at once, without the pauses)."""
+    if to_wav is not None and settings.backend == "none":
+        settings = dataclasses.replace(settings, backend="espeak")
+    if settings.backend == "none" and to_wav is None:
+        print("prompt.backend is none: nothing to play (use --to-wav DIR to hear the texts)")
+        return 0
+    clips = await asyncio.to_thread(render_phrases, settings)
+    player = build_player(settings, wav_dir=to_wav)
+    plan = routine_plan(settings)
+    print(f"routine {' → '.join(settings.routine.steps)}: {len(plan)} lines, "
+          f"{plan[-1].at_s / 60:.1f} min")  # fmt: skip
+    started = time.monotonic()
+    for cue in plan:
+        if to_wav is None:
+            await asyncio.sleep(max(0.0, cue.at_s - (time.monotonic() - started)))
+        clip = clips[cue.key]
+        print(f"{cue.at_s:6.1f} s  {cue.key:<22} {clip.text}")
+        await player.play(clip, timeout_s=clip.duration_s + settings.player_timeout_margin_s)
+    if to_wav is not None:
+        print(f"wrote the routine to {to_wav}")
+    return 0
+
+
 def _silence(state_dir: Path, *, night: bool) -> int:
     """Signal the running daemon (SIGUSR1: this cramp, SIGUSR2: the night) via its PID file."""
     path = pid_file(state_dir)
@@ -123,6 +161,16 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(
             _test(settings, Path(args.to_wav) if args.to_wav else None, args.cramp_s)
         )
+    if args.action == "routine":
+        if args.steps:
+            steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+            try:
+                routine = dataclasses.replace(settings.routine, steps=steps)
+            except ValueError as exc:
+                print(f"crampwatch prompt routine: --steps: {exc}", file=sys.stderr)
+                return 2
+            settings = dataclasses.replace(settings, routine=routine)
+        return asyncio.run(_routine(settings, Path(args.to_wav) if args.to_wav else None))
     if args.action == "render":
         clips = render_phrases(settings)
         seconds = sum(c.duration_s for c in clips.values())

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from bedside.live.sdnotify import Notifier, Watchdog, watchdog_interval_s
 from bedside.live.sink import EventSink, RecordCallback
 from bedside.live.worker import LegWorker
 from bedside.prompt.engine import PromptEngine
+from bedside.prompt.faults import FaultMonitor, LegHealth
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
 from bedside.stream.night import NightSummary, local_night, restore_night
 from detector.settings import DetectorSettings
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 RECORDING_FLUSH_S = 2.0  # a power cut loses at most this much of an idle recording
 RETENTION_CHECK_S = 600.0  # an 8-h night grows ~150 MB: checking every 10 min keeps margins
+FAULT_CHECK_S = 1.0  # fault alerts need seconds, not milliseconds (bedside/prompt/faults.py)
 
 # ble_client states → the four link states Home Assistant knows (ha_discovery.LINK_STATES).
 _HA_LINK_STATE = {
@@ -153,6 +156,7 @@ class Daemon:
             publish=(lambda p: publisher.publish_state("bedtime", p)) if publisher else None,
             wall_clock=lambda: datetime.fromtimestamp(self._wall()).astimezone(),
         )
+        self.faults = FaultMonitor(settings.prompt)
         self.link_failure: LinkError | None = None
         self.worker_tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -166,7 +170,8 @@ class Daemon:
             r.get("event") == "done" and r.get("night") == summary.night
             for r in self.reminder.adherence.records()
         )
-        return {**summary.as_json(), "bedtime_stretch_done": done}
+        alerts = [a.as_json() for a in self.faults.alerts_of_night(summary.night)]
+        return {**summary.as_json(), "bedtime_stretch_done": done, "fault_alerts": alerts}
 
     # -- health ---------------------------------------------------------------------------
     def _check_loop(self) -> str | None:
@@ -256,6 +261,34 @@ class Daemon:
             # goes on with longer confirmation, and the dashboard can show why
             self.publisher.publish_state("posture", status.posture)
 
+    def _check_faults(self) -> None:
+        """Feed the fault monitor each leg's state; say the alerts it returns, softly."""
+        legs = []
+        for worker, link in zip(self.workers, self.links, strict=True):
+            ls = link.statistics()
+            status = worker.pipeline.status() if worker.pipeline is not None else None
+            legs.append(LegHealth(
+                worker.label, ls.state is LinkState.STREAMING,
+                status.quality if status is not None else None,
+                status.t if status is not None else 0.0, ls.battery_percent,
+            ))  # fmt: skip
+        try:
+            free_mb: float | None = shutil.disk_usage(self.state_dir).free / 1e6
+        except OSError:
+            free_mb = None
+        wall = datetime.fromtimestamp(self._wall()).astimezone()
+        speaker = self.prompt.speaker_state() if self.prompt is not None else "none"
+        before = len(self.faults.alerts)
+        spoken = self.faults.observe(
+            legs, disk_free_mb=free_mb, now=self._monotonic(), wall=wall, speaker=speaker
+        )
+        for alert in self.faults.alerts[before:]:
+            log.warning("fault: %s (%s) since %s: %s", alert.kind, alert.leg or "bedside unit",
+                        alert.since, alert.outcome)  # fmt: skip
+        for alert in spoken:
+            if self.prompt is not None:
+                self.prompt.say(alert.key, gain_pct=self.settings.prompt.faults.volume_pct)
+
     def on_command(self, command: Command) -> None:
         """A fresh MQTT button press (stale ones were dropped by the publisher)."""
         log.info("command %s (%s)", command.name, command.value)
@@ -343,6 +376,7 @@ class Daemon:
         next_stats = next_watchdog + self.settings.daemon.stats_interval_s
         next_flush = next_watchdog + RECORDING_FLUSH_S
         next_prune = next_watchdog + RETENTION_CHECK_S
+        next_faults = next_watchdog + FAULT_CHECK_S
         while not stop.is_set():
             now = self._monotonic()
             self._last_loop_tick = now
@@ -363,6 +397,9 @@ class Daemon:
                     if worker.recorder is not None:
                         worker.recorder.flush()
                 next_flush = now + RECORDING_FLUSH_S
+            if now >= next_faults:
+                self._check_faults()
+                next_faults = now + FAULT_CHECK_S
             if now >= next_prune:
                 self.prune_recordings()
                 next_prune = now + RETENTION_CHECK_S

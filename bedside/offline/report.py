@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bedside.offline.labels import detections_from_events, event_stem, labels_path, read_labels
+from bedside.offline.posture import LyingSplit, lying_split, positions
 from bedside.offline.replay import NightReplay, replay_night
 from bedside.prompt.reminder import AdherenceLog
 from bedside.stream.night import local_night, night_of
@@ -48,6 +49,7 @@ TRACE_S = 10.0
 NIGHT_PANELS = (
     "EMG envelope and rest floor",
     "Signal quality and gaps",
+    "Lying position",
     "Movement and posture",
 )
 HISTORY_PANELS = ("Cramps per night", "Cramp minutes per night")
@@ -59,6 +61,13 @@ QUALITY_COLOURS = {
     "noisy": "#984ea3",
 }
 GAP_COLOUR = "black"
+POSITION_COLOURS = {
+    "back": "#1b9e77",
+    "side": "#7570b3",
+    "front": "#e7298a",
+    "upright": "#ff7f00",
+    "unknown": "#dddddd",
+}
 FIG_DPI = 90  # 12 × 7.5 in → 1080 × 675 px; a night PNG stays well under 300 KB
 
 
@@ -75,6 +84,7 @@ class NightTrace:
     floor_uv: list[float] = field(default_factory=list)
     quality: list[str] = field(default_factory=list)
     posture: list[str] = field(default_factory=list)
+    gravity_g: list[tuple[float, float, float]] = field(default_factory=list)  # piece mean, g
     activity_g: list[float] = field(default_factory=list)
     gaps: list[tuple[float, float]] = field(default_factory=list)
     # The pipeline's count at the end (frames not good, gaps included): what `replay` and the
@@ -133,6 +143,8 @@ class Tracer:
         tr.floor_uv.append(st.rest_floor_uv if st.rest_floor_uv > 0 else math.nan)
         tr.quality.append(str(st.quality))
         tr.posture.append(st.posture)
+        mean = accel.mean(axis=1) if accel.shape[1] else np.full(3, math.nan)
+        tr.gravity_g.append((float(mean[0]), float(mean[1]), float(mean[2])))
         # movement: RMS around the piece's mean, summed over the axes (g), as replay's overview
         act = float(np.sqrt(np.sum(accel.var(axis=1)))) if accel.shape[1] > 1 else math.nan
         tr.activity_g.append(act)
@@ -312,9 +324,9 @@ def night_figure(data: NightData) -> Any:
     """The night's figure (matplotlib Figure, Agg); panels titled as :data:`NIGHT_PANELS`."""
     plt = _pyplot()
     fig, axes = plt.subplots(
-        3, 1, sharex=True, figsize=(12, 7.5), height_ratios=(3.2, 0.8, 1.6)
+        4, 1, sharex=True, figsize=(12, 7.5), height_ratios=(3.2, 0.8, 0.5, 1.6)
     )
-    ax_e, ax_q, ax_m = axes
+    ax_e, ax_q, ax_p, ax_m = axes
     hours = data.duration_s / 3600.0
     tr = data.trace
     cramps = cramps_of(data.events)
@@ -372,6 +384,7 @@ def night_figure(data: NightData) -> Any:
             ax.set_yticks([])
     ax_q.set_yticks([])
     ax_q.set_ylim(0, 1)
+    _position_panel(plt, ax_p, tr)
     # movement and posture
     if tr is not None and tr.t_s:
         t_h = (np.asarray(tr.t_s) - TRACE_S / 2) / 3600.0
@@ -389,7 +402,7 @@ def night_figure(data: NightData) -> Any:
             ax_m.set_ylim(0, max(5.0, float(np.percentile(finite, 99.5)) * 1.2))
         ax_m.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax_m.set_ylabel("accel (mg)")
-    ax_m.set_title(NIGHT_PANELS[2], loc="left", fontsize=10)
+    ax_m.set_title(NIGHT_PANELS[3], loc="left", fontsize=10)
     ax_m.set_xlim(0, max(hours, 1 / 60))
     ax_m.xaxis.set_major_formatter(_clock(data.start))
     ax_m.set_xticks(_hour_ticks(data.start, hours))
@@ -439,6 +452,37 @@ def log_ticks(ax: Any) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=tuple(np.arange(1.0, 10.0))))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def night_lying_split(tr: NightTrace) -> LyingSplit:
+    """Back / side / face-down seconds of a traced night (:mod:`bedside.offline.posture`)."""
+    gravity = np.asarray(tr.gravity_g, dtype=np.float64).reshape(-1, 3).T
+    return lying_split(gravity, tr.posture, sample_s=TRACE_S)
+
+
+def _position_panel(plt: Any, ax: Any, tr: NightTrace | None) -> None:
+    """A strip of the calf's lying position, titled with the back/side split."""
+    ax.set_yticks([])
+    ax.set_ylim(0, 1)
+    if tr is None or not tr.t_s:
+        ax.set_title(NIGHT_PANELS[2], loc="left", fontsize=10)
+        ax.text(0.5, 0.5, "no recording", transform=ax.transAxes, ha="center", va="center",
+                color="0.4")  # fmt: skip
+        return
+    gravity = np.asarray(tr.gravity_g, dtype=np.float64).reshape(-1, 3).T
+    where = positions(gravity, tr.posture)
+    starts = np.asarray(tr.t_s) - TRACE_S
+    for first, last, position in _runs(where):
+        ax.broken_barh([(starts[first] / 3600, (tr.t_s[last - 1] - starts[first]) / 3600)],
+                       (0, 1), color=POSITION_COLOURS[position], lw=0)  # fmt: skip
+    seen = [p for p in POSITION_COLOURS if p in set(where)]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=POSITION_COLOURS[p]) for p in seen]
+    names = ["face down" if p == "front" else p for p in seen]
+    ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.3), fontsize=7,
+              frameon=False)  # fmt: skip
+    split = night_lying_split(tr)
+    ax.set_title(f"{NIGHT_PANELS[2]}: {split.text()} (calf; of the lying time)", loc="left",
+                 fontsize=10)
 
 
 def _stretch_text(data: NightData) -> str:
@@ -493,6 +537,7 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}img{{max-width:10
 </head><body>
 <h1>Night of {data.start:%a %d %b %Y}, {html.escape(data.name)}</h1>
 <p>{data.duration_s / 3600:.1f} h from {data.start:%H:%M}; {html.escape(_stretch_text(data))}.</p>
+{_position_html(data)}
 <img src="{html.escape(png_name)}" alt="night report">
 <h2>Cramps</h2>
 <table id="cramps"><thead><tr><th>#</th><th>onset</th><th>duration (s)</th>
@@ -502,6 +547,17 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}img{{max-width:10
 </tbody></table>
 </body></html>
 """
+
+
+def _position_html(data: NightData) -> str:
+    """One paragraph: lying time on the back and on the side (of the calf; see posture.py)."""
+    if data.trace is None or not data.trace.t_s:
+        return ""
+    split = night_lying_split(data.trace)
+    return (
+        f'<p id="lying">Lying position (from the calf): {html.escape(split.text())}; '
+        f"{split.lying_s / 3600:.1f} h lying, {split.upright_s / 60:.0f} min upright.</p>"
+    )
 
 
 def write_night(data: NightData, png: Path, html_path: Path | None = None) -> Path:

@@ -42,7 +42,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Literal
 
-from bedside.config.prompt import PromptSettings, parse_hhmm
+from bedside.config.prompt import PromptSettings, in_window, parse_hhmm
 from bedside.prompt.output import Player, PlayerTimeoutError, PlayerUnavailableError
 from bedside.prompt.player import build_player
 from bedside.prompt.speech import Clip, render_phrases, with_gain
@@ -109,15 +109,6 @@ class PromptStatistics:
         if self.last_start_latency_s is not None:
             parts.append(f"start_latency={1000 * self.last_start_latency_s:.0f}ms")
         return " ".join(parts) or "idle"
-
-
-def in_window(t: dtime, start: dtime | None, end: dtime | None) -> bool:
-    """Is local time-of-day ``t`` in ``[start, end)``; windows may wrap past midnight."""
-    if start is None or end is None or start == end:
-        return False
-    if start < end:
-        return start <= t < end
-    return t >= start or t < end
 
 
 def next_occurrence(wall: datetime, at: dtime) -> datetime:
@@ -410,20 +401,30 @@ class PromptEngine:
         log.info("prompt: silenced (%s)", scope)
         return True
 
-    def say(self, key: str, *, force: bool = False) -> bool:
-        """Queue one phrase outside any cramp sequence (bedtime reminder, MQTT test button).
+    def say(self, key: str, *, force: bool = False, gain_pct: float | None = None) -> bool:
+        """Queue one phrase outside any cramp sequence (bedtime routine, fault alert, MQTT test
+        button), at ``gain_pct`` % (default: full loudness).
 
         Skipped (``False``) if the key is unknown, while a cramp sequence is running, or
         (unless ``force``, for an explicit test press) during a silence for the night.
         """
-        if key not in self.clips or self.sequencer.phase is not Phase.IDLE:
+        if key not in self.clips or self.speaker_state() == "busy":
             return False
-        until = self.sequencer.silenced_until()
-        if not force and until is not None and self._wall() < until:
+        if not force and self.speaker_state() == "silenced":
             return False
         now = self._clock()
-        self._enqueue([Utterance(key, now, self.settings.volume_full_pct, 0)], received=now)
+        gain = self.settings.volume_full_pct if gain_pct is None else gain_pct
+        self._enqueue([Utterance(key, now, gain, 0)], received=now)
         return True
+
+    def speaker_state(self) -> Literal["free", "busy", "silenced"]:
+        """``busy`` while a cramp sequence runs, ``silenced`` during a silence for the night."""
+        if self.sequencer.phase is not Phase.IDLE:
+            return "busy"
+        until = self.sequencer.silenced_until()
+        if until is not None and self._wall() < until:
+            return "silenced"
+        return "free"
 
     async def drain(self) -> None:
         """Wait until every queued line has been played or dropped."""

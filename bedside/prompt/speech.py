@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bedside.config.prompt import PromptSettings
+from bedside.prompt.faults import fault_texts
+from bedside.prompt.routine import max_count, routine_texts
 from firmware_bridge.errors import ConfigError, PromptError
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,9 @@ def phrase_texts(settings: PromptSettings) -> dict[str, str]:
     texts.update({"closing": t.closing, "repeat_short": t.repeat_short, "bedtime": t.bedtime})
     if t.bedtime_thanks.strip():
         texts["bedtime_thanks"] = t.bedtime_thanks
+    texts.update(routine_texts(t, settings.routine.steps, max_count(settings)))
+    if settings.faults.enabled:
+        texts.update(fault_texts(t))
     return texts
 
 

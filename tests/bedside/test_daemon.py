@@ -186,6 +186,7 @@ async def test_bedtime_reminder_and_stretch_done_reach_the_nightly_summary(tmp_p
     assert daemon.night_json(daemon.summary) == {
         **daemon.summary.as_json(),
         "bedtime_stretch_done": True,
+        "fault_alerts": [],
     }
 
 

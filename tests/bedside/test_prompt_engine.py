@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedside.config.prompt import PromptSettings, PromptTexts
+from bedside.config.prompt import PromptSettings, PromptTexts, in_window
 from bedside.config.settings import load_settings
 from bedside.prompt.engine import (
     Phase,
     PromptSequencer,
-    in_window,
     next_occurrence,
     rehearsal,
 )

@@ -67,7 +67,7 @@ def test_reminds_once_at_the_set_time_and_survives_a_restart(tmp_path: Path) -> 
             fired.append(wall.now)
         wall.now += timedelta(minutes=1)
     assert fired == [datetime(2026, 11, 26, 21, 30, tzinfo=TZ)]
-    assert hooks.spoken == ["bedtime"]
+    assert hooks.spoken[0] == "bedtime" and hooks.spoken.count("bedtime") == 1
     (payload,) = hooks.published
     assert payload["event"] == "bedtime_reminder" and payload["night"] == "2026-11-26"
     assert payload["text"] == PromptSettings().texts.bedtime
@@ -141,6 +141,7 @@ def test_summary_relates_stretching_to_cramps(tmp_path: Path) -> None:
         "reminded_at": "2026-11-25T21:30:00+01:00",
         "done_at": "2026-11-25T21:42:00+01:00",
         "cramps": 0,
+        "steps": [],
         "stretched": True,
     }
     with pytest.raises(ValueError, match="nights must be"):
@@ -197,4 +198,4 @@ async def test_run_uses_the_injected_sleep(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="stop"):
         await reminder.run(interval_s=15.0, sleep=fake_sleep)
-    assert hooks.spoken == ["bedtime"]
+    assert hooks.spoken[0] == "bedtime" and hooks.spoken.count("bedtime") == 1
