@@ -26,9 +26,11 @@ import logging
 import math
 import os
 import random
+import secrets
 import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -50,7 +52,7 @@ from bedside.live.ha_discovery import (
 from bedside.live.outbox import Outbox
 from bedside.stream.records import EventRecord
 from detector.types import EventKind
-from firmware_bridge.errors import ConfigError
+from firmware_bridge.errors import ConfigError, PublishError
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
@@ -96,7 +98,8 @@ class PublisherStatistics:
     commands_bad: int  # unknown command or unreadable payload
 
 
-def _sw_version() -> str:
+def sw_version() -> str:
+    """The installed crampwatch version (``0+unknown`` from a source tree not installed)."""
     try:
         return metadata.version("crampwatch")
     except metadata.PackageNotFoundError:
@@ -127,6 +130,38 @@ def read_password(settings: MqttSettings) -> str | None:
             )
         return value
     return None
+
+
+def new_client(settings: MqttSettings, client_id: str) -> paho.Client:
+    """A paho client (MQTT 3.1.1, clean session) with the settings' reconnect backoff,
+    credentials and TLS; ``ConfigError`` when a credential or TLS file is unusable."""
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
+        protocol=paho.MQTTv311,
+    )
+    # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
+    client.reconnect_delay_set(
+        min_delay=settings.reconnect_min_delay_s,  # type: ignore[arg-type]
+        max_delay=settings.reconnect_max_delay_s,  # type: ignore[arg-type]
+    )
+    password = read_password(settings)
+    if settings.username or password is not None:
+        client.username_pw_set(settings.username or None, password)
+    if settings.tls:
+        try:
+            client.tls_set(
+                ca_certs=settings.tls_ca_file or None,
+                certfile=settings.tls_cert_file or None,
+                keyfile=settings.tls_key_file or None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"[mqtt]: TLS files unusable (tls_ca_file/tls_cert_file/tls_key_file): {exc}",
+                section="mqtt",
+            ) from exc
+    return client
 
 
 def _format_state(value: object) -> str:
@@ -177,7 +212,8 @@ class MqttPublisher:
         *,
         on_command: Callable[[Command], object],
         loop: asyncio.AbstractEventLoop | None = None,
-        wearable_address: str = "",
+        legs: tuple[str, ...] = ("",),
+        wearable_addresses: tuple[str, ...] = (),
         republish_delay: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -185,7 +221,8 @@ class MqttPublisher:
         self._outbox = outbox
         self._on_command = on_command
         self._loop = loop if loop is not None else asyncio.get_running_loop()
-        self._wearable_address = wearable_address
+        self.legs = legs
+        self._wearable_addresses = wearable_addresses
         self._republish_delay = republish_delay or (
             lambda: random.uniform(
                 settings.ha_republish_min_delay_s, settings.ha_republish_max_delay_s
@@ -199,7 +236,8 @@ class MqttPublisher:
         self._stopping = False  # stop() has begun: no new connection is taken up
         self._closing = False  # stop() is past sending the outbox: nothing new is handed to paho
         self._finished = False  # stop() is done: late paho callbacks are ignored
-        self._states: dict[str, str] = {}  # name -> last payload, re-sent on every connect
+        self._states: dict[str, str] = {}  # topic -> last payload, re-sent on every connect
+        self._sent_at: dict[str, float] = {}  # topic -> monotonic time it was last sent
         self._active_legs: set[str] = set()
         self._last: dict[str, object] | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
@@ -238,35 +276,12 @@ class MqttPublisher:
         if self._client is not None:
             raise RuntimeError("MqttPublisher.start() called twice")
         s = self._settings
-        self._states.setdefault("cramp_active", "OFF")  # no cramp until an event says so
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.resolved_client_id(),
-            clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
-            protocol=paho.MQTTv311,
-        )
+        # no cramp until an event says so
+        self._states.setdefault(self.topics.state("cramp_active"), "OFF")
+        self._states.setdefault(self.topics.state("cramp_legs"), _format_state({"legs": []}))
+        client = new_client(s, s.resolved_client_id())
         client.on_log = self._paho_log
         client.max_inflight_messages_set(20)  # paho's default; covers states and discovery
-        # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
-        client.reconnect_delay_set(
-            min_delay=s.reconnect_min_delay_s,  # type: ignore[arg-type]
-            max_delay=s.reconnect_max_delay_s,  # type: ignore[arg-type]
-        )
-        password = read_password(s)
-        if s.username or password is not None:
-            client.username_pw_set(s.username or None, password)
-        if s.tls:
-            try:
-                client.tls_set(
-                    ca_certs=s.tls_ca_file or None,
-                    certfile=s.tls_cert_file or None,
-                    keyfile=s.tls_key_file or None,
-                )
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(
-                    f"[mqtt]: TLS files unusable (tls_ca_file/tls_cert_file/tls_key_file): {exc}",
-                    section="mqtt",
-                ) from exc
         client.will_set(self.topics.status, "offline", qos=1, retain=True)
         client.on_pre_connect = self._paho_pre_connect
         client.on_connect = self._paho_connect
@@ -359,6 +374,7 @@ class MqttPublisher:
             }
             self.publish_state("last", self._last)
         self.publish_state("cramp_active", bool(self._active_legs))
+        self.publish_state("cramp_legs", {"legs": sorted(self._active_legs)})
         return row_id
 
     def label_last(self, label: str | None) -> None:
@@ -369,18 +385,23 @@ class MqttPublisher:
         self._last = {**self._last, "label": label}
         self.publish_state("last", self._last)
 
-    def publish_state(self, name: str, value: object) -> None:
-        """Retained state ``name`` (a key of ``STATE_TOPICS``); sent now if connected, and again
-        on every reconnect. bool -> ON/OFF, None/NaN -> "None" (HA: unknown), mapping -> JSON."""
-        topic = self.topics.state(name)  # ValueError for an unknown name
+    def publish_state(self, name: str, value: object, leg: str = "") -> None:
+        """Retained state ``name`` (of ``NODE_STATES``, or of ``LEG_STATES`` for ``leg``); sent
+        now if connected, and again on every reconnect. bool -> ON/OFF, None/NaN -> "None" (HA:
+        unknown), mapping -> JSON. An unchanged value is sent again once ``state_refresh_s``
+        has passed, so that sensors with ``expire_after`` (battery) never expire while we run."""
+        topic = self.topics.state(name, leg)  # ValueError for an unknown name
         if name == "link_state" and value not in LINK_STATES:
             raise ValueError(f"link_state must be one of {LINK_STATES}, got {value!r}")
         payload = _format_state(value)
-        if self._connected and self._states.get(name) == payload:
+        now = time.monotonic()
+        fresh = now - self._sent_at.get(topic, -math.inf) < self._settings.state_refresh_s
+        if self._connected and self._states.get(topic) == payload and fresh:
             return  # already sent on this connection (or by the republish on connect)
-        self._states[name] = payload
+        self._states[topic] = payload
         if self._connected and self._client is not None:
             self._client.publish(topic, payload, qos=1, retain=True)
+            self._sent_at[topic] = now
             self._counts["states_published"] += 1
 
     def publish_summary(self, summary: Mapping[str, object]) -> int:
@@ -405,8 +426,10 @@ class MqttPublisher:
         if not self._connected or self._client is None:
             return
         self._publish_discovery()
-        for name, payload in self._states.items():
-            self._client.publish(self.topics.state(name), payload, qos=1, retain=True)
+        now = time.monotonic()
+        for topic, payload in self._states.items():
+            self._client.publish(topic, payload, qos=1, retain=True)
+            self._sent_at[topic] = now
             self._counts["states_published"] += 1
 
     def purge_discovery(self) -> int:
@@ -424,6 +447,7 @@ class MqttPublisher:
                 base_topic=self.topics.base,
                 prefix=self._settings.discovery_prefix,
                 legacy=legacy,
+                legs=self.legs,
             )
         ]
         for topic in topics:
@@ -619,8 +643,9 @@ class MqttPublisher:
             base_topic=self.topics.base,
             prefix=s.discovery_prefix,
             legacy=s.discovery_legacy,
-            sw_version=_sw_version(),
-            wearable_address=self._wearable_address,
+            sw_version=sw_version(),
+            legs=self.legs,
+            wearable_addresses=self._wearable_addresses,
         ):
             client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
             self._counts["discovery_published"] += 1
@@ -674,3 +699,118 @@ class MqttPublisher:
 
     def _count(self, name: str) -> None:
         self._counts[name] += 1
+
+
+# ---------------------------------------------------------------------------- purge
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What ``purge_node`` cleared: every topic it sent an empty retained message to."""
+
+    host: str
+    port: int
+    node: str
+    retained_found: int  # retained messages found under the base topic
+    cleared: tuple[str, ...]
+
+
+class _RetainedCollector:
+    """paho callbacks for ``purge_node``; they run on paho's thread and only set events."""
+
+    def __init__(self) -> None:
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.refusal = ""
+        self.retained: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_connect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: Any, _props: object
+    ) -> None:
+        if reason.is_failure:
+            self.refusal = str(reason)
+        self.connected.set()
+
+    def on_subscribe(self, *_args: object) -> None:
+        self.subscribed.set()
+
+    def on_message(self, _client: paho.Client, _userdata: object, msg: Any) -> None:
+        if msg.retain and msg.payload:  # an empty retained payload is already a deletion
+            with self._lock:
+                self.retained.add(str(msg.topic))
+
+    def topics(self) -> set[str]:
+        with self._lock:
+            return set(self.retained)
+
+
+def purge_node(
+    settings: MqttSettings,
+    *,
+    legs: Sequence[str] = ("",),
+    listen_s: float = 1.0,
+    timeout_s: float = 10.0,
+) -> PurgeResult:
+    """Remove one node from the broker: its Home Assistant discovery (device and legacy
+    per-entity topics, for ``legs``) and every retained message under its base topic (states,
+    availability, the night summary, a retained command someone published by mistake).
+
+    Blocking (run it in a thread from async code). It connects with a client id of its own, so
+    it never disconnects a running daemon; stop the daemon first, or it publishes its states
+    again. An empty retained payload deletes a retained message (MQTT 3.1.1 §3.3.1.3) and makes
+    Home Assistant delete the discovered device. ``PublishError`` when the broker cannot be
+    reached or refuses us within ``timeout_s``.
+    """
+    node = settings.resolved_node_id()
+    base = settings.resolved_base_topic()
+    client = new_client(settings, f"crampwatch-purge-{secrets.token_hex(4)}")
+    collector = _RetainedCollector()
+    client.on_connect = collector.on_connect
+    client.on_subscribe = collector.on_subscribe
+    client.on_message = collector.on_message
+    client.on_log = lambda _c, _u, _level, text: paho_log.debug("%s", text)
+    where = f"{settings.host}:{settings.port}"
+    try:
+        client.connect(settings.host, settings.port, keepalive=settings.keepalive_s)
+    except OSError as exc:
+        raise PublishError(f"MQTT broker {where} unreachable: {exc.strerror or exc}") from exc
+    client.loop_start()
+    try:
+        if not collector.connected.wait(timeout_s) or collector.refusal:
+            raise PublishError(
+                f"MQTT broker {where} "
+                + (f"refused the connection: {collector.refusal}" if collector.refusal
+                   else f"did not answer within {timeout_s:g} s")
+            )
+        client.subscribe([(f"{base}/#", 1)])
+        if not collector.subscribed.wait(timeout_s):
+            raise PublishError(f"MQTT broker {where} did not acknowledge the subscription")
+        time.sleep(listen_s)  # the broker sends retained messages right after the SUBACK
+        found = collector.topics()
+        discovery = {
+            topic
+            for legacy in (False, True)
+            for topic in removal_messages(
+                node=node,
+                base_topic=base,
+                prefix=settings.discovery_prefix,
+                legacy=legacy,
+                legs=tuple(legs),
+            )
+        }
+        cleared = sorted(found | discovery)
+        infos = [client.publish(topic, b"", qos=1, retain=True) for topic in cleared]
+        deadline = time.monotonic() + timeout_s
+        for info in infos:
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                raise PublishError(f"MQTT broker {where} did not acknowledge the purge in time")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    log.info("MQTT: purged node %s on %s: %d topic(s) cleared", node, where, len(cleared))
+    return PurgeResult(
+        host=settings.host, port=settings.port, node=node, retained_found=len(found),
+        cleared=tuple(cleared),
+    )

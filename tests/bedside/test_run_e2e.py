@@ -85,7 +85,7 @@ def test_run_publishes_discovery_online_events_and_offline(broker: Broker, tmp_p
     ]
     assert discovery.retain or discovery.qos == 1
     components = json.loads(discovery.payload)["components"]
-    assert {"cramp", "cramp_event", "count_tonight", "battery", "rssi"} <= set(components)
+    assert {"cramp", "cramp_event", "count_tonight", "battery", "last_data"} <= set(components)
 
     started = [e for e in events(messages) if e["event"] == "cramp_started"]
     assert len(started) == 1, events(messages)
