@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bedside.live.virtual import device_info_for
 from firmware_bridge.simulation import plan_night
@@ -22,14 +19,6 @@ from tests.broker import Broker, Received, Subscriber
 
 NODE = "e2e"
 SEED, HOURS, PROFILE = 4, 0.1, "dense"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
 
 
 def events(messages: list[Received]) -> list[dict[str, object]]:
