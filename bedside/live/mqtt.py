@@ -64,6 +64,20 @@ PAYLOAD_NONE = "None"  # HA MQTT sensors read the payload "None" as 'unknown' (m
 # One round trip per event still drains a backlog at a few hundred events/s (BENCHMARKS.md).
 INFLIGHT_WINDOW = 1
 DRAIN_TIMEOUT_S = 10.0  # after a reconnect, wait this long for paho's re-sent rows to be acked
+# Command schema (docs/mqtt.md, "Commands"): the JSON form of a Home Assistant press is about
+# 60 bytes ({"value": "false_alarm", "ts": "2026-11-27T01:20:00.123456+01:00"}); 256 leaves room
+# and keeps any payload far from the JSON parser's recursion limit.
+COMMAND_MAX_BYTES = 256
+COMMAND_VALUES: dict[str, tuple[str, ...]] = {
+    "test_prompt": ("PRESS",),
+    "silence": ("PRESS", "night"),  # night: silent until [prompt] silence_night_until
+    "label_last": ("false_alarm",),
+    "stretch_done": ("PRESS",),
+}
+# Commands that make the bedside speaker talk: at most one per this many seconds each, so a
+# looping automation or a stuck button cannot keep a sleeper awake.
+SOUND_COMMANDS = ("test_prompt", "stretch_done")
+SOUND_COMMAND_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +109,8 @@ class PublisherStatistics:
     ha_restarts: int  # 'online' seen on <prefix>/status
     commands_accepted: int
     commands_stale: int  # retained, or older than command_max_age_s
-    commands_bad: int  # unknown command or unreadable payload
+    commands_bad: int  # unknown command, or a payload outside its schema
+    commands_limited: int  # sound-making commands within SOUND_COMMAND_INTERVAL_S of the last
 
 
 def sw_version() -> str:
@@ -180,12 +195,78 @@ def _format_state(value: object) -> str:
     raise TypeError(f"state value must be None, bool, number, str or a mapping, got {value!r}")
 
 
+class BadCommandError(ValueError):
+    """A command payload outside its schema; the message is short and never quotes it."""
+
+
+def _loads_object(data: bytes, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """A JSON object from outside, bounded. Stand-in with the signature of
+    ``firmware_bridge.jsonsafe.loads_object`` (branch lowlevel16), which replaces it in one
+    import line; its ``BadJsonError`` is a ValueError too."""
+    if len(data) > max_bytes:
+        raise BadCommandError(f"longer than {max_bytes} bytes")
+    # Under max_bytes (256) no nesting can reach the stdlib parser's recursion limit (~1000).
+    try:
+        obj = json.loads(data, parse_constant=_refuse_constant)
+    except BadCommandError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise BadCommandError("not valid JSON") from exc
+    if not isinstance(obj, dict):
+        raise BadCommandError(f"JSON {type(obj).__name__}, not an object")
+    if max_depth <= 1 and any(isinstance(v, dict | list) for v in obj.values()):
+        raise BadCommandError(f"nested deeper than {max_depth}")
+    return obj
+
+
+def _refuse_constant(name: str) -> object:
+    raise BadCommandError(f"{name} is not a number")
+
+
+def parse_command_payload(name: str, payload: bytes) -> tuple[str, float | None]:
+    """``(value, sent_at)`` of a command payload, checked against its schema: at most
+    ``COMMAND_MAX_BYTES``, UTF-8 text, either a bare value or a JSON object with only
+    ``value`` and ``ts``; the value one of ``COMMAND_VALUES[name]``; ``ts`` seconds since the
+    epoch or ISO 8601. ``BadCommandError`` (a summary, never the payload) otherwise."""
+    if len(payload) > COMMAND_MAX_BYTES:
+        raise BadCommandError(f"longer than {COMMAND_MAX_BYTES} bytes")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise BadCommandError("not UTF-8 text (binary)") from exc
+    sent_at = None
+    if text.startswith(("{", "[", '"')) or text[:1].isdigit() or text[:1] == "-":
+        obj = _loads_object(text.encode(), max_bytes=COMMAND_MAX_BYTES, max_depth=1)
+        unknown = obj.keys() - {"value", "ts"}
+        if unknown:
+            raise BadCommandError(f"{len(unknown)} unknown key(s); allowed: value, ts")
+        raw = obj.get("value", "PRESS")
+        if not isinstance(raw, str):
+            raise BadCommandError(f"'value' is a {type(raw).__name__}, not a string")
+        value = raw
+        if "ts" in obj:
+            sent_at = _parse_ts(obj["ts"])
+            if sent_at is None:
+                raise BadCommandError("'ts' is neither epoch seconds nor ISO 8601")
+    else:
+        value = text or "PRESS"
+    if value not in COMMAND_VALUES[name]:
+        raise BadCommandError(
+            f"value ({len(value)} characters) not one of {', '.join(COMMAND_VALUES[name])}"
+        )
+    return value, sent_at
+
+
 def _parse_ts(value: object) -> float | None:
     """A command's ``ts``: s since the epoch or ISO 8601 (naive = UTC); None if unreadable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond float
+            return None
+        return seconds if math.isfinite(seconds) else None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -265,9 +346,11 @@ class MqttPublisher:
                 "commands_accepted",
                 "commands_stale",
                 "commands_bad",
+                "commands_limited",
             ),
             0,
         )
+        self._last_sound: dict[str, float] = {}  # sound-making command -> monotonic time
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -599,28 +682,25 @@ class MqttPublisher:
             log.exception("MQTT: command handler failed for %s", command.name)
 
     def _parse_command(self, name: str, payload: bytes, retain: bool) -> Command | None:
-        """A fresh, well-formed command, or None (logged and counted)."""
+        """A fresh, well-formed, not rate-limited command, or None (logged and counted).
+
+        Logs name only a summary (command, size, why), never the payload: it is outside input.
+        """
         if retain:
             self._counts["commands_stale"] += 1
             log.warning("MQTT: dropped retained command %s (commands act only when fresh)", name)
             return None
         if name not in COMMANDS:
             self._counts["commands_bad"] += 1
-            log.warning("MQTT: unknown command %r; known: %s", name, ", ".join(COMMANDS))
+            log.warning("MQTT: unknown command (%d-character name); known: %s", len(name),
+                        ", ".join(COMMANDS))
             return None
-        text = payload.decode("utf-8", errors="replace").strip()
-        value, sent_at = text or "PRESS", None
-        if text.startswith("{"):
-            try:
-                obj: Any = json.loads(text)
-            except ValueError:
-                obj = None
-            if not isinstance(obj, dict) or ("ts" in obj and _parse_ts(obj["ts"]) is None):
-                self._counts["commands_bad"] += 1
-                log.warning("MQTT: command %s: unreadable payload %.80r", name, text)
-                return None
-            value = str(obj.get("value", "PRESS"))
-            sent_at = _parse_ts(obj["ts"]) if "ts" in obj else None
+        try:
+            value, sent_at = parse_command_payload(name, payload)
+        except BadCommandError as exc:
+            self._counts["commands_bad"] += 1
+            log.warning("MQTT: command %s refused (%d bytes): %s", name, len(payload), exc)
+            return None
         if sent_at is not None:
             age = self._clock() - sent_at
             if abs(age) > self._settings.command_max_age_s:
@@ -632,6 +712,16 @@ class MqttPublisher:
                     self._settings.command_max_age_s,
                 )
                 return None
+        if name in SOUND_COMMANDS:
+            now = time.monotonic()
+            last = self._last_sound.get(name)
+            if last is not None and now - last < SOUND_COMMAND_INTERVAL_S:
+                self._counts["commands_limited"] += 1
+                log.warning("MQTT: command %s ignored: it makes sound and came %.1f s after the "
+                            "last one (at most one per %.0f s)", name, now - last,
+                            SOUND_COMMAND_INTERVAL_S)
+                return None
+            self._last_sound[name] = now
         return Command(name=name, value=value, sent_at=sent_at)
 
     def _publish_discovery(self) -> None:
