@@ -293,7 +293,11 @@ class Daemon:
             if st.battery_percent is not None:
                 publish("battery", st.battery_percent, st.leg)
             publish("link", {
-                "last_data": st.last_data.isoformat() if st.last_data else None,
+                # to the minute: while data flows it would change (and be re-sent) every tick
+                "last_data": (
+                    st.last_data.replace(second=0, microsecond=0).isoformat()
+                    if st.last_data else None
+                ),
                 "packet_loss_pct": st.packet_loss_pct,
                 "rssi_at_scan_dbm": st.rssi_at_scan_dbm,
             }, st.leg)
