@@ -145,8 +145,9 @@ def remove_from_broker(settings: Settings) -> None:
                     "`crampwatch mqtt purge --node %s --mqtt mqtt://%s:%d`", exc, DEMO_NODE,
                     settings.mqtt.host, settings.mqtt.port)
         return
-    print(f"  MQTT: removed the demo device and its {len(result.cleared)} retained topic(s) "
-          f"from {result.host}:{result.port}")
+    print(f"  MQTT: removed the demo device from {result.host}:{result.port} "
+          f"({result.retained_found} retained topic(s) found, {len(result.cleared)} cleared "
+          "with its discovery topics)")
 
 
 def run(args: argparse.Namespace) -> int:

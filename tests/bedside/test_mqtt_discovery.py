@@ -312,3 +312,16 @@ def test_docs_entity_table_matches_the_discovery_code() -> None:
     [(_, payload)] = discovery_messages(node="pi1", base_topic="crampwatch/pi1")
     code = {c["name"]: c["platform"] for c in payload["components"].values()}
     assert _doc_entity_table() == code
+
+
+def test_states_are_re_sent_well_before_home_assistant_expires_them() -> None:
+    """Battery is sent on change only; HA marks it unknown expire_after s after the last value,
+    so the periodic re-send (state_refresh_s) must come sooner, whatever the configuration."""
+    import dataclasses
+
+    [(_, payload)] = discovery_messages(node="pi1", base_topic="crampwatch/pi1")
+    expiring = [c["expire_after"] for c in payload["components"].values() if "expire_after" in c]
+    assert expiring
+    refresh = next(f for f in dataclasses.fields(MqttSettings) if f.name == "state_refresh_s")
+    assert refresh.metadata["max"] < min(expiring)
+    assert MqttSettings().state_refresh_s <= min(expiring) / 2  # a lost one is not fatal
