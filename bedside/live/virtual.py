@@ -238,10 +238,9 @@ async def start_virtual(
     profile: str,
     speed: float | None,
     faults: WearableFaults | None = None,
-    leg: Leg | None = None,
+    leg: Leg | None = None,  # the leg its device info announces (default: the simulator's)
 ) -> VirtualSetup:
-    """Plan the night, power on a central and the wearable on a fresh virtual air; ``leg``
-    overrides the leg its device info announces (the simulator's subject leg)."""
+    """Plan the night, power on a central and the wearable on a fresh virtual air."""
     try:
         plan = plan_night(
             seed=seed,
