@@ -82,13 +82,14 @@ def test_demo_without_mqtt_never_connects_even_with_mqtt_in_the_configuration(
     config.write_text(
         f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\nnode_id = "realpi"\n'
     )
-    probes = broker.connection_attempts()  # the fixture's own readiness probe
     done = crampwatch(
         "demo", "--config", str(config), "--hours", "0.02", "--speed", "max", "--no-audio",
         "--out", str(tmp_path / "demo"), cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert broker.connection_attempts() == probes
+    time.sleep(0.3)  # mosquitto's log lags a little
+    # no MQTT client ever connected (the fixture's readiness probe opens TCP only)
+    assert "New client connected" not in broker.log_text()
     assert "realpi" not in broker.log_text()
 
 
