@@ -9,6 +9,11 @@ Sources: home-assistant.io ``mqtt.markdown`` ("Device discovery payload"),
 
 ``object_id`` is deliberately never set (deprecated in HA 2025.10); HA derives entity ids from
 the device name and the short entity names.
+
+One device per bedside unit. Each wearable (leg) has its own entities (``<leg>_battery``, …) and
+topics (``wearable/<leg>/battery``); a single unnamed wearable (leg ``""``) keeps the plain keys
+and topics. Diagnostic entities (version, running since, outbox, prompt failures, problem, and
+per leg last data and packet loss) read JSON states through ``value_template``.
 """
 
 from __future__ import annotations
