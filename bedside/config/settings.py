@@ -88,11 +88,12 @@ def load_settings(path: str | Path | None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}", path=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from exc
-    return _build_settings(table, str(path))
+    return settings_from_table(table, str(path))
 
 
-def _build_settings(table: Mapping[str, Any], path: str) -> Settings:
-    """``build(Settings, …)`` with ``wearable`` as a table or an array of tables."""
+def settings_from_table(table: Mapping[str, Any], path: str) -> Settings:
+    """Settings from a parsed TOML table: ``build(Settings, …)``, with ``wearable`` either the
+    ``[wearable]`` table or ``[[wearable]]`` tables (one per leg); ``ConfigError`` on a mistake."""
     rest = dict(table)
     if "wearables" in rest:
         raise ConfigError(
