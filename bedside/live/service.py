@@ -47,12 +47,13 @@ class NightResult:
 
 
 def wearable_specs(settings: Settings, virtual: Sequence[VirtualAir] = ()) -> list[WearableSpec]:
-    """The wearables to keep connected: the virtual ones if any (each named by the leg its
-    device info announces), else every configured one (``Settings.legs()``)."""
+    """The wearables to keep connected: the virtual ones if any (one is labelled "left", as
+    always; several are each named by the leg their device info announces), else every
+    configured one (``Settings.legs()``)."""
     if virtual:
         specs = []
         for n, air in enumerate(virtual):
-            label = leg_name(air.info, "left" if n == 0 else f"wearable{n + 1}")
+            label = "left" if len(virtual) == 1 else leg_name(air.info, f"wearable{n + 1}")
             specs.append(WearableSpec(
                 label, air.client_factory(settings.wearable, label), air.wearable.address,
                 mqtt_leg=label if len(virtual) > 1 else "",
