@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bedside.config.settings import LegWearable, Settings, load_settings
+from bedside.config.settings import LegWearable, Settings, load_settings, settings_from_table
 from bedside.live.service import wearable_specs
+from firmware_bridge.errors import ConfigError
 from firmware_bridge.link_settings import WearableSettings
 
 CRAMPWATCH = str(Path(sys.executable).with_name("crampwatch"))
@@ -83,3 +86,28 @@ def test_check_config_refuses_bad_wearable_tables_in_one_line(
     assert done.returncode == 78, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert message in line and "c.toml" in line
+
+
+wearable_keys = st.sampled_from(["leg", "address", "name", "battery_poll_s", "queue_packets", "x"])
+wearable_values = st.one_of(
+    st.sampled_from(["left", "right", "", "AA:BB", "aa:bb"]), st.text(max_size=6),
+    st.integers(-5, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+wearable_tables = st.dictionaries(wearable_keys, wearable_values, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(wearable_tables, max_size=3), wearable_tables, wearable_values))
+def test_any_wearable_value_gives_settings_or_one_line(wearable: object) -> None:
+    try:
+        built = settings_from_table({"wearable": wearable}, path="fuzz.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("fuzz.toml") and "\n" not in str(exc)
+        return
+    legs = built.legs()
+    assert legs and built.wearable == legs[0].link
+    if isinstance(wearable, list):  # [[wearable]] tables: distinct legs, each left or right
+        assert [w.leg for w in legs] == [t["leg"] for t in wearable]
+        assert len({w.leg for w in legs}) == len(legs) and {w.leg for w in legs} <= {
+            "left", "right"}
