@@ -236,7 +236,10 @@ def parse_command_payload(name: str, payload: bytes) -> tuple[str, float | None]
         raise BadCommandError("not UTF-8 text (binary)") from exc
     sent_at = None
     if text.startswith(("{", "[", '"')) or text[:1].isdigit() or text[:1] == "-":
-        obj = _loads_object(text.encode(), max_bytes=COMMAND_MAX_BYTES, max_depth=1)
+        try:
+            obj = _loads_object(text.encode(), max_bytes=COMMAND_MAX_BYTES, max_depth=1)
+        except ValueError as exc:  # BadCommandError; jsonsafe's BadJsonError once swapped in
+            raise BadCommandError(str(exc)) from exc
         unknown = obj.keys() - {"value", "ts"}
         if unknown:
             raise BadCommandError(f"{len(unknown)} unknown key(s); allowed: value, ts")
