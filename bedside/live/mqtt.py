@@ -199,28 +199,40 @@ class BadCommandError(ValueError):
     """A command payload outside its schema; the message is short and never quotes it."""
 
 
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
 def _loads_object(data: bytes, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
-    """A JSON object from outside, bounded. Stand-in with the signature of
+    """A JSON object from outside, bounded. Stand-in with the signature and the reasons of
     ``firmware_bridge.jsonsafe.loads_object`` (branch lowlevel16), which replaces it in one
     import line; its ``BadJsonError`` is a ValueError too."""
     if len(data) > max_bytes:
-        raise BadCommandError(f"longer than {max_bytes} bytes")
+        raise BadCommandError(f"more than {max_bytes} bytes")
     # Under max_bytes (256) no nesting can reach the stdlib parser's recursion limit (~1000).
     try:
-        obj = json.loads(data, parse_constant=_refuse_constant)
+        obj = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
     except BadCommandError:
         raise
     except (ValueError, RecursionError) as exc:
-        raise BadCommandError("not valid JSON") from exc
+        raise BadCommandError("not JSON") from exc
     if not isinstance(obj, dict):
-        raise BadCommandError(f"JSON {type(obj).__name__}, not an object")
+        raise BadCommandError(
+            f"a JSON {_JSON_KINDS.get(type(obj), 'null')}, expected an object"
+        )
     if max_depth <= 1 and any(isinstance(v, dict | list) for v in obj.values()):
-        raise BadCommandError(f"nested deeper than {max_depth}")
+        raise BadCommandError(f"nested deeper than {max_depth} levels")
     return obj
 
 
-def _refuse_constant(name: str) -> object:
-    raise BadCommandError(f"{name} is not a number")
+def _refuse_constant(token: str) -> object:
+    raise BadCommandError(f"{token} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise BadCommandError("a number too large for a float")
+    return value
 
 
 def parse_command_payload(name: str, payload: bytes) -> tuple[str, float | None]:
@@ -229,7 +241,7 @@ def parse_command_payload(name: str, payload: bytes) -> tuple[str, float | None]
     ``value`` and ``ts``; the value one of ``COMMAND_VALUES[name]``; ``ts`` seconds since the
     epoch or ISO 8601. ``BadCommandError`` (a summary, never the payload) otherwise."""
     if len(payload) > COMMAND_MAX_BYTES:
-        raise BadCommandError(f"longer than {COMMAND_MAX_BYTES} bytes")
+        raise BadCommandError(f"more than {COMMAND_MAX_BYTES} bytes")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
