@@ -36,6 +36,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("tune", "tune", "sweep detector settings over labelled nights, cross-validated by night"),
     ("report", "report", "draw a night (PNG + HTML), or the trend over weeks (--history)"),
     ("check-config", "check_config", "check a configuration file (or print every key)"),
+    ("mqtt", "mqtt", "MQTT upkeep: 'mqtt purge' removes a node's discovery and retained topics"),
 )
 
 

@@ -2,8 +2,12 @@
 
 A virtual wearable plays a simulated night (accelerated) over a virtual BLE link to the same
 daemon ``crampwatch run`` starts; events are printed as they happen, prompts spoken if audio
-works (else written as WAV files), MQTT to localhost if a broker answers. It ends with a summary
-of the night, scored against the simulator's ground truth.
+works (else written as WAV files). It ends with a summary of the night, scored against the
+simulator's ground truth.
+
+MQTT only when asked (``--mqtt URL``): a demo must never leave a simulated cramp in someone's
+Home Assistant. It publishes as its own device, ``crampwatch_demo`` (node ``demo``), with a
+client id of its own, and removes its discovery and every retained topic when it ends.
 """
 
 from __future__ import annotations
@@ -13,27 +17,28 @@ import asyncio
 import dataclasses
 import json
 import logging
+import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from bedside.config.mqtt import parse_broker_url
 from bedside.config.settings import Settings, load_settings
+from bedside.live.mqtt import purge_node
 from bedside.live.service import run_night
 from bedside.live.virtual import parse_speed, require_virtual, start_virtual
 from bedside.offline.report import write_night_report
 from bedside.stream.records import EventRecord
 from detector.scoring import aggregate, format_table, score_night
 from detector.types import EventKind
-from firmware_bridge.errors import ConfigError
+from firmware_bridge.errors import PublishError
 
 HELP = "the daemon on a simulated night from a virtual wearable (no hardware, no setup)"
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MQTT = "mqtt://localhost:1883"
+DEMO_NODE = "demo"  # Home Assistant device crampwatch_demo, topics crampwatch/demo/...
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mqtt", metavar="mqtt://HOST:PORT", default=None,
-        help=f"broker to publish to (default: {DEFAULT_MQTT} if it answers)",
+        help="publish to this broker as the device crampwatch_demo, removed again at the end "
+        "(default: no MQTT)",
     )
     parser.add_argument("--no-audio", action="store_true", help="write prompts as WAV files")
     parser.add_argument(
@@ -56,21 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="recording, outbox, WAVs, summary (default ./crampwatch-demo)",
     )
     parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
-
-
-def _broker(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
-        raise ConfigError(f"--mqtt: expected mqtt://HOST:PORT, got {url!r}")
-    return parts.hostname, parts.port or 1883
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _audio_works() -> bool:
@@ -126,16 +117,37 @@ class StatusLine:
 
 
 def demo_settings(args: argparse.Namespace, out: Path) -> Settings:
+    """The configuration (or the built-in one) with the demo's own state directory and, only
+    with ``--mqtt``, the demo's own MQTT identity: the configured node, client id and topics
+    are never used, so the demo cannot pose as (or disconnect) a real bedside unit."""
     settings = load_settings(args.config)
-    host, port = _broker(args.mqtt or DEFAULT_MQTT)
-    mqtt_on = args.mqtt is not None or _answers(host, port)
-    if args.mqtt is None and not mqtt_on:
-        log.info("no MQTT broker answers at %s:%d; events stay in the outbox", host, port)
+    mqtt = dataclasses.replace(settings.mqtt, enabled=False)
+    if args.mqtt is not None:
+        host, port = parse_broker_url(args.mqtt)
+        mqtt = dataclasses.replace(
+            settings.mqtt, enabled=True, host=host, port=port, node_id=DEMO_NODE,
+            base_topic="crampwatch/{node}",
+            client_id=f"crampwatch-{DEMO_NODE}-{secrets.token_hex(4)}",
+        )
     return dataclasses.replace(
         settings,
-        mqtt=dataclasses.replace(settings.mqtt, enabled=mqtt_on, host=host, port=port),
+        mqtt=mqtt,
         daemon=dataclasses.replace(settings.daemon, state_dir=str(out), stats_interval_s=600.0),
     )
+
+
+def remove_from_broker(settings: Settings) -> None:
+    """Clear the demo's discovery and retained topics (its night is over)."""
+    try:
+        result = purge_node(settings.mqtt)
+    except PublishError as exc:
+        log.warning("MQTT: the demo's retained topics could not be removed: %s; run "
+                    "`crampwatch mqtt purge --node %s --mqtt mqtt://%s:%d`", exc, DEMO_NODE,
+                    settings.mqtt.host, settings.mqtt.port)
+        return
+    print(f"  MQTT: removed the demo device from {result.host}:{result.port} "
+          f"({result.retained_found} retained topic(s) found, {len(result.cleared)} cleared "
+          "with its discovery topics)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
             close_night=write_night_report,
         )
         status.clear()
+        if settings.mqtt.enabled:
+            await asyncio.to_thread(remove_from_broker, settings)
         events = [
             e.to_json() for e in result.summary.events if e.kind is not EventKind.CRAMP_UPDATE
         ]

@@ -34,10 +34,6 @@ class DaemonSettings:
         metadata={"doc": "Delete the oldest recordings while the disk has less free space (MB).",
                   "min": 0.0, "max": 100_000.0},
     )
-    second_wearable_address: str = field(
-        default="",
-        metadata={"doc": "BLE address of a second wearable (the other leg); empty = none."},
-    )
     stats_interval_s: float = field(
         default=60.0,
         metadata={"doc": "Seconds between the statistics lines in the log.", "min": 1.0,

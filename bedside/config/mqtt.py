@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from firmware_bridge.errors import ConfigError
 
 # Home Assistant discovery ids allow only these characters (HA docs, "MQTT Discovery": the
 # node_id and object_id "must match [a-zA-Z0-9_-]").
@@ -139,6 +142,15 @@ class MqttSettings:
             "max": 3600.0,
         },
     )
+    state_refresh_s: float = field(
+        default=300.0,
+        metadata={
+            "doc": "Send every retained state again this often (s) even when unchanged: Home\n"
+            "Assistant marks the battery unknown 900 s (its expire_after) after the last one.",
+            "min": 10.0,
+            "max": 600.0,
+        },
+    )
     outbox_file: str = field(
         default="outbox.sqlite3",
         metadata={
@@ -195,3 +207,16 @@ class MqttSettings:
     def resolved_client_id(self) -> str:
         """The MQTT client id, e.g. ``crampwatch-pi1``."""
         return self.client_id or f"crampwatch-{self.resolved_node_id()}"
+
+
+def parse_broker_url(url: str, option: str = "--mqtt") -> tuple[str, int]:
+    """``mqtt://HOST:PORT`` (or ``tcp://``; port 1883 when left out) -> ``(host, port)``;
+    ``ConfigError`` naming ``option`` otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise ConfigError(f"{option}: expected mqtt://HOST:PORT, got {url!r}: {exc}") from exc
+    if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+        raise ConfigError(f"{option}: expected mqtt://HOST:PORT, got {url!r}")
+    return parts.hostname, port

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bedside.config.settings import Settings, adherence_file
-from bedside.live.mqtt import Command, MqttPublisher
+from bedside.live.ha_discovery import POSTURE_STATE
+from bedside.live.leg_status import LegStatus, LegTracker
+from bedside.live.mqtt import Command, MqttPublisher, sw_version
 from bedside.live.outbox import Outbox
 from bedside.live.retention import prune_recordings
 from bedside.live.sdnotify import Notifier, Watchdog, watchdog_interval_s
@@ -43,7 +45,7 @@ from bedside.prompt.faults import FaultMonitor, LegHealth
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
 from bedside.stream.night import NightSummary, local_night, restore_night
 from detector.settings import DetectorSettings
-from detector.types import EventKind, Quality
+from detector.types import EventKind
 from firmware_bridge.ble_client import BleClient, LinkState
 from firmware_bridge.errors import LinkError
 from firmware_bridge.source import LinkEvent
@@ -53,21 +55,6 @@ log = logging.getLogger(__name__)
 RECORDING_FLUSH_S = 2.0  # a power cut loses at most this much of an idle recording
 RETENTION_CHECK_S = 600.0  # an 8-h night grows ~150 MB: checking every 10 min keeps margins
 FAULT_CHECK_S = 1.0  # fault alerts need seconds, not milliseconds (bedside/prompt/faults.py)
-
-# ble_client states → the four link states Home Assistant knows (ha_discovery.LINK_STATES).
-_HA_LINK_STATE = {
-    LinkState.STREAMING: "connected",
-    LinkState.SCANNING: "connecting",
-    LinkState.CONNECTING: "connecting",
-    LinkState.BACKOFF: "disconnected",
-    LinkState.IDLE: "disconnected",
-    LinkState.CLOSED: "disconnected",
-    LinkState.POWER_CYCLING: "adapter_error",
-    LinkState.FAILED: "adapter_error",
-}
-
-
-
 
 class NightReport(Protocol):
     """Draws the end-of-night report (``bedside.offline.report.write_night_report`` fits):
@@ -81,10 +68,14 @@ class NightReport(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WearableSpec:
-    """One wearable to keep connected: its label (left/right/…), link settings, bleak backend."""
+    """One wearable to keep connected: its label (left/right/…), link settings, bleak backend;
+    its BLE address when known (Home Assistant lists it on the device); its leg in MQTT topics
+    and entity ids ("": the one wearable of a single-wearable set-up, topics without a leg)."""
 
     label: str
     client_factory: Callable[[Callable[[LinkEvent], None]], BleClient]
+    address: str = ""
+    mqtt_leg: str = ""
 
 
 class Daemon:
@@ -137,13 +128,20 @@ class Daemon:
         recordings = state_dir / "sessions" if settings.daemon.record_sessions else None
         self.workers: list[LegWorker] = []
         self.links: list[BleClient] = []
+        self._trackers: list[LegTracker] = []
         for spec in wearables:
             worker = LegWorker(
                 label=spec.label, settings=settings, session_id=self.session_id,
                 on_record=self.sink, recording_dir=recordings, wall=wall, monotonic=monotonic,
             )
             self.workers.append(worker)
-            self.links.append(spec.client_factory(worker.on_link_event))
+            self._trackers.append(LegTracker(spec.mqtt_leg, monotonic()))
+            self.links.append(
+                spec.client_factory(functools.partial(self._on_link_event, worker, spec.mqtt_leg))
+            )
+        self.started = datetime.fromtimestamp(wall(), UTC)
+        # (code, leg) -> detail: what is wrong now, published as the "problem" state
+        self._problems: dict[tuple[str, str], str] = {}
         self._last_loop_tick = monotonic()
         self.watchdog = Watchdog(
             self._notifier,
@@ -238,28 +236,91 @@ class Daemon:
                 {**self.night_json(summary), "report": str(report) if report else None}
             )
 
-    def _publish_states(self) -> None:
+    # -- per-leg status, problems, MQTT states ---------------------------------------------
+    def leg_statuses(self) -> list[LegStatus]:
+        """Every wearable now (one per worker, in order): link, battery, signal, posture."""
+        now_mono, now_wall = self._monotonic(), self._wall()
+        return [
+            tracker.status(worker, link.statistics(), now_mono=now_mono, now_wall=now_wall)
+            for tracker, worker, link in zip(self._trackers, self.workers, self.links, strict=True)
+        ]
+
+    def report_problem(self, code: str, detail: str, *, leg: str = "") -> None:
+        """Something the user must fix (e.g. ``unsupported_device``, ``disk_full``): logged once
+        and published as the diagnostic "problem" state until ``clear_problem``."""
+        if self._problems.get((code, leg)) == detail:
+            return
+        log.warning("problem%s: %s: %s", f" ({leg} leg)" if leg else "", code, detail)
+        self._problems[(code, leg)] = detail
+        self._publish_problems()
+
+    def clear_problem(self, code: str, *, leg: str = "") -> None:
+        if self._problems.pop((code, leg), None) is not None:
+            log.info("problem%s cleared: %s", f" ({leg} leg)" if leg else "", code)
+            self._publish_problems()
+
+    def problems(self) -> dict[tuple[str, str], str]:
+        return dict(self._problems)
+
+    def _on_link_event(self, worker: LegWorker, leg: str, event: LinkEvent) -> None:
+        """BleClient's ``on_event``: recorded by the worker; a refused device is a problem."""
+        worker.on_link_event(event)
+        if event.kind == "unsupported_device":
+            fields = dict(event.fields)
+            self.report_problem(
+                "unsupported_device", str(fields.get("reason", "device info not supported")),
+                leg=leg,
+            )
+
+    def _publish_problems(self) -> None:
         if self.publisher is None:
             return
-        self.publisher.publish_state("count_tonight", self.summary.cramps)
-        worker, link = self.workers[0], self.links[0]
-        ls = link.statistics()
-        self.publisher.publish_state("link_state", _HA_LINK_STATE.get(ls.state, "disconnected"))
+        listed = [
+            {"code": code, "leg": leg, "detail": detail}
+            for (code, leg), detail in self._problems.items()
+        ]
         self.publisher.publish_state(
-            "wearable_available", "online" if ls.state is LinkState.STREAMING else "offline"
+            "problem", {"problem": listed[0]["code"] if listed else "none", "problems": listed}
         )
-        if ls.battery_percent is not None:
-            self.publisher.publish_state("battery", ls.battery_percent)
-        if ls.rssi_dbm is not None:
-            self.publisher.publish_state("rssi", ls.rssi_dbm)
-        if worker.pipeline is not None:
-            status = worker.pipeline.status()
-            self.publisher.publish_state(
-                "signal_quality", 100 if status.quality is Quality.GOOD else 0
-            )
-            # "unknown" while the accelerometer sends nothing valid (a dead IMU): detection
-            # goes on with longer confirmation, and the dashboard can show why
-            self.publisher.publish_state("posture", status.posture)
+
+    def _publish_states(self) -> None:
+        statuses = self.leg_statuses()
+        for status in statuses:
+            if status.streaming:  # it connected and streams: whatever refused it is past
+                self.clear_problem("unsupported_device", leg=status.leg)
+        if self.publisher is None:
+            return
+        publish = self.publisher.publish_state
+        publish("count_tonight", self.summary.cramps)
+        for st in statuses:
+            publish("link_state", st.link_state, st.leg)
+            publish("wearable_available", "online" if st.streaming else "offline", st.leg)
+            if st.battery_percent is not None:
+                publish("battery", st.battery_percent, st.leg)
+            publish("link", {
+                # to the minute: while data flows it would change (and be re-sent) every tick
+                "last_data": (
+                    st.last_data.replace(second=0, microsecond=0).isoformat()
+                    if st.last_data else None
+                ),
+                "packet_loss_pct": st.packet_loss_pct,
+                "rssi_at_scan_dbm": st.rssi_at_scan_dbm,
+            }, st.leg)
+            if st.quality is not None:
+                good = st.good_fraction
+                publish("signal_quality", None if good is None else round(100 * good), st.leg)
+                # "unknown" (published as no_data) while the accelerometer sends nothing valid
+                # (a dead IMU): detection goes on with longer confirmation, the dashboard says why
+                publish("posture", POSTURE_STATE.get(st.posture or "unknown", "no_data"), st.leg)
+        prompt = self.prompt.statistics() if self.prompt is not None else None
+        publish("diagnostics", {
+            "version": sw_version(),
+            "started": self.started.isoformat(),
+            "outbox_pending": self.publisher.statistics().outbox_pending,
+            "prompt_failures": (
+                prompt.failures + prompt.timeouts + prompt.unavailable if prompt else 0
+            ),
+        })
 
     def _check_faults(self) -> None:
         """Feed the fault monitor each leg's state; say the alerts it returns, softly."""

@@ -26,9 +26,11 @@ import logging
 import math
 import os
 import random
+import secrets
 import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -50,7 +52,8 @@ from bedside.live.ha_discovery import (
 from bedside.live.outbox import Outbox
 from bedside.stream.records import EventRecord
 from detector.types import EventKind
-from firmware_bridge.errors import ConfigError
+from firmware_bridge.errors import ConfigError, PublishError
+from firmware_bridge.jsonsafe import loads_object
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
@@ -62,6 +65,20 @@ PAYLOAD_NONE = "None"  # HA MQTT sensors read the payload "None" as 'unknown' (m
 # One round trip per event still drains a backlog at a few hundred events/s (BENCHMARKS.md).
 INFLIGHT_WINDOW = 1
 DRAIN_TIMEOUT_S = 10.0  # after a reconnect, wait this long for paho's re-sent rows to be acked
+# Command schema (docs/mqtt.md, "Commands"): the JSON form of a Home Assistant press is about
+# 60 bytes ({"value": "false_alarm", "ts": "2026-11-27T01:20:00.123456+01:00"}); 256 leaves room
+# and keeps any payload far from the JSON parser's recursion limit.
+COMMAND_MAX_BYTES = 256
+COMMAND_VALUES: dict[str, tuple[str, ...]] = {
+    "test_prompt": ("PRESS",),
+    "silence": ("PRESS", "night"),  # night: silent until [prompt] silence_night_until
+    "label_last": ("false_alarm",),
+    "stretch_done": ("PRESS",),
+}
+# Commands that make the bedside speaker talk: at most one per this many seconds each, so a
+# looping automation or a stuck button cannot keep a sleeper awake.
+SOUND_COMMANDS = ("test_prompt", "stretch_done")
+SOUND_COMMAND_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +110,12 @@ class PublisherStatistics:
     ha_restarts: int  # 'online' seen on <prefix>/status
     commands_accepted: int
     commands_stale: int  # retained, or older than command_max_age_s
-    commands_bad: int  # unknown command or unreadable payload
+    commands_bad: int  # unknown command, or a payload outside its schema
+    commands_limited: int  # sound-making commands within SOUND_COMMAND_INTERVAL_S of the last
 
 
-def _sw_version() -> str:
+def sw_version() -> str:
+    """The installed crampwatch version (``0+unknown`` from a source tree not installed)."""
     try:
         return metadata.version("crampwatch")
     except metadata.PackageNotFoundError:
@@ -129,6 +148,38 @@ def read_password(settings: MqttSettings) -> str | None:
     return None
 
 
+def new_client(settings: MqttSettings, client_id: str) -> paho.Client:
+    """A paho client (MQTT 3.1.1, clean session) with the settings' reconnect backoff,
+    credentials and TLS; ``ConfigError`` when a credential or TLS file is unusable."""
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
+        protocol=paho.MQTTv311,
+    )
+    # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
+    client.reconnect_delay_set(
+        min_delay=settings.reconnect_min_delay_s,  # type: ignore[arg-type]
+        max_delay=settings.reconnect_max_delay_s,  # type: ignore[arg-type]
+    )
+    password = read_password(settings)
+    if settings.username or password is not None:
+        client.username_pw_set(settings.username or None, password)
+    if settings.tls:
+        try:
+            client.tls_set(
+                ca_certs=settings.tls_ca_file or None,
+                certfile=settings.tls_cert_file or None,
+                keyfile=settings.tls_key_file or None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"[mqtt]: TLS files unusable (tls_ca_file/tls_cert_file/tls_key_file): {exc}",
+                section="mqtt",
+            ) from exc
+    return client
+
+
 def _format_state(value: object) -> str:
     if value is None:
         return PAYLOAD_NONE
@@ -145,12 +196,57 @@ def _format_state(value: object) -> str:
     raise TypeError(f"state value must be None, bool, number, str or a mapping, got {value!r}")
 
 
+class BadCommandError(ValueError):
+    """A command payload outside its schema; the message is short and never quotes it."""
+
+
+def parse_command_payload(name: str, payload: bytes) -> tuple[str, float | None]:
+    """``(value, sent_at)`` of a command payload, checked against its schema: at most
+    ``COMMAND_MAX_BYTES``, UTF-8 text, either a bare value or a JSON object with only
+    ``value`` and ``ts``; the value one of ``COMMAND_VALUES[name]``; ``ts`` seconds since the
+    epoch or ISO 8601. ``BadCommandError`` (a summary, never the payload) otherwise."""
+    if len(payload) > COMMAND_MAX_BYTES:
+        raise BadCommandError(f"more than {COMMAND_MAX_BYTES} bytes")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise BadCommandError("not UTF-8 text (binary)") from exc
+    sent_at = None
+    if text.startswith(("{", "[", '"')) or text[:1].isdigit() or text[:1] == "-":
+        try:
+            obj = loads_object(text.encode(), max_bytes=COMMAND_MAX_BYTES, max_depth=1)
+        except ValueError as exc:  # BadCommandError, or jsonsafe's BadJsonError
+            raise BadCommandError(str(exc)) from exc
+        unknown = obj.keys() - {"value", "ts"}
+        if unknown:
+            raise BadCommandError(f"{len(unknown)} unknown key(s); allowed: value, ts")
+        raw = obj.get("value", "PRESS")
+        if not isinstance(raw, str):
+            raise BadCommandError(f"'value' is a {type(raw).__name__}, not a string")
+        value = raw
+        if "ts" in obj:
+            sent_at = _parse_ts(obj["ts"])
+            if sent_at is None:
+                raise BadCommandError("'ts' is neither epoch seconds nor ISO 8601")
+    else:
+        value = text or "PRESS"
+    if value not in COMMAND_VALUES[name]:
+        raise BadCommandError(
+            f"value ({len(value)} characters) not one of {', '.join(COMMAND_VALUES[name])}"
+        )
+    return value, sent_at
+
+
 def _parse_ts(value: object) -> float | None:
     """A command's ``ts``: s since the epoch or ISO 8601 (naive = UTC); None if unreadable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond float
+            return None
+        return seconds if math.isfinite(seconds) else None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -177,7 +273,8 @@ class MqttPublisher:
         *,
         on_command: Callable[[Command], object],
         loop: asyncio.AbstractEventLoop | None = None,
-        wearable_address: str = "",
+        legs: tuple[str, ...] = ("",),
+        wearable_addresses: tuple[str, ...] = (),
         republish_delay: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -185,7 +282,8 @@ class MqttPublisher:
         self._outbox = outbox
         self._on_command = on_command
         self._loop = loop if loop is not None else asyncio.get_running_loop()
-        self._wearable_address = wearable_address
+        self.legs = legs
+        self._wearable_addresses = wearable_addresses
         self._republish_delay = republish_delay or (
             lambda: random.uniform(
                 settings.ha_republish_min_delay_s, settings.ha_republish_max_delay_s
@@ -199,7 +297,8 @@ class MqttPublisher:
         self._stopping = False  # stop() has begun: no new connection is taken up
         self._closing = False  # stop() is past sending the outbox: nothing new is handed to paho
         self._finished = False  # stop() is done: late paho callbacks are ignored
-        self._states: dict[str, str] = {}  # name -> last payload, re-sent on every connect
+        self._states: dict[str, str] = {}  # topic -> last payload, re-sent on every connect
+        self._sent_at: dict[str, float] = {}  # topic -> monotonic time it was last sent
         self._active_legs: set[str] = set()
         self._last: dict[str, object] | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
@@ -227,9 +326,11 @@ class MqttPublisher:
                 "commands_accepted",
                 "commands_stale",
                 "commands_bad",
+                "commands_limited",
             ),
             0,
         )
+        self._last_sound: dict[str, float] = {}  # sound-making command -> monotonic time
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -238,35 +339,12 @@ class MqttPublisher:
         if self._client is not None:
             raise RuntimeError("MqttPublisher.start() called twice")
         s = self._settings
-        self._states.setdefault("cramp_active", "OFF")  # no cramp until an event says so
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.resolved_client_id(),
-            clean_session=True,  # MQTT 3.1.1 clean session: no commands queued while we were away
-            protocol=paho.MQTTv311,
-        )
+        # no cramp until an event says so
+        self._states.setdefault(self.topics.state("cramp_active"), "OFF")
+        self._states.setdefault(self.topics.state("cramp_legs"), _format_state({"legs": []}))
+        client = new_client(s, s.resolved_client_id())
         client.on_log = self._paho_log
         client.max_inflight_messages_set(20)  # paho's default; covers states and discovery
-        # paho hints int, but _reconnect_wait does float arithmetic; tests use sub-second delays.
-        client.reconnect_delay_set(
-            min_delay=s.reconnect_min_delay_s,  # type: ignore[arg-type]
-            max_delay=s.reconnect_max_delay_s,  # type: ignore[arg-type]
-        )
-        password = read_password(s)
-        if s.username or password is not None:
-            client.username_pw_set(s.username or None, password)
-        if s.tls:
-            try:
-                client.tls_set(
-                    ca_certs=s.tls_ca_file or None,
-                    certfile=s.tls_cert_file or None,
-                    keyfile=s.tls_key_file or None,
-                )
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(
-                    f"[mqtt]: TLS files unusable (tls_ca_file/tls_cert_file/tls_key_file): {exc}",
-                    section="mqtt",
-                ) from exc
         client.will_set(self.topics.status, "offline", qos=1, retain=True)
         client.on_pre_connect = self._paho_pre_connect
         client.on_connect = self._paho_connect
@@ -359,6 +437,7 @@ class MqttPublisher:
             }
             self.publish_state("last", self._last)
         self.publish_state("cramp_active", bool(self._active_legs))
+        self.publish_state("cramp_legs", {"legs": sorted(self._active_legs)})
         return row_id
 
     def label_last(self, label: str | None) -> None:
@@ -369,18 +448,23 @@ class MqttPublisher:
         self._last = {**self._last, "label": label}
         self.publish_state("last", self._last)
 
-    def publish_state(self, name: str, value: object) -> None:
-        """Retained state ``name`` (a key of ``STATE_TOPICS``); sent now if connected, and again
-        on every reconnect. bool -> ON/OFF, None/NaN -> "None" (HA: unknown), mapping -> JSON."""
-        topic = self.topics.state(name)  # ValueError for an unknown name
+    def publish_state(self, name: str, value: object, leg: str = "") -> None:
+        """Retained state ``name`` (of ``NODE_STATES``, or of ``LEG_STATES`` for ``leg``); sent
+        now if connected, and again on every reconnect. bool -> ON/OFF, None/NaN -> "None" (HA:
+        unknown), mapping -> JSON. An unchanged value is sent again once ``state_refresh_s``
+        has passed, so that sensors with ``expire_after`` (battery) never expire while we run."""
+        topic = self.topics.state(name, leg)  # ValueError for an unknown name
         if name == "link_state" and value not in LINK_STATES:
             raise ValueError(f"link_state must be one of {LINK_STATES}, got {value!r}")
         payload = _format_state(value)
-        if self._connected and self._states.get(name) == payload:
+        now = time.monotonic()
+        fresh = now - self._sent_at.get(topic, -math.inf) < self._settings.state_refresh_s
+        if self._connected and self._states.get(topic) == payload and fresh:
             return  # already sent on this connection (or by the republish on connect)
-        self._states[name] = payload
+        self._states[topic] = payload
         if self._connected and self._client is not None:
             self._client.publish(topic, payload, qos=1, retain=True)
+            self._sent_at[topic] = now
             self._counts["states_published"] += 1
 
     def publish_summary(self, summary: Mapping[str, object]) -> int:
@@ -405,8 +489,10 @@ class MqttPublisher:
         if not self._connected or self._client is None:
             return
         self._publish_discovery()
-        for name, payload in self._states.items():
-            self._client.publish(self.topics.state(name), payload, qos=1, retain=True)
+        now = time.monotonic()
+        for topic, payload in self._states.items():
+            self._client.publish(topic, payload, qos=1, retain=True)
+            self._sent_at[topic] = now
             self._counts["states_published"] += 1
 
     def purge_discovery(self) -> int:
@@ -424,6 +510,7 @@ class MqttPublisher:
                 base_topic=self.topics.base,
                 prefix=self._settings.discovery_prefix,
                 legacy=legacy,
+                legs=self.legs,
             )
         ]
         for topic in topics:
@@ -575,28 +662,25 @@ class MqttPublisher:
             log.exception("MQTT: command handler failed for %s", command.name)
 
     def _parse_command(self, name: str, payload: bytes, retain: bool) -> Command | None:
-        """A fresh, well-formed command, or None (logged and counted)."""
+        """A fresh, well-formed, not rate-limited command, or None (logged and counted).
+
+        Logs name only a summary (command, size, why), never the payload: it is outside input.
+        """
         if retain:
             self._counts["commands_stale"] += 1
             log.warning("MQTT: dropped retained command %s (commands act only when fresh)", name)
             return None
         if name not in COMMANDS:
             self._counts["commands_bad"] += 1
-            log.warning("MQTT: unknown command %r; known: %s", name, ", ".join(COMMANDS))
+            log.warning("MQTT: unknown command (%d-character name); known: %s", len(name),
+                        ", ".join(COMMANDS))
             return None
-        text = payload.decode("utf-8", errors="replace").strip()
-        value, sent_at = text or "PRESS", None
-        if text.startswith("{"):
-            try:
-                obj: Any = json.loads(text)
-            except ValueError:
-                obj = None
-            if not isinstance(obj, dict) or ("ts" in obj and _parse_ts(obj["ts"]) is None):
-                self._counts["commands_bad"] += 1
-                log.warning("MQTT: command %s: unreadable payload %.80r", name, text)
-                return None
-            value = str(obj.get("value", "PRESS"))
-            sent_at = _parse_ts(obj["ts"]) if "ts" in obj else None
+        try:
+            value, sent_at = parse_command_payload(name, payload)
+        except BadCommandError as exc:
+            self._counts["commands_bad"] += 1
+            log.warning("MQTT: command %s refused (%d bytes): %s", name, len(payload), exc)
+            return None
         if sent_at is not None:
             age = self._clock() - sent_at
             if abs(age) > self._settings.command_max_age_s:
@@ -608,6 +692,16 @@ class MqttPublisher:
                     self._settings.command_max_age_s,
                 )
                 return None
+        if name in SOUND_COMMANDS:
+            now = time.monotonic()
+            last = self._last_sound.get(name)
+            if last is not None and now - last < SOUND_COMMAND_INTERVAL_S:
+                self._counts["commands_limited"] += 1
+                log.warning("MQTT: command %s ignored: it makes sound and came %.1f s after the "
+                            "last one (at most one per %.0f s)", name, now - last,
+                            SOUND_COMMAND_INTERVAL_S)
+                return None
+            self._last_sound[name] = now
         return Command(name=name, value=value, sent_at=sent_at)
 
     def _publish_discovery(self) -> None:
@@ -619,8 +713,9 @@ class MqttPublisher:
             base_topic=self.topics.base,
             prefix=s.discovery_prefix,
             legacy=s.discovery_legacy,
-            sw_version=_sw_version(),
-            wearable_address=self._wearable_address,
+            sw_version=sw_version(),
+            legs=self.legs,
+            wearable_addresses=self._wearable_addresses,
         ):
             client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
             self._counts["discovery_published"] += 1
@@ -674,3 +769,118 @@ class MqttPublisher:
 
     def _count(self, name: str) -> None:
         self._counts[name] += 1
+
+
+# ---------------------------------------------------------------------------- purge
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What ``purge_node`` cleared: every topic it sent an empty retained message to."""
+
+    host: str
+    port: int
+    node: str
+    retained_found: int  # retained messages found under the base topic
+    cleared: tuple[str, ...]
+
+
+class _RetainedCollector:
+    """paho callbacks for ``purge_node``; they run on paho's thread and only set events."""
+
+    def __init__(self) -> None:
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.refusal = ""
+        self.retained: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_connect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: Any, _props: object
+    ) -> None:
+        if reason.is_failure:
+            self.refusal = str(reason)
+        self.connected.set()
+
+    def on_subscribe(self, *_args: object) -> None:
+        self.subscribed.set()
+
+    def on_message(self, _client: paho.Client, _userdata: object, msg: Any) -> None:
+        if msg.retain and msg.payload:  # an empty retained payload is already a deletion
+            with self._lock:
+                self.retained.add(str(msg.topic))
+
+    def topics(self) -> set[str]:
+        with self._lock:
+            return set(self.retained)
+
+
+def purge_node(
+    settings: MqttSettings,
+    *,
+    legs: Sequence[str] = ("",),
+    listen_s: float = 1.0,
+    timeout_s: float = 10.0,
+) -> PurgeResult:
+    """Remove one node from the broker: its Home Assistant discovery (device and legacy
+    per-entity topics, for ``legs``) and every retained message under its base topic (states,
+    availability, the night summary, a retained command someone published by mistake).
+
+    Blocking (run it in a thread from async code). It connects with a client id of its own, so
+    it never disconnects a running daemon; stop the daemon first, or it publishes its states
+    again. An empty retained payload deletes a retained message (MQTT 3.1.1 §3.3.1.3) and makes
+    Home Assistant delete the discovered device. ``PublishError`` when the broker cannot be
+    reached or refuses us within ``timeout_s``.
+    """
+    node = settings.resolved_node_id()
+    base = settings.resolved_base_topic()
+    client = new_client(settings, f"crampwatch-purge-{secrets.token_hex(4)}")
+    collector = _RetainedCollector()
+    client.on_connect = collector.on_connect
+    client.on_subscribe = collector.on_subscribe
+    client.on_message = collector.on_message
+    client.on_log = lambda _c, _u, _level, text: paho_log.debug("%s", text)
+    where = f"{settings.host}:{settings.port}"
+    try:
+        client.connect(settings.host, settings.port, keepalive=settings.keepalive_s)
+    except OSError as exc:
+        raise PublishError(f"MQTT broker {where} unreachable: {exc.strerror or exc}") from exc
+    client.loop_start()
+    try:
+        if not collector.connected.wait(timeout_s) or collector.refusal:
+            raise PublishError(
+                f"MQTT broker {where} "
+                + (f"refused the connection: {collector.refusal}" if collector.refusal
+                   else f"did not answer within {timeout_s:g} s")
+            )
+        client.subscribe([(f"{base}/#", 1)])
+        if not collector.subscribed.wait(timeout_s):
+            raise PublishError(f"MQTT broker {where} did not acknowledge the subscription")
+        time.sleep(listen_s)  # the broker sends retained messages right after the SUBACK
+        found = collector.topics()
+        discovery = {
+            topic
+            for legacy in (False, True)
+            for topic in removal_messages(
+                node=node,
+                base_topic=base,
+                prefix=settings.discovery_prefix,
+                legacy=legacy,
+                legs=tuple(legs),
+            )
+        }
+        cleared = sorted(found | discovery)
+        infos = [client.publish(topic, b"", qos=1, retain=True) for topic in cleared]
+        deadline = time.monotonic() + timeout_s
+        for info in infos:
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                raise PublishError(f"MQTT broker {where} did not acknowledge the purge in time")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    log.info("MQTT: purged node %s on %s: %d topic(s) cleared", node, where, len(cleared))
+    return PurgeResult(
+        host=settings.host, port=settings.port, node=node, retained_found=len(found),
+        cleared=tuple(cleared),
+    )

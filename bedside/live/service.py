@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,10 +24,12 @@ from bedside.live.mqtt import MqttPublisher
 from bedside.live.sdnotify import Notifier
 from bedside.live.sink import RecordCallback
 from bedside.live.virtual import VirtualAir
+from bedside.live.worker import LegWorker
 from bedside.prompt.engine import PromptEngine, build_engine
 from bedside.stream.night import NightSummary
 from firmware_bridge.ble_client import BleClient
 from firmware_bridge.link_settings import WearableSettings
+from firmware_bridge.protocol import leg_name
 from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)
@@ -44,15 +46,27 @@ class NightResult:
     reload: bool = False
 
 
-def wearable_specs(settings: Settings, virtual: VirtualAir | None) -> list[WearableSpec]:
-    if virtual is not None:
-        return [WearableSpec("left", virtual.client_factory(settings.wearable, "left"))]
-    if not settings.daemon.second_wearable_address:
-        return [WearableSpec("wearable", _real_factory(settings.wearable, "wearable"))]
-    second = dataclasses.replace(settings.wearable, address=settings.daemon.second_wearable_address)
+def wearable_specs(settings: Settings, virtual: Sequence[VirtualAir] = ()) -> list[WearableSpec]:
+    """The wearables to keep connected: the virtual ones if any (one is labelled "left", as
+    always; several are each named by the leg their device info announces), else every
+    configured one (``Settings.legs()``)."""
+    if virtual:
+        specs = []
+        for n, air in enumerate(virtual):
+            label = "left" if len(virtual) == 1 else leg_name(air.info, f"wearable{n + 1}")
+            specs.append(WearableSpec(
+                label, air.client_factory(settings.wearable, label), air.wearable.address,
+                mqtt_leg=label if len(virtual) > 1 else "",
+            ))
+        return specs
     return [
-        WearableSpec("wearable1", _real_factory(settings.wearable, "wearable1")),
-        WearableSpec("wearable2", _real_factory(second, "wearable2")),
+        WearableSpec(
+            item.leg or "wearable",
+            _real_factory(item.link, item.leg or "wearable"),
+            item.link.address,
+            mqtt_leg=item.leg,
+        )
+        for item in settings.legs()
     ]
 
 
@@ -72,16 +86,24 @@ def _silence(prompt: PromptEngine | None, scope: Literal["cramp", "night"]) -> N
     prompt.silence(scope)
 
 
-async def _night_played(daemon: Daemon, virtual: VirtualAir) -> None:
-    """Returns once the virtual wearable has sent its whole night and the worker consumed it."""
-    await virtual.wearable.finished.wait()
+async def _night_played(daemon: Daemon, virtual: Sequence[VirtualAir]) -> None:
+    """Returns once every virtual wearable has sent its whole night and its worker consumed it
+    (``daemon.links[i]`` is ``virtual[i]``'s, as ``wearable_specs`` orders them)."""
+    for air in virtual:
+        await air.wearable.finished.wait()
     quiet_since: float | None = None
     loop = asyncio.get_running_loop()
+
+    def consumed(air: VirtualAir, link_client: BleClient, leg_worker: LegWorker) -> bool:
+        link, worker = link_client.statistics(), leg_worker.statistics()
+        sent = air.wearable.statistics().sent
+        return link.packets + link.queue_drops >= sent and worker.packets >= link.packets
+
     while True:
-        link = daemon.links[0].statistics()
-        worker = daemon.workers[0].statistics()
-        sent = virtual.wearable.statistics().sent
-        drained = link.packets + link.queue_drops >= sent and worker.packets >= link.packets
+        drained = all(
+            consumed(air, link, worker)
+            for air, link, worker in zip(virtual, daemon.links, daemon.workers, strict=True)
+        )
         if drained:
             quiet_since = quiet_since if quiet_since is not None else loop.time()
             if loop.time() - quiet_since >= SETTLE_S:
@@ -95,7 +117,7 @@ async def run_night(
     settings: Settings,
     *,
     state_dir: Path,
-    virtual: VirtualAir | None = None,
+    virtual: VirtualAir | Sequence[VirtualAir] | None = None,
     printer: RecordCallback | None = None,
     close_night: NightReport | None = None,
     status: Callable[[str], None] | None = None,
@@ -108,8 +130,12 @@ async def run_night(
 
     SIGHUP calls ``reload_check``; when it approves, the night ends cleanly with
     ``NightResult.reload`` set, for the caller to re-execute itself with the new configuration
-    (the event history carries tonight's count over).
+    (the event history carries tonight's count over). ``virtual``: one virtual wearable or
+    several (one per leg) instead of the configured ones.
     """
+    airs: list[VirtualAir] = (
+        [] if virtual is None else [virtual] if isinstance(virtual, VirtualAir) else list(virtual)
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -144,14 +170,17 @@ async def run_night(
             )
         prompt = await build_engine(prompt_settings, wav_dir=wav_dir)
     daemon_ref: list[Daemon] = []
+    specs = wearable_specs(settings, airs)
     if settings.mqtt.enabled:
         outbox = open_outbox(settings, state_dir)
         publisher = MqttPublisher(
-            settings.mqtt, outbox, on_command=lambda c: daemon_ref[0].on_command(c), loop=loop
+            settings.mqtt, outbox, on_command=lambda c: daemon_ref[0].on_command(c), loop=loop,
+            legs=tuple(spec.mqtt_leg for spec in specs),
+            wearable_addresses=tuple(spec.address for spec in specs),
         )
     daemon = Daemon(
         settings,
-        wearables=wearable_specs(settings, virtual),
+        wearables=specs,
         state_dir=state_dir,
         publisher=publisher,
         prompt=prompt,
@@ -169,10 +198,10 @@ async def run_night(
     if publisher is not None:
         publisher.start()
     ender: asyncio.Task[None] | None = None
-    if virtual is not None:
+    if airs:
 
         async def end_when_played() -> None:
-            await _night_played(daemon, virtual)
+            await _night_played(daemon, airs)
             stop.set()
 
         ender = asyncio.create_task(end_when_played(), name="night-played")
@@ -193,8 +222,8 @@ async def run_night(
                 async with asyncio.timeout(PROMPT_DRAIN_S):
                     await prompt.drain()  # let the closing line of a cramp be said
             await prompt.aclose()
-        if virtual is not None:
-            await virtual.wearable.stop()
+        for air in airs:
+            await air.wearable.stop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, *silence_signals):
             loop.remove_signal_handler(sig)
         with contextlib.suppress(FileNotFoundError):

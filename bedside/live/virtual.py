@@ -268,6 +268,7 @@ async def start_virtual(
     profile: str,
     speed: float | None,
     faults: WearableFaults | None = None,
+    leg: Leg | None = None,  # the leg its device info announces (default: the simulator's)
 ) -> VirtualSetup:
     """Plan the night, power on a central and the wearable on a fresh virtual air."""
     require_virtual()
@@ -284,6 +285,8 @@ async def start_virtual(
     except ValueError as exc:
         raise InputError(f"cannot simulate that night: {exc}") from exc
     info = device_info_for(plan)
+    if leg is not None:
+        info = dataclasses.replace(info, leg=leg)
     central, wearable = await _air(
         info, ChunkPayloads(render_chunks(plan, chunk_s=10.0), info), speed, faults
     )

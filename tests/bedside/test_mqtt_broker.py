@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bedside.config.mqtt import MqttSettings
+from bedside.live.ha_discovery import discovery_messages
 from bedside.live.mqtt import Command, MqttPublisher
 from bedside.live.outbox import Outbox
 from bedside.stream.records import EventRecord
@@ -60,14 +61,6 @@ async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
 
 
 class Harness:
@@ -115,13 +108,13 @@ def last(messages: list[Received], topic: str) -> Received:
 async def test_discovery_states_events_and_availability_arrive_as_documented(
     broker: Broker, harness_factory: Callable[..., Harness]
 ) -> None:
-    h = harness_factory(settings_for(broker, "t1"), wearable_address="aa:bb:cc:dd:ee:01")
+    h = harness_factory(settings_for(broker, "t1"), wearable_addresses=("aa:bb:cc:dd:ee:01",))
     base = "crampwatch/t1"
     h.pub.publish_state("link_state", "connected")
     h.pub.publish_state("wearable_available", "online")
     h.pub.publish_state("battery", 87)
     h.pub.publish_state("signal_quality", 93.5)
-    h.pub.publish_state("rssi", None)  # unknown
+    h.pub.publish_state("link", {"last_data": None, "packet_loss_pct": 0.5})
     h.pub.publish_state("count_tonight", 0)
     h.pub.start()
     await eventually(lambda: h.pub.connected)
@@ -141,7 +134,8 @@ async def test_discovery_states_events_and_availability_arrive_as_documented(
         assert retained[f"{base}/wearable/availability"] == "online"
         assert retained[f"{base}/wearable/battery"] == "87"
         assert retained[f"{base}/wearable/signal_quality"] == "93.5"
-        assert retained[f"{base}/wearable/rssi"] == "None"
+        assert json.loads(retained[f"{base}/wearable/link"]) == {
+            "schema": 1, "last_data": None, "packet_loss_pct": 0.5}
         assert retained[f"{base}/cramp/count_tonight"] == "0"
         assert retained[f"{base}/cramp/active"] == "OFF"
 
@@ -218,7 +212,9 @@ async def test_purge_discovery_clears_the_retained_config(
     sub = Subscriber(broker, [topic])
     try:
         await sub.until(lambda ms: len(ms) == 1 and ms[0].retain and len(ms[0].payload) > 100)
-        assert h.pub.purge_discovery() == 15  # 1 device topic + 14 legacy entity topics
+        entities = len(discovery_messages(node="t9", base_topic="b", legacy=True))
+        assert entities == 20  # 14 for the unit, 6 for its one wearable
+        assert h.pub.purge_discovery() == 1 + entities  # the device topic + the legacy ones
         await sub.until(lambda ms: len(ms) == 2 and ms[1].payload == b"")
     finally:
         sub.close()
@@ -518,9 +514,10 @@ async def test_legacy_discovery_under_a_custom_prefix(
     await eventually(lambda: h.pub.connected)
     sub = Subscriber(broker, ["ha2/#", "homeassistant/#"])
     try:
-        seen = await sub.until(lambda ms: len(ms) >= 12)
+        entities = len(discovery_messages(node="t11", base_topic="b", legacy=True))
+        seen = await sub.until(lambda ms: len(ms) >= entities)
         await asyncio.sleep(0.2)  # nothing more (and nothing under the default prefix)
-        assert len(sub.messages) == 14 and all(m.retain for m in seen)
+        assert len(sub.messages) == entities and all(m.retain for m in seen)
         for m in seen:
             _, platform, _object_id, _ = m.topic.split("/")
             check_component(json.loads(m.payload), "crampwatch/t11", legacy_platform=platform)

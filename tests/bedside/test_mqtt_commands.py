@@ -13,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bedside.config.mqtt import MqttSettings
-from bedside.live.mqtt import Command, MqttPublisher
+from bedside.live.ha_discovery import COMMANDS
+from bedside.live.mqtt import (
+    COMMAND_MAX_BYTES,
+    COMMAND_VALUES,
+    SOUND_COMMAND_INTERVAL_S,
+    SOUND_COMMANDS,
+    Command,
+    MqttPublisher,
+)
 from bedside.live.outbox import Outbox
 
 NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z, s since the epoch
@@ -122,7 +130,70 @@ def test_any_payload_is_handled_without_raising(
         with Outbox(tmp_path_factory.mktemp("fuzz") / "o.sqlite3") as box:
             r = Rig(box, loop)
             r.deliver(name, payload, retain=retain)
-            assert sum(r.counts()) == 1  # every message is accepted, stale or bad: once
+            limited = r.pub.statistics().commands_limited
+            assert sum(r.counts()) + limited == 1  # accepted, stale, bad or limited: once
             assert len(r.commands) == r.counts()[0]
     finally:
         loop.close()
+
+
+def test_every_command_has_a_schema() -> None:
+    assert set(COMMAND_VALUES) == set(COMMANDS)
+    assert set(SOUND_COMMANDS) <= set(COMMANDS)
+
+
+MARKER = "hunter2-SECRET"  # stands for anything a payload may carry: it must never be logged
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "why"),
+    [
+        ("test_prompt", b"\xff\xfe\x00binary", "binary"),
+        ("test_prompt", json.dumps([MARKER, "PRESS"]).encode(), "expected an object"),
+        ("test_prompt", b"[" * 20 + b"]" * 20, ""),  # too deep or not an object: either
+        ("silence", b"42", "expected an object"),
+        ("silence", json.dumps(MARKER).encode(), "expected an object"),
+        ("silence", ('{"value": "PRESS", "pad": "' + "x" * 300 + '"}').encode(), "more than 256"),
+        ("silence", json.dumps({"value": "PRESS", "why": MARKER}).encode(), "unknown key"),
+        ("silence", json.dumps({"value": {"nested": MARKER}}).encode(), "nested"),
+        ("silence", json.dumps({"value": 1}).encode(), "not a string"),
+        ("label_last", json.dumps({"value": MARKER}).encode(), "not one of false_alarm"),
+        ("stretch_done", MARKER.encode(), "not one of PRESS"),
+        ("silence", b'{"ts": Infinity}', "is not allowed"),
+        ("silence", b'{"ts": 1e400}', "too large"),
+    ],
+)
+def test_commands_outside_their_schema_are_refused_counted_and_never_quoted(
+    rig: Rig, caplog: pytest.LogCaptureFixture, name: str, payload: bytes, why: str
+) -> None:
+    with caplog.at_level("DEBUG", logger="bedside.live.mqtt"):
+        rig.deliver(name, payload)
+    assert rig.commands == [] and rig.counts() == (0, 0, 1)
+    [record] = [r for r in caplog.records if r.name == "bedside.live.mqtt"]
+    assert why in record.getMessage() and f"{name} refused ({len(payload)} bytes)" in (
+        record.getMessage())
+    assert MARKER not in caplog.text and "xxxx" not in caplog.text
+
+
+def test_the_documented_values_are_accepted(rig: Rig) -> None:
+    for name, values in COMMAND_VALUES.items():
+        for value in values:
+            rig.deliver(name, json.dumps({"value": value, "ts": NOW}))
+            rig.pub._last_sound.clear()  # only the schema here; the rate limit below
+    assert [(c.name, c.value) for c in rig.commands] == [
+        (n, v) for n, vs in COMMAND_VALUES.items() for v in vs]
+    assert len(json.dumps({"value": "false_alarm", "ts": "2026-11-27T01:20:00.123456+01:00"})
+               ) < COMMAND_MAX_BYTES
+
+
+def test_commands_that_make_sound_are_rate_limited(rig: Rig) -> None:
+    for _ in range(5):  # an automation gone round in a loop
+        rig.deliver("test_prompt", "PRESS")
+        rig.deliver("silence", "PRESS")  # silence makes no sound: never limited
+    assert [c.name for c in rig.commands].count("test_prompt") == 1
+    assert [c.name for c in rig.commands].count("silence") == 5
+    assert rig.pub.statistics().commands_limited == 4
+    # once the interval has passed, the next one plays
+    rig.pub._last_sound["test_prompt"] -= SOUND_COMMAND_INTERVAL_S
+    rig.deliver("test_prompt", "PRESS")
+    assert [c.name for c in rig.commands].count("test_prompt") == 2

@@ -61,7 +61,7 @@ PLATFORM_KEYS: dict[str, tuple[set[str], set[str]]] = {  # platform -> (required
     "event": ({"state_topic", "event_types"}, {"value_template"}),
     "button": ({"command_topic"}, {"payload_press", "command_template", "retain"}),
 }
-SENSOR_DEVICE_CLASSES = {"duration", "battery", "signal_strength", "enum"}
+SENSOR_DEVICE_CLASSES = {"duration", "battery", "signal_strength", "enum", "timestamp"}
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -127,7 +127,7 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
         node="pi1",
         base_topic="crampwatch/pi1",
         sw_version="1.2.3",
-        wearable_address="aa:bb:cc:dd:ee:ff",
+        wearable_addresses=("aa:bb:cc:dd:ee:ff",),
     )
     check_device_payload(topic, payload, prefix="homeassistant", base="crampwatch/pi1", node="pi1")
     components = payload["components"]
@@ -140,8 +140,14 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
         "battery": "sensor",
         "signal_quality": "sensor",
         "posture": "sensor",
-        "rssi": "sensor",
         "ble_link": "sensor",
+        "last_data": "sensor",
+        "packet_loss": "sensor",
+        "version": "sensor",
+        "started": "sensor",
+        "outbox": "sensor",
+        "prompt_failures": "sensor",
+        "problem": "sensor",
         "test_prompt": "button",
         "silence": "button",
         "label_false": "button",
@@ -154,6 +160,12 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
     assert components["cramp"]["availability_mode"] == "all"
     assert payload["device"]["connections"] == [["bluetooth", "AA:BB:CC:DD:EE:FF"]]
     assert payload["origin"]["sw_version"] == "1.2.3"
+    assert "unknown" not in components["posture"]["options"]  # HA's own state name
+    diagnostics = {k for k, c in components.items() if c.get("entity_category") == "diagnostic"}
+    assert {"version", "started", "last_data", "packet_loss", "outbox", "prompt_failures",
+            "problem", "battery", "signal_quality"} <= diagnostics
+    assert components["last_data"]["device_class"] == "timestamp"
+    assert components["started"]["device_class"] == "timestamp"
     commands = {
         c["command_topic"].rsplit("/", 1)[1]
         for c in components.values()
@@ -166,7 +178,8 @@ def test_device_discovery_is_one_valid_message_with_every_entity() -> None:
     )
     state_topics = {c["state_topic"] for c in components.values() if "state_topic" in c}
     expected = {f"crampwatch/pi1/{t}" for t in STATE_TOPICS.values()} - {
-        "crampwatch/pi1/wearable/availability"
+        "crampwatch/pi1/wearable/availability",  # availability, not a state, of the entities
+        "crampwatch/pi1/cramp/legs",  # attributes of Cramp
     } | {"crampwatch/pi1/cramp/event"}
     assert state_topics == expected
 
@@ -231,3 +244,84 @@ def test_bad_mqtt_settings_are_config_errors(tmp_path: Any, table: str, message:
 
 def test_defaults_are_in_the_settings() -> None:
     assert Settings().mqtt == MqttSettings()
+
+
+def test_two_legs_get_their_own_entities_and_topics() -> None:
+    [(_, payload)] = discovery_messages(
+        node="pi1", base_topic="crampwatch/pi1", legs=("left", "right"),
+        wearable_addresses=("aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"),
+    )
+    check_device_payload(
+        "homeassistant/device/crampwatch_pi1/config", payload, prefix="homeassistant",
+        base="crampwatch/pi1", node="pi1",
+    )
+    components = payload["components"]
+    [(_, single)] = discovery_messages(node="pi1", base_topic="crampwatch/pi1")
+    per_leg = {k for k in single["components"] if k in {
+        "battery", "signal_quality", "posture", "ble_link", "last_data", "packet_loss"}}
+    for leg in ("left", "right"):
+        for key in per_leg:
+            component = components[f"{leg}_{key}"]
+            assert component["name"].startswith(leg.capitalize() + " ")
+            assert f"/{leg}/" in component["state_topic"]
+        battery = components[f"{leg}_battery"]
+        assert battery["state_topic"] == f"crampwatch/pi1/wearable/{leg}/battery"
+        assert components[f"{leg}_ble_link"]["state_topic"] == f"crampwatch/pi1/ble/{leg}/state"
+    assert not per_leg & components.keys()  # no unnamed copies
+    # either leg may watch: the shared Cramp is not tied to one strap's availability
+    assert components["cramp"]["json_attributes_topic"] == "crampwatch/pi1/cramp/legs"
+    assert "availability" not in components["cramp"]
+    assert payload["device"]["connections"] == [
+        ["bluetooth", "AA:BB:CC:DD:EE:01"], ["bluetooth", "AA:BB:CC:DD:EE:02"]]
+    with pytest.raises(ValueError, match="legs"):
+        discovery_messages(node="pi1", base_topic="b/pi1", legs=("left", "left"))
+
+
+def test_leg_topics() -> None:
+    topics = Topics("crampwatch/pi1")
+    assert topics.state("battery", "left") == "crampwatch/pi1/wearable/left/battery"
+    assert topics.state("link_state", "right") == "crampwatch/pi1/ble/right/state"
+    with pytest.raises(ValueError, match="unknown state"):
+        topics.state("count_tonight", "left")  # a node state has no leg
+
+
+def test_support_url_and_the_units_documentation_are_the_readme() -> None:
+    from bedside.live.ha_discovery import SUPPORT_URL
+    from tests.conftest import ROOT
+
+    unit = (ROOT / "systemd" / "crampwatch.service").read_text()
+    assert f"Documentation={SUPPORT_URL}\n" in unit
+    assert SUPPORT_URL.startswith("https://") and SUPPORT_URL.endswith("/README.md")
+
+
+def _doc_entity_table() -> dict[str, str]:
+    """docs/mqtt.md's discovery table: entity name -> platform (first word of its column)."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "mqtt.md").read_text()
+    section = text.split("<!-- entities: begin", 1)[1].split("<!-- entities: end -->", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| ")]
+    table = {}
+    for name_cell, platform_cell in rows[2:]:  # after the header and its --- row
+        for name in name_cell.strip().split(", "):
+            table[name] = platform_cell.strip().split(",")[0]
+    return table
+
+
+def test_docs_entity_table_matches_the_discovery_code() -> None:
+    [(_, payload)] = discovery_messages(node="pi1", base_topic="crampwatch/pi1")
+    code = {c["name"]: c["platform"] for c in payload["components"].values()}
+    assert _doc_entity_table() == code
+
+
+def test_states_are_re_sent_well_before_home_assistant_expires_them() -> None:
+    """Battery is sent on change only; HA marks it unknown expire_after s after the last value,
+    so the periodic re-send (state_refresh_s) must come sooner, whatever the configuration."""
+    import dataclasses
+
+    [(_, payload)] = discovery_messages(node="pi1", base_topic="crampwatch/pi1")
+    expiring = [c["expire_after"] for c in payload["components"].values() if "expire_after" in c]
+    assert expiring
+    refresh = next(f for f in dataclasses.fields(MqttSettings) if f.name == "state_refresh_s")
+    assert refresh.metadata["max"] < min(expiring)
+    assert MqttSettings().state_refresh_s <= min(expiring) / 2  # a lost one is not fatal

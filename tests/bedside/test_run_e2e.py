@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bedside.live.virtual import device_info_for
 from firmware_bridge.simulation import plan_night
@@ -22,14 +19,6 @@ from tests.broker import Broker, Received, Subscriber
 
 NODE = "e2e"
 SEED, HOURS, PROFILE = 4, 0.1, "dense"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
 
 
 def events(messages: list[Received]) -> list[dict[str, object]]:
@@ -85,7 +74,7 @@ def test_run_publishes_discovery_online_events_and_offline(broker: Broker, tmp_p
     ]
     assert discovery.retain or discovery.qos == 1
     components = json.loads(discovery.payload)["components"]
-    assert {"cramp", "cramp_event", "count_tonight", "battery", "rssi"} <= set(components)
+    assert {"cramp", "cramp_event", "count_tonight", "battery", "last_data"} <= set(components)
 
     started = [e for e in events(messages) if e["event"] == "cramp_started"]
     assert len(started) == 1, events(messages)
