@@ -30,7 +30,7 @@ from bedside.live.service import run_night
 from bedside.live.virtual import parse_speed, require_virtual, start_virtual
 from bedside.offline.report import write_night_report
 from bedside.stream.records import EventRecord
-from detector.scoring import aggregate, format_table, score_night
+from detector.scoring import aggregate, describe, format_table, score_night
 from detector.types import EventKind
 from firmware_bridge.errors import PublishError
 
@@ -192,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         events = [
             e.to_json() for e in result.summary.events if e.kind is not EventKind.CRAMP_UPDATE
         ]
-        score = aggregate([score_night(virtual.truth, events)])
+        night_score = score_night(virtual.truth, events)
+        score = aggregate([night_score])
         summary = {
             **result.summary.as_json(),
             "simulated_cramps": len(virtual.truth.get("cramps", [])),
@@ -213,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  cramps detected: {summary['cramps']}, total {summary['total_cramp_s']} s")
         print(f"  the simulator put in {summary['simulated_cramps']} cramp(s) of 10 s or more")
         print(format_table(score))
+        print("\nWhat the score says")  # the table in words, for a newcomer
+        print("\n".join(f"  {line}" for line in describe(night_score).splitlines()))
         if report is not None:
             print(f"  night report: {report} (and .html beside it)")
         print(f"  recording, event history and summary in {out}/")

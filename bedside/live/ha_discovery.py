@@ -55,7 +55,8 @@ LINK_STATES = ("connected", "connecting", "disconnected", "adapter_error")
 # shows its own "unknown" for a sensor without a value, so the option is called no_data here.
 POSTURES = ("lying", "upright", "no_data")
 POSTURE_STATE = {"lying": "lying", "upright": "upright", "unknown": "no_data"}
-EVENT_TYPES = ("cramp_started", "cramp_ended")
+# cramp_recorded: a cramp recognised only after it ended (counted, never prompted; issue 15)
+EVENT_TYPES = ("cramp_started", "cramp_ended", "cramp_recorded")
 EVENT_TOPIC = "cramp/event"  # JSON, QoS 1, never retained (HA ignores retained events)
 SUMMARY_TOPIC = "summary/night"  # JSON, retained, QoS 1
 STATUS_TOPIC = "status"  # online / offline (the will), retained, QoS 1

@@ -404,10 +404,11 @@ class MqttPublisher:
     def publish_event(self, record: EventRecord) -> int:
         """Store a detector event (docs/contracts.md shape) in the outbox, then publish it.
 
-        ``cramp_started``/``cramp_ended`` go to ``cramp/event`` (QoS 1, not retained) with
-        ``event_type`` (= ``event``) and ``schema`` added, and update ``cramp/active`` and (on
-        ``cramp_ended``) ``cramp/last``. ``cramp_update`` goes to ``cramp/update`` (QoS 0, not
-        stored: the next update supersedes it). Returns the outbox row id (0 for updates).
+        ``cramp_started``/``cramp_ended``/``cramp_recorded`` go to ``cramp/event`` (QoS 1, not
+        retained) with ``event_type`` (= ``event``) and ``schema`` added; started and ended
+        update ``cramp/active``, ended and recorded (a cramp already over) ``cramp/last``.
+        ``cramp_update`` goes to ``cramp/update`` (QoS 0, not stored: the next update
+        supersedes it). Returns the outbox row id (0 for updates).
         """
         event = record.to_json()  # the MQTT payload is the event JSON (docs/contracts.md)
         kind = record.kind.value
@@ -427,7 +428,8 @@ class MqttPublisher:
         if record.kind is EventKind.CRAMP_STARTED:
             self._active_legs.add(leg)
         else:
-            self._active_legs.discard(leg)
+            if record.kind is EventKind.CRAMP_ENDED:
+                self._active_legs.discard(leg)
             self._last = {
                 "event_id": record.event_id,
                 "leg": leg,

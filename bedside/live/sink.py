@@ -55,14 +55,12 @@ class EventSink:
         if self._publisher is not None:
             try:
                 self._publisher.publish_event(record)
-                if record.kind is EventKind.CRAMP_STARTED:
+                if record.kind in (EventKind.CRAMP_STARTED, EventKind.CRAMP_RECORDED):
                     self._publisher.publish_state("count_tonight", self.summary.cramps)
             except Exception:  # the publisher must never stop detection
                 self.failures["mqtt"] += 1
                 log.exception("MQTT publisher failed on %s", record.event_id)
-        # the prompt needs starts and ends, and the updates that say the level fell or rose
-        if self._prompt is not None and (record.kind is not EventKind.CRAMP_UPDATE
-                                         or record.easing is not None):
+        if self._prompt is not None and _prompt_wants(record):
             task = asyncio.get_running_loop().create_task(self._prompt.on_event(record))
             self._tasks.add(task)
             task.add_done_callback(self._prompt_done)
@@ -80,3 +78,9 @@ class EventSink:
             log.error("prompt failed: %s", task.exception())
 
 
+def _prompt_wants(record: EventRecord) -> bool:
+    """The prompt needs starts and ends, and the updates that say the level fell or rose; a
+    ``cramp_recorded`` never: it was recognised after it ended (nothing to stretch through)."""
+    if record.kind is EventKind.CRAMP_RECORDED:
+        return False
+    return record.kind is not EventKind.CRAMP_UPDATE or record.easing is not None
