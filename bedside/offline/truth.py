@@ -4,31 +4,18 @@ with a file is an :class:`InputError` (exit 65) naming it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from bedside.stream.night import night_name
-from bedside.stream.records import json_lines
+from bedside.stream.records import json_lines, load_json_file
 from detector.scoring import NightScore, parse_truth, score_night
 from firmware_bridge.errors import InputError
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file", path=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}", path=str(path)) from exc
-
-
 def read_truth(path: Path) -> dict[str, Any]:
     """Parse a truth JSON file; :class:`InputError` if it is not a JSON object."""
-    try:
-        truth = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON: {exc}", path=str(path)) from exc
+    truth = load_json_file(path)
     if not isinstance(truth, dict):
         raise InputError(f"{path}: a truth file must hold a JSON object", path=str(path))
     return truth

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bedside.stream.records import load_json_file
 from detector.calibration import Calibration, CalibrationError
 from firmware_bridge.errors import InputError
 
@@ -25,13 +26,11 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     """Read a calibration file; :class:`InputError` with one line naming what is wrong."""
     p = Path(path)
     try:
-        data: Any = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{p}: no such calibration file", path=str(p)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read: {exc}", path=str(p)) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not JSON: {exc}", path=str(p)) from exc
+        data: Any = load_json_file(p)
+    except InputError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            raise InputError(f"{p}: no such calibration file", path=str(p)) from exc
+        raise
     if not isinstance(data, dict):
         raise InputError(f"{p}: a calibration file holds a JSON object", path=str(p))
     try:
