@@ -165,7 +165,11 @@ async def run_night(
     for sig, scope in silence_signals.items():
         loop.add_signal_handler(sig, functools.partial(_silence, prompt, scope))
     pid_path = pid_file(state_dir)
-    pid_path.write_text(f"{os.getpid()}\n")
+    try:
+        pid_path.write_text(f"{os.getpid()}\n")
+    except OSError as exc:  # a full disk must not keep the detector from starting
+        log.warning("cannot write %s (%s): `crampwatch prompt silence` will not find the "
+                    "daemon; detection goes on", pid_path, exc.strerror)
     if publisher is not None:
         publisher.start()
     ender: asyncio.Task[None] | None = None
