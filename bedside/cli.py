@@ -10,6 +10,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.verbose - args.quiet)
+    # Cramp history, recordings, calibrations and reports are health data: whatever umask we
+    # inherit (a login shell's 022, a container's 000), what crampwatch creates is 0600 and
+    # its directories 0700 (issue #16 item 9). The writers set these modes too where it matters.
+    os.umask(0o077)
     try:
         code: int = args.handler(args)
     except CrampwatchError as exc:

@@ -41,7 +41,7 @@ from detector.calibration import CalibrationError, calibrate
 from detector.pipeline import is_shin_label
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
 from firmware_bridge.ble_client import BleClient
-from firmware_bridge.errors import ConfigError, InputError
+from firmware_bridge.errors import InputError
 from firmware_bridge.source import LinkEvent
 
 log = logging.getLogger(__name__)
@@ -255,8 +255,9 @@ def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
     try:
         save_calibration(out, result, leg=leg, channels=labels, source=str(path),
                          measured=datetime.now(UTC).isoformat(timespec="seconds"))
-    except OSError as exc:
-        raise ConfigError(f"{out}: cannot write the calibration: {exc.strerror}") from exc
+    except OSError as exc:  # where to write is an argument, not the configuration: exit 65
+        raise InputError(f"{out}: cannot write the calibration: {exc.strerror}",
+                         path=str(out)) from None
     for lab, rest_uv, con_uv, ratio in zip(labels, result.rest_uv, result.contraction_uv,
                                            result.contraction_ratio, strict=True):
         print(f"{lab}: rest {rest_uv:.2f} µV, contraction {con_uv:.1f} µV ({ratio:.1f}×)",

@@ -6,7 +6,9 @@ Each room owns its section's dataclass; this module only composes them and loads
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -54,7 +56,14 @@ def load_settings(path: str | Path | None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}", path=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from exc
-    return build(Settings, table, path=str(path))
+    settings = build(Settings, table, path=str(path))
+    if not settings.daemon.state_dir.strip():
+        # Path("") is the current directory: health data would land wherever we were started
+        raise ConfigError(
+            f'{path}: [daemon] state_dir is empty: set a directory, e.g. "/var/lib/crampwatch"',
+            path=str(path), section="daemon", key="state_dir",
+        )
+    return settings
 
 
 def example_toml() -> str:
@@ -68,6 +77,27 @@ def state_dir_for(settings: Settings, override: str | None = None) -> Path:
     """The daemon's state directory: ``--state-dir``, else systemd's ``$STATE_DIRECTORY``, else
     ``[daemon] state_dir``. Every command that touches the daemon's files uses this one rule."""
     return Path(override or os.environ.get("STATE_DIRECTORY", "") or settings.daemon.state_dir)
+
+
+def usable_state_dir(path: Path) -> Path:
+    """``path``, created (0700) if missing, once a probe file could be written in it; else
+    :class:`ConfigError` (exit 78) with one line naming the path and the fix. A full disk is
+    no reason to refuse: the daemon detects and alarms without room to record (issue #16)."""
+    fix = "set [daemon] state_dir or --state-dir to a directory the crampwatch user can write"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"state directory {path} is not a directory: {fix}", path=str(path))
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".crampwatch-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return path
+        raise ConfigError(
+            f"state directory {path} is not usable ({exc.strerror}): {fix}", path=str(path)
+        ) from None
+    return path
 
 
 def adherence_file(settings: Settings, state_dir: Path) -> Path:

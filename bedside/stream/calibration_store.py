@@ -43,10 +43,13 @@ def save_calibration(path: str | os.PathLike[str], calibration: Calibration,
                      **about: Any) -> Path:
     """Write ``calibration`` (plus ``about``: where and when it was measured) atomically."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = p.with_name(p.name + ".tmp")
     body = {**calibration.as_dict(), **about}
-    with tmp.open("w", encoding="utf-8") as fh:
+    # 0600 whatever the umask: a calibration is health data like the recordings
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         fh.write(json.dumps(body, indent=2) + "\n")
         fh.flush()
         os.fsync(fh.fileno())

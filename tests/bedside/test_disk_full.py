@@ -38,6 +38,7 @@ from firmware_bridge.recording import Notification, read_session
 from firmware_bridge.source import LinkEvent
 from tests.bedside.daemon_argv import virtual_run_argv
 from tests.bedside.test_daemon import direct_events, essentials
+from tests.bedside.tmpfs import mounted_tmpfs
 from tests.broker import Broker, Subscriber
 from tests.conftest import as_json, record
 
@@ -48,18 +49,8 @@ TMPFS_SIZE = "256k"
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs: a real filesystem that fills (ENOSPC) within seconds of recording."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0700", "tmpfs", str(mount)],
-        capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {proc.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "small", f"size={TMPFS_SIZE},mode=0700") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(directory: Path) -> Path:
