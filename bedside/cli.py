@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from bedside.config.settings import package_version
 from firmware_bridge.errors import CrampwatchError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="crampwatch",
         description="Watch a sleeper's calf for night cramps and help when one strikes.",
     )
+    parser.add_argument("--version", action="version", version=f"crampwatch {package_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.config.settings import Settings, load_settings
+from bedside.config.settings import CONFIG_HELP, Settings, load_settings
 from bedside.live.capture import CaptureResult, Recorder, capture, virtual_finished
 from bedside.live.virtual import start_from_spec
 from bedside.stream.calibration_store import calibration_path, save_calibration
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leg (default: the recording's, else left)")
     parser.add_argument("--emg", metavar="LABEL", action="append",
                         help="EDF EMG channel label; repeat for several (default: 'EMG…')")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
 
 
 class SpanCollector:

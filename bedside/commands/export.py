@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bedside.config.settings import load_settings
+from bedside.config.settings import CONFIG_HELP, load_settings
 from bedside.stream.build import DEFAULT_DETECTOR, detector_factory
 from bedside.stream.edf_feed import is_session_file
 from bedside.stream.records import EventRecord
@@ -63,7 +63,7 @@ INT16 = (-32768, 32767)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", metavar="SESSION", help="session recording (run/capture)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.edf", help="EDF+ file")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
         "--detector",
         metavar="MODULE:CALLABLE",

@@ -7,11 +7,13 @@ Each room owns its section's dataclass; this module only composes them and loads
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import tempfile
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from bedside.config.builder import build, render_example
@@ -21,6 +23,8 @@ from bedside.config.prompt import PromptSettings
 from detector.settings import DetectorSettings
 from firmware_bridge.errors import ConfigError
 from firmware_bridge.link_settings import WearableSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,11 +44,46 @@ EXAMPLE_HEADER = """\
 """
 
 
+CONFIG_ENV = "CRAMPWATCH_CONFIG"
+INSTALLED_CONFIG = Path("/etc/crampwatch/crampwatch.toml")  # where the Pi install puts it
+CONFIG_HELP = (f"TOML configuration (default: ${CONFIG_ENV}, else {INSTALLED_CONFIG} if present, "
+               "else built-in)")
+
+
+def package_version() -> str:
+    """crampwatch's installed version (``pip install``'s metadata), "0+unknown" if not installed."""
+    try:
+        return metadata.version("crampwatch")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def config_file(path: str | Path | None) -> tuple[Path | None, str]:
+    """Which configuration a command uses, and why: ``path`` (``--config``), else
+    ``$CRAMPWATCH_CONFIG``, else :data:`INSTALLED_CONFIG` if it exists, else none (the
+    built-in defaults)."""
+    if path is not None:
+        return Path(path), "given"
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]), f"from ${CONFIG_ENV}"
+    if INSTALLED_CONFIG.exists():
+        return INSTALLED_CONFIG, "installed"
+    return None, "no --config, no $CRAMPWATCH_CONFIG, none installed"
+
+
 def load_settings(path: str | Path | None) -> Settings:
-    """Load and check a TOML file; ``None`` gives the embedded defaults."""
-    if path is None:
+    """Load and check the configuration :func:`config_file` picks (``path`` first; the
+    built-in defaults when there is none), and log which it is."""
+    chosen, why = config_file(path)
+    if chosen is None:
+        log.info("configuration: built-in defaults (%s)", why)
         return Settings()
-    path = Path(path)
+    log.info("configuration: %s (%s)", chosen, why)
+    return load_settings_file(chosen)
+
+
+def load_settings_file(path: Path) -> Settings:
+    """Load and check the TOML file at ``path`` (:class:`ConfigError` naming what is wrong)."""
     try:
         with path.open("rb") as fh:
             table = tomllib.load(fh)

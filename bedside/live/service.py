@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bedside.config.settings import Settings, pid_file
+from bedside.config.settings import Settings, package_version, pid_file
 from bedside.live.daemon import Daemon, NightReport, WearableSpec, open_outbox
 from bedside.live.mqtt import MqttPublisher
 from bedside.live.sdnotify import Notifier
@@ -110,6 +110,7 @@ async def run_night(
     ``NightResult.reload`` set, for the caller to re-execute itself with the new configuration
     (the event history carries tonight's count over).
     """
+    log.info("crampwatch %s starting (pid %d)", package_version(), os.getpid())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bedside.config.settings import package_version
 from tests.bedside.cli_proc import crampwatch, one_line_error
 from tests.bedside.test_calibrate import calibration_recording
 from tests.bedside.tmpfs import mounted_tmpfs
@@ -79,6 +80,7 @@ def test_files_the_cli_creates_in_the_state_dir_are_private(tmp_path: Path, umas
     run = crampwatch("run", "--config", config, "--virtual", "sim:4", "--profile", "dense",
                      "--hours", "0.1", "--speed", "max", umask=umask)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert f"crampwatch {package_version()} starting" in run.stderr  # the daemon says its version
     done = crampwatch("prompt", "done", "--config", config, umask=umask)
     assert done.returncode == 0, done.stderr[-2000:]
     edf = calibration_recording(tmp_path / "c.edf")
