@@ -70,7 +70,11 @@ _ACCEL_LABEL = re.compile(r"^acc[a-z]*[\s_.\-]*([xyz])$", re.IGNORECASE)
 
 def is_session_file(path: str | os.PathLike[str]) -> bool:
     """True if ``path`` starts with the session file magic (``\\x89CWSESS\\n``,
-    ``firmware_bridge.recording``); False if not, or unreadable (opening it will say why)."""
+    ``firmware_bridge.recording``) or is named ``*.cwsession`` (an empty or damaged session is
+    reported as a session, not as "not an EDF"); False if not, or unreadable (opening it will
+    say why)."""
+    if Path(path).suffix.lower() == ".cwsession":
+        return True
     try:
         with open(path, "rb") as fh:
             return fh.read(len(FILE_MAGIC)) == FILE_MAGIC
