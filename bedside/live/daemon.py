@@ -385,9 +385,10 @@ class Daemon:
             s = worker.statistics()
             log.info(
                 "%s: %.0f s streamed, packets %d, frames %d, gaps %d (%d samples), bad frames %d, "
-                "events %d, bad quality %.0f s, no accelerometer %.0f s",
+                "events %d, bad quality %.0f s, no accelerometer %.0f s, not recorded %d%s",
                 s.label, s.stream_s, s.packets, s.frames, s.gaps, s.missing_emg_samples,
                 s.bad_frames, s.events, s.seconds_bad_quality, s.seconds_without_accel,
+                s.unrecorded_notifications, " (disk full)" if s.disk_full else "",
             )
         if self.publisher is not None:
             p = self.publisher.statistics()
