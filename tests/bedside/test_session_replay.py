@@ -124,7 +124,7 @@ def test_power_cut_replays_up_to_the_cut(
 def test_cut_inside_the_header_is_one_line(live: LiveNight, tmp_path: Path) -> None:
     path = tmp_path / "header.cwsession"
     path.write_bytes(live.session.read_bytes()[:10])
-    assert not is_session_file(tmp_path / "missing.cwsession")
+    assert not is_session_file(tmp_path / "missing.edf")  # a .cwsession is one by its name
     # 10 bytes carry the magic: the CLI takes it as a session and says what is wrong, exit 65.
     assert is_session_file(path)
     assert main(["replay", str(path)]) == 65
