@@ -255,7 +255,7 @@ def json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, object | Non
                 try:
                     value = loads_line(raw)
                 except BadJsonError as exc:
-                    yield lineno, None, f"unusable JSON: {exc.reason}"
+                    yield lineno, None, _not_json(exc)
                     continue
                 yield lineno, value, None
     except FileNotFoundError:
@@ -280,7 +280,12 @@ def load_json_file(path: str | os.PathLike[str]) -> Any:
     try:
         return loads_bounded(raw, max_bytes=FILE_MAX_BYTES, max_depth=FILE_MAX_DEPTH)
     except BadJsonError as exc:
-        raise InputError(f"{p}: not usable JSON: {exc.reason}", path=str(p)) from None
+        raise InputError(f"{p}: {_not_json(exc)}", path=str(p)) from None
+
+
+def _not_json(exc: BadJsonError) -> str:
+    """``not JSON: <why>``, the one wording of every way outside JSON is refused."""
+    return exc.reason if exc.reason.startswith("not JSON") else f"not JSON: {exc.reason}"
 
 
 def read_events(path: str | os.PathLike[str]) -> EventLog:
