@@ -10,10 +10,12 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from bedside.config.settings import package_version
 from firmware_bridge.errors import CrampwatchError
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="crampwatch",
         description="Watch a sleeper's calf for night cramps and help when one strikes.",
     )
+    parser.add_argument("--version", action="version", version=f"crampwatch {package_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -90,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.verbose - args.quiet)
+    # Cramp history, recordings, calibrations and reports are health data: whatever umask we
+    # inherit (a login shell's 022, a container's 000), what crampwatch creates is 0600 and
+    # its directories 0700 (issue #16 item 9). The writers set these modes too where it matters.
+    os.umask(0o077)
     try:
         code: int = args.handler(args)
     except CrampwatchError as exc:

@@ -310,7 +310,12 @@ class SessionWriter:
         self._check_open()
         body = _TIMES.pack(t_mono, round(t_wall * 1e6)) + payload
         record = _RECORD_HEADER.pack(RECORD_SYNC, kind, 0, len(body)) + body
-        self._write(record + _crc32(record).to_bytes(4, "little"))
+        start = self._counts["bytes"]
+        try:
+            self._write(record + _crc32(record).to_bytes(4, "little"))
+        except RecordingError:
+            self._cut_back(start)  # no half record: a later append (space back) follows a whole one
+            raise
         self._counts["records"] += 1
         self._dirty = True
         if now - self._last_sync >= self._interval:
@@ -331,6 +336,16 @@ class SessionWriter:
                 path=str(self._path),
                 offset=self._counts["bytes"],
             ) from exc
+
+    def _cut_back(self, size: int) -> None:
+        """Drop what a failed append wrote past ``size`` (shrinking needs no free space)."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, size)
+            os.lseek(self._fd, size, os.SEEK_SET)
+        except OSError:
+            return  # the reader skips a damaged record by its sync word and CRC
+        self._counts["bytes"] = size
 
     def _fsync(self) -> None:
         assert self._fd is not None

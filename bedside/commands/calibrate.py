@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.config.settings import Settings, load_settings
+from bedside.config.settings import CONFIG_HELP, Settings, load_settings
 from bedside.live.capture import CaptureResult, Recorder, capture, virtual_finished
 from bedside.live.virtual import require_virtual, start_from_spec
 from bedside.stream.calibration_store import calibration_path, save_calibration
@@ -41,7 +41,7 @@ from detector.calibration import CalibrationError, calibrate
 from detector.pipeline import is_shin_label
 from detector.types import DetectorEvent, FloatArray, PipelineStatistics, PipelineStatus, Quality
 from firmware_bridge.ble_client import BleClient
-from firmware_bridge.errors import ConfigError, InputError
+from firmware_bridge.errors import InputError
 from firmware_bridge.recording import is_session_file
 from firmware_bridge.source import LinkEvent
 
@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leg (default: the recording's, else left)")
     parser.add_argument("--emg", metavar="LABEL", action="append",
                         help="EDF EMG channel label; repeat for several (default: 'EMG…')")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
 
 
 class SpanCollector:
@@ -257,8 +257,9 @@ def _calibrate(settings: Settings, path: Path, args: argparse.Namespace,
     try:
         save_calibration(out, result, leg=leg, channels=labels, source=str(path),
                          measured=datetime.now(UTC).isoformat(timespec="seconds"))
-    except OSError as exc:
-        raise ConfigError(f"{out}: cannot write the calibration: {exc.strerror}") from exc
+    except OSError as exc:  # where to write is an argument, not the configuration: exit 65
+        raise InputError(f"{out}: cannot write the calibration: {exc.strerror}",
+                         path=str(out)) from None
     for lab, rest_uv, con_uv, ratio in zip(labels, result.rest_uv, result.contraction_uv,
                                            result.contraction_ratio, strict=True):
         print(f"{lab}: rest {rest_uv:.2f} µV, contraction {con_uv:.1f} µV ({ratio:.1f}×)",

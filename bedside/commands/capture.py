@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bedside.config.settings import Settings, load_settings
+from bedside.config.settings import CONFIG_HELP, Settings, load_settings
 from bedside.live.capture import CaptureResult, capture, virtual_finished
 from bedside.live.virtual import parse_speed, require_virtual, start_from_spec
 from firmware_bridge.ble_client import BleClient
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="virtual: the wearable cuts the link every S stream-seconds",
     )
     parser.add_argument("--profile", default="dense", help="virtual: simulator profile (dense)")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> CaptureResult:

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bedside.config.settings import load_settings
+from bedside.config.settings import CONFIG_HELP, load_settings
 from bedside.stream.build import DEFAULT_DETECTOR, detector_factory
 from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import probe_session, replay_session
@@ -62,7 +62,7 @@ MAX_TEXT = 140  # annotation texts are cut to this many characters (ASCII-safe)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", metavar="SESSION", help="session recording (run/capture)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.edf", help="EDF+ file")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
         "--detector",
         metavar="MODULE:CALLABLE",

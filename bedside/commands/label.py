@@ -3,7 +3,9 @@
 Writes the user's verdicts into ``NIGHT.labels.json`` beside the recording (format and meaning:
 :mod:`bedside.offline.labels`). The night's detections come from ``--events`` (the daemon's
 ``events.jsonl`` or ``crampwatch replay --events``), else from replaying NIGHT with ``--config``;
-they are stored in the labels file, so later calls need neither. ``--from-state DIR`` imports the
+they are stored in the labels file, so later calls need neither (a later ``--events`` replaces
+them; an events file with no usable event is refused, exit 65). ``--json`` prints the result as
+one JSON object. ``--from-state DIR`` imports the
 MQTT "that was not a cramp" presses from ``DIR/labels.jsonl``. An ID is an ``event_id``
 (``…:started``, ``…:ended`` or the stem) or the number shown by ``--list``.
 """
@@ -11,7 +13,9 @@ MQTT "that was not a cramp" presses from ``DIR/labels.jsonl``. An ID is an ``eve
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +36,7 @@ from bedside.offline.labels import (
     write_labels,
 )
 from bedside.offline.replay import NightReplay, replay_night
-from bedside.stream.records import read_events
+from bedside.stream.records import EventRecord, read_events
 from bedside.stream.session_feed import probe_session
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError
@@ -60,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="import DIR/labels.jsonl (the MQTT button's presses)")
     parser.add_argument("--config", metavar="FILE", help="detector settings for the replay")
     parser.add_argument("--list", action="store_true", help="list detections and labels")
+    parser.add_argument("--json", action="store_true",
+                        help="print the detections, labels and counts as one JSON object")
 
 
 def _header(path: Path) -> tuple[datetime, float, str | None]:
@@ -72,9 +78,37 @@ def _header(path: Path) -> tuple[datetime, float, str | None]:
     return reader.start, reader.duration_s, None
 
 
+def _events_file(path: Path) -> list[EventRecord]:
+    """The events of ``--events``; a file with bad lines and no usable event is refused (it
+    would store a night without detections)."""
+    found = read_events(path)
+    if not found.events and found.bad_lines:
+        raise InputError(f"{path}: no usable event ({found.bad_lines} bad line(s): "
+                         f"{found.problems[0]})", path=str(path))
+    return found.events
+
+
+def _night(path: Path, out: Path, args: argparse.Namespace) -> NightLabels:
+    """The stored labels; their detections are taken again from ``--events`` when given (a
+    first run with a wrong events file must not fix them for good)."""
+    stored = read_labels(out)
+    if stored is None:
+        return _new_night(path, args)
+    if args.events:
+        fresh = detections_from_events(_events_file(Path(args.events)))
+        if fresh != stored.detections:
+            known = {d.event_id for d in fresh}
+            orphans = sum(1 for x in stored.labels if x.event_id and x.event_id not in known)
+            log.info("%s: detections taken again from %s (%d, were %d)%s", out, args.events,
+                     len(fresh), len(stored.detections),
+                     f"; {orphans} label(s) name a detection not in it" if orphans else "")
+            stored.detections = fresh
+    return stored
+
+
 def _new_night(path: Path, args: argparse.Namespace) -> NightLabels:
     if args.events:
-        events = read_events(args.events).events
+        events = _events_file(Path(args.events))
         start, duration, _ = _header(path)
     elif args.from_state and (Path(args.from_state) / "events.jsonl").exists():
         start, duration, sid = _header(path)
@@ -126,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise InputError(f"{path}: no such file", path=str(path))
     out = labels_path(path)
-    night = read_labels(out) or _new_night(path, args)
+    night = _night(path, out, args)
     added = 0
     verdicts: list[tuple[str, LabelKind]] = [(i, "not_cramp") for i in args.not_cramp]
     verdicts += [(i, "cramp") for i in args.confirm]
@@ -142,18 +176,33 @@ def run(args: argparse.Namespace) -> int:
         added += n
         if bad:
             log.warning("%d unreadable line(s) in %s/labels.jsonl", bad, args.from_state)
+    write_labels(out, night)
+    truth = apply_labels(None, night)
+    cramps = len(truth["cramps"])
+    not_cramp = sum(1 for c in truth["confounders"] if c["kind"] == "not_cramp")
+    if args.json:
+        json.dump({
+            "labels_file": str(out), "added": added, "labels": len(night.labels),
+            "cramps": cramps, "not_cramp_spans": not_cramp,
+            "detections": [{"n": i, "event_id": d.event_id, "t_detect": d.t_detect,
+                            "verdict": _verdict(night, d)}
+                           for i, d in enumerate(night.detections, 1)],
+            "approximate_cramps": [{"t_s": x.t_s, "tolerance_s": x.tolerance_s,
+                                    "source": x.source}
+                                   for x in night.labels if x.t_s is not None],
+        }, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     if args.list or not added:
         for i, d in enumerate(night.detections, 1):
-            verdict = next((x.kind for x in night.labels if x.event_id == d.event_id), "-")
-            print(f"{i:>3} {d.event_id}  t_detect {d.t_detect:.1f} s  {verdict}")
+            print(f"{i:>3} {d.event_id}  t_detect {d.t_detect:.1f} s  {_verdict(night, d)}")
         for x in night.labels:
             if x.t_s is not None:
                 print(f"    cramp around t={x.t_s:.0f} s ± {x.tolerance_s / 60:g} min ({x.source})")
-    write_labels(out, night)
-    truth = apply_labels(None, night)
-    print(
-        f"{out}: {added} label(s) added; {len(night.labels)} in all → {len(truth['cramps'])} "
-        f"cramp(s), {sum(1 for c in truth['confounders'] if c['kind'] == 'not_cramp')} "
-        "not-a-cramp span(s)"
-    )
+    print(f"{out}: {added} label(s) added; {len(night.labels)} in all → {cramps} cramp(s), "
+          f"{not_cramp} not-a-cramp span(s)")
     return 0
+
+
+def _verdict(night: NightLabels, d: Detection) -> str:
+    return next((x.kind for x in night.labels if x.event_id == d.event_id), "-")

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 
 from bedside.config.prompt import ROUTINE_STEPS, PromptSettings
-from bedside.config.settings import adherence_file, load_settings, pid_file, state_dir_for
+from bedside.config.settings import (
+    CONFIG_HELP,
+    adherence_file,
+    load_settings,
+    pid_file,
+    state_dir_for,
+)
 from bedside.prompt.engine import rehearsal
 from bedside.prompt.player import build_player
 from bedside.prompt.reminder import AdherenceLog, BedtimeReminder
@@ -35,7 +41,7 @@ HELP = "test the stretch prompt (play or --to-wav), pre-render it, log the bedti
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="configuration file (default: built-in)")
+    common.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     common.add_argument("--cache", metavar="DIR", help="WAV cache directory (default: from config)")
     common.add_argument(
         "--state-dir",

@@ -15,6 +15,8 @@ replayed from its raw notifications through the live codec and detector wiring
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import sys
@@ -23,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-from bedside.config.settings import load_settings
+from bedside.config.settings import CONFIG_HELP, load_settings
 from bedside.offline.labels import load_truth
 from bedside.offline.plot import plot_replay
 from bedside.offline.truth import checked_truth
@@ -43,7 +45,7 @@ from bedside.stream.session_feed import (
     replay_session,
     summary_line,
 )
-from detector.scoring import aggregate, format_table, score_night
+from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import ConfigError, InputError
 from firmware_bridge.recording import is_session_file
@@ -61,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="INPUT",
         help="EDF, EDF+, BDF or BDF+ file, or a session recording (crampwatch run/capture)",
     )
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument("--events", metavar="OUT.jsonl", help="write events here, not to stdout")
     parser.add_argument(
         "--truth",
@@ -99,6 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_DETECTOR,
         help="detector class, called as C(detector_settings, emg_rate_hz=, accel_rate_hz=, "
         f"n_emg_channels=) (default: {DEFAULT_DETECTOR})",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary (and the score with --truth) as one JSON object on stdout; "
+        "needs --events, as stdout otherwise carries the events",
     )
 
 
@@ -181,7 +189,32 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def _summary_json(result: ReplayResult | SessionReplayResult) -> dict[str, Any]:
+    """What :func:`_summary` / ``summary_line`` say, as JSON (times in s)."""
+    kinds = [e.kind.value for e in result.events]
+    out: dict[str, Any] = {
+        "path": str(result.path), "session_id": result.session_id,
+        "duration_s": result.duration_s, "wall_s": round(result.wall_s, 3),
+        "cramps": kinds.count("cramp_started"), "events": len(kinds),
+        "detector": dataclasses.asdict(result.statistics),
+    }
+    if isinstance(result, SessionReplayResult):
+        out |= {"leg": result.leg, "notifications": result.read.notifications,
+                "gaps": result.stream.gaps,
+                "missing_emg_samples": result.stream.missing_emg_samples,
+                "link_drops": result.drops, "bad_frames": result.decoder.bad_frames,
+                "truncated_tail_bytes": result.read.truncated_tail_bytes,
+                "corrupt_records": result.read.corrupt_records}
+    else:
+        out |= {"gaps": result.gaps, "recorded_s": result.recorded_s}
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.json and not args.events:
+        print("crampwatch replay: --json needs --events OUT.jsonl (stdout would carry the "
+              "events)", file=sys.stderr)
+        return 2
     settings = load_settings(args.config)
     inputs = [Path(p) for p in args.inputs]
     truths = [Path(p) for p in args.truth or []]
@@ -254,9 +287,14 @@ def _run(args: argparse.Namespace) -> int:
                 target = _plot_path(Path(args.plot), path, len(inputs) > 1)
                 plot_replay(result, target, truth)
                 log.info("%s: plot written to %s", path, target)
-    if truths:
-        table = _score(results, truth_data, truths)
-        print(table, file=sys.stdout if args.events else sys.stderr)
+    corpus = _score(results, truth_data, truths) if truths else None
+    if args.json:
+        summary = {"inputs": [_summary_json(r) for r in results],
+                   "score": to_dict(corpus) if corpus is not None else None}
+        json.dump(summary, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    elif corpus is not None:
+        print(format_table(corpus), file=sys.stdout if args.events else sys.stderr)
     return 0
 
 
@@ -323,7 +361,7 @@ def _score(
     results: list[ReplayResult | SessionReplayResult],
     truths: list[dict[str, Any] | None],
     paths: list[Path],
-) -> str:
+) -> CorpusScore:
     scores = []
     for result, truth, path in zip(results, truths, paths, strict=True):
         assert truth is not None
@@ -332,4 +370,4 @@ def _score(
                                       name=night_name(path)))
         except ValueError as exc:
             raise InputError(f"{path}: {exc}", path=str(path)) from exc
-    return format_table(aggregate(scores))
+    return aggregate(scores)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from bedside.config.settings import load_settings, state_dir_for
+from bedside.config.settings import CONFIG_HELP, load_settings, state_dir_for, usable_state_dir
 from bedside.live.sdnotify import Notifier
 from bedside.live.service import run_night
 from bedside.live.virtual import parse_speed, require_virtual, start_from_spec
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    state_dir = state_dir_for(settings, args.state_dir)
+    state_dir = usable_state_dir(state_dir_for(settings, args.state_dir))
 
     async def main() -> int:
         virtual = None

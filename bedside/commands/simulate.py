@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,12 +71,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="force the accelerometer rate (default: drawn, 50–100 Hz)",
     )
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="NIGHT.edf")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite NIGHT.edf and its truth if they exist")
+    parser.add_argument("--json", action="store_true",
+                        help="print what was written as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist", path=str(out))
+    existing = [p for p in (out, truth_path(out)) if p.exists()]
+    if existing and not args.force:
+        raise InputError(f"{existing[0]} exists; give --force to overwrite it",
+                         path=str(existing[0]))
     t0 = time.monotonic()
     plan = plan_night(
         seed=args.seed,
@@ -85,6 +95,18 @@ def run(args: argparse.Namespace) -> int:
     )
     write_night(plan, out)
     truth = plan.truth
+    if args.json:
+        json.dump({
+            "edf": str(out), "truth": str(truth_path(out)), "seed": args.seed,
+            "profile": args.profile, "duration_s": plan.duration_s,
+            "emg_labels": list(plan.emg_labels), "emg_rate_hz": plan.emg_rate_hz,
+            "accel_rate_hz": plan.accel_rate_hz, "cramps": len(truth["cramps"]),
+            "short_cramps": len(truth["short_cramps"]),
+            "confounders": len(truth["confounders"]), "bad_signal": len(truth["bad_signal"]),
+            "wall_s": round(time.monotonic() - t0, 3),
+        }, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     print(
         f"{out}: {plan.duration_s / 3600:.2f} h, {', '.join(plan.emg_labels)} at "
         f"{plan.emg_rate_hz:g} Hz, accelerometer at {plan.accel_rate_hz:g} Hz; "

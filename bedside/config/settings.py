@@ -7,11 +7,15 @@ Each room owns its section's dataclass; this module only composes them and loads
 from __future__ import annotations
 
 import dataclasses
+import errno
+import logging
 import os
+import tempfile
 import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,9 @@ class LegWearable:
 
     leg: str
     link: WearableSettings
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,11 +79,46 @@ TWO_LEGS_COMMENT = """\
 """
 
 
+CONFIG_ENV = "CRAMPWATCH_CONFIG"
+INSTALLED_CONFIG = Path("/etc/crampwatch/crampwatch.toml")  # where the Pi install puts it
+CONFIG_HELP = (f"TOML configuration (default: ${CONFIG_ENV}, else {INSTALLED_CONFIG} if present, "
+               "else built-in)")
+
+
+def package_version() -> str:
+    """crampwatch's installed version (``pip install``'s metadata), "0+unknown" if not installed."""
+    try:
+        return metadata.version("crampwatch")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def config_file(path: str | Path | None) -> tuple[Path | None, str]:
+    """Which configuration a command uses, and why: ``path`` (``--config``), else
+    ``$CRAMPWATCH_CONFIG``, else :data:`INSTALLED_CONFIG` if it exists, else none (the
+    built-in defaults)."""
+    if path is not None:
+        return Path(path), "given"
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]), f"from ${CONFIG_ENV}"
+    if INSTALLED_CONFIG.exists():
+        return INSTALLED_CONFIG, "installed"
+    return None, "no --config, no $CRAMPWATCH_CONFIG, none installed"
+
+
 def load_settings(path: str | Path | None) -> Settings:
-    """Load and check a TOML file; ``None`` gives the embedded defaults."""
-    if path is None:
+    """Load and check the configuration :func:`config_file` picks (``path`` first; the
+    built-in defaults when there is none), and log which it is."""
+    chosen, why = config_file(path)
+    if chosen is None:
+        log.info("configuration: built-in defaults (%s)", why)
         return Settings()
-    path = Path(path)
+    log.info("configuration: %s (%s)", chosen, why)
+    return load_settings_file(chosen)
+
+
+def load_settings_file(path: Path) -> Settings:
+    """Load and check the TOML file at ``path`` (:class:`ConfigError` naming what is wrong)."""
     try:
         with path.open("rb") as fh:
             table = tomllib.load(fh)
@@ -88,7 +130,14 @@ def load_settings(path: str | Path | None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}", path=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from exc
-    return settings_from_table(table, str(path))
+    settings = settings_from_table(table, str(path))
+    if not settings.daemon.state_dir.strip():
+        # Path("") is the current directory: health data would land wherever we were started
+        raise ConfigError(
+            f'{path}: [daemon] state_dir is empty: set a directory, e.g. "/var/lib/crampwatch"',
+            path=str(path), section="daemon", key="state_dir",
+        )
+    return settings
 
 
 def settings_from_table(table: Mapping[str, Any], path: str) -> Settings:
@@ -175,6 +224,27 @@ def state_dir_for(settings: Settings, override: str | None = None) -> Path:
     """The daemon's state directory: ``--state-dir``, else systemd's ``$STATE_DIRECTORY``, else
     ``[daemon] state_dir``. Every command that touches the daemon's files uses this one rule."""
     return Path(override or os.environ.get("STATE_DIRECTORY", "") or settings.daemon.state_dir)
+
+
+def usable_state_dir(path: Path) -> Path:
+    """``path``, created (0700) if missing, once a probe file could be written in it; else
+    :class:`ConfigError` (exit 78) with one line naming the path and the fix. A full disk is
+    no reason to refuse: the daemon detects and alarms without room to record (issue #16)."""
+    fix = "set [daemon] state_dir or --state-dir to a directory the crampwatch user can write"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"state directory {path} is not a directory: {fix}", path=str(path))
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".crampwatch-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return path
+        raise ConfigError(
+            f"state directory {path} is not usable ({exc.strerror}): {fix}", path=str(path)
+        ) from None
+    return path
 
 
 def adherence_file(settings: Settings, state_dir: Path) -> Path:

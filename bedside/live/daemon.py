@@ -159,6 +159,13 @@ class Daemon:
         self.worker_tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
+    @property
+    def disk_full(self) -> bool:
+        """The state directory's filesystem is full: recording paused or events held in memory
+        (for the MQTT problem state and the bedside fault alert). The outbox, in the same
+        directory by default, says its own in ``Outbox.statistics().disk_full``."""
+        return self.sink.disk_full or any(w.statistics().disk_full for w in self.workers)
+
     def _adherence_path(self) -> Path:
         return adherence_file(self.settings, self.state_dir)
 
@@ -419,6 +426,7 @@ class Daemon:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self.sink.close()
             self._log_statistics()
             self._notifier.close()
         return self.summary
@@ -457,6 +465,7 @@ class Daemon:
                 for worker in self.workers:
                     if worker.recorder is not None:
                         worker.recorder.flush()
+                self.sink.write_held()  # history lines a full disk held back, once there is room
                 next_flush = now + RECORDING_FLUSH_S
             if now >= next_faults:
                 self._check_faults()
@@ -474,9 +483,10 @@ class Daemon:
             s = worker.statistics()
             log.info(
                 "%s: %.0f s streamed, packets %d, frames %d, gaps %d (%d samples), bad frames %d, "
-                "events %d, bad quality %.0f s, no accelerometer %.0f s",
+                "events %d, bad quality %.0f s, no accelerometer %.0f s, not recorded %d%s",
                 s.label, s.stream_s, s.packets, s.frames, s.gaps, s.missing_emg_samples,
                 s.bad_frames, s.events, s.seconds_bad_quality, s.seconds_without_accel,
+                s.unrecorded_notifications, " (disk full)" if s.disk_full else "",
             )
         if self.publisher is not None:
             p = self.publisher.statistics()

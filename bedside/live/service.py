@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bedside.config.settings import Settings, pid_file
+from bedside.config.settings import Settings, package_version, pid_file
 from bedside.live.daemon import Daemon, NightReport, WearableSpec, open_outbox
 from bedside.live.mqtt import MqttPublisher
 from bedside.live.sdnotify import Notifier
@@ -133,6 +133,7 @@ async def run_night(
     (the event history carries tonight's count over). ``virtual``: one virtual wearable or
     several (one per leg) instead of the configured ones.
     """
+    log.info("crampwatch %s starting (pid %d)", package_version(), os.getpid())
     airs: list[VirtualAir] = (
         [] if virtual is None else [virtual] if isinstance(virtual, VirtualAir) else list(virtual)
     )
@@ -194,7 +195,11 @@ async def run_night(
     for sig, scope in silence_signals.items():
         loop.add_signal_handler(sig, functools.partial(_silence, prompt, scope))
     pid_path = pid_file(state_dir)
-    pid_path.write_text(f"{os.getpid()}\n")
+    try:
+        pid_path.write_text(f"{os.getpid()}\n")
+    except OSError as exc:  # a full disk must not keep the detector from starting
+        log.warning("cannot write %s (%s): `crampwatch prompt silence` will not find the "
+                    "daemon; detection goes on", pid_path, exc.strerror)
     if publisher is not None:
         publisher.start()
     ender: asyncio.Task[None] | None = None

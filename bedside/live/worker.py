@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bedside.config.settings import Settings
+from bedside.live.recorder import PausableRecording
 from bedside.stream.build import detector_factory, for_device
 from bedside.stream.calibration_store import calibration_path, load_calibration
 from bedside.stream.feed import StreamFeed
@@ -28,9 +29,8 @@ from detector.calibration import Calibration
 from detector.pipeline import Pipeline
 from detector.types import PipelineStatistics
 from firmware_bridge.codec import Decoder
-from firmware_bridge.errors import InputError, RecordingError
+from firmware_bridge.errors import InputError
 from firmware_bridge.protocol import DeviceInfo, leg_name
-from firmware_bridge.recording import SessionWriter
 from firmware_bridge.source import LinkEvent, PacketSource
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,11 @@ class LegStatistics:
     seconds_without_accel: float = 0.0  # usable EMG with no valid accelerometer data ("blind")
     # with a calibration: the night's own rest floor / the calibrated rest (0: none, or not yet)
     floor_vs_calibration: float = 0.0
+    # recording (issue #16 item 4): paused on a write error, e.g. a full disk, and tried again
+    recording_paused: bool = False
+    disk_full: bool = False  # the state directory's filesystem is full (recording paused)
+    recording_pauses: int = 0
+    unrecorded_notifications: int = 0  # received and detected on, but not recorded
 
 
 class LegWorker:
@@ -88,8 +93,7 @@ class LegWorker:
         self._recording_dir = recording_dir
         self._wall = wall
         self._monotonic = monotonic
-        self.recorder: SessionWriter | None = None
-        self.recording_path: Path | None = None
+        self.recorder: PausableRecording | None = None
         self.decoder: Decoder | None = None
         self.pipeline: Pipeline | None = None
         self.session_start: datetime | None = None
@@ -109,18 +113,23 @@ class LegWorker:
         if self.recorder is not None:
             try:
                 self.recorder.link_event(event.kind, **dict(event.fields))
-            except (RecordingError, TypeError, ValueError) as exc:
+            except (TypeError, ValueError) as exc:  # fields that are not JSON; a full disk
                 log.warning("%s: link event %s not recorded: %s", self.label, event.kind, exc)
 
     def open_recording(self) -> None:
+        """Start the session file; if it cannot be written (a full disk) recording pauses and
+        is tried again while detection goes on (:class:`PausableRecording`)."""
         if self._recording_dir is None:
             return
-        self._recording_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        now = datetime.fromtimestamp(self._wall(), UTC)
-        path = self._recording_dir / f"{now:%Y%m%dT%H%M%SZ}-{self.label}.cwsession"
-        self.recorder = SessionWriter(path, session_start=now, monotonic=self._monotonic)
-        self.recording_path = path
-        log.info("%s: recording to %s", self.label, path)
+        self.recorder = PausableRecording(
+            self._recording_dir, self.label, wall=self._wall, monotonic=self._monotonic
+        )
+        self.recorder.open()
+
+    @property
+    def recording_path(self) -> Path | None:
+        """The session file being written (a resumed recording may have started a new one)."""
+        return self.recorder.path if self.recorder is not None else None
 
     async def run(self, link: PacketSource) -> None:
         """Consume the source's packets until it closes (the BLE client raises ``LinkError`` on
@@ -151,8 +160,7 @@ class LegWorker:
             self._final_pipeline = self.pipeline.statistics()
             self.pipeline = None
         if self.recorder is not None:
-            self.recorder.close()
-            self.recorder = None
+            self.recorder.close()  # stays, closed: its path and counts outlive the night
 
     def _start(self, link: PacketSource) -> bool:
         info = link.device_info
@@ -267,6 +275,7 @@ class LegWorker:
     def statistics(self) -> LegStatistics:
         p = self.pipeline.statistics() if self.pipeline is not None else self._final_pipeline
         d = self.stream.statistics() if self.stream is not None else None
+        r = self.recorder.statistics() if self.recorder is not None else None
         return LegStatistics(
             label=self.label,
             leg=self.leg,
@@ -280,9 +289,11 @@ class LegWorker:
             events=self.stream.feed.events if self.stream is not None else 0,
             cramps=p.cramps if p is not None else 0,
             seconds_bad_quality=p.seconds_bad_quality if p is not None else 0.0,
-            recorded_notifications=(
-                self.recorder.statistics().notifications if self.recorder is not None else 0
-            ),
+            recorded_notifications=r.notifications if r is not None else 0,
+            recording_paused=r is not None and r.paused,
+            disk_full=r is not None and r.disk_full,
+            recording_pauses=r.pauses if r is not None else 0,
+            unrecorded_notifications=r.skipped_notifications if r is not None else 0,
             seconds_without_accel=p.seconds_without_accel if p is not None else 0.0,
             floor_vs_calibration=p.floor_vs_calibration if p is not None else 0.0,
         )

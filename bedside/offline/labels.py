@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bedside.offline.truth import read_truth
-from bedside.stream.records import EventRecord
+from bedside.stream.records import EventRecord, json_lines, load_json_file
 from detector.scoring import TRUTH_FORMAT
 from detector.types import EventKind
 from firmware_bridge.edf import EdfReader
@@ -252,15 +252,11 @@ def parse_labels(data: object, path: Path) -> NightLabels:
 def read_labels(path: Path) -> NightLabels | None:
     """The labels file at ``path``, None if there is none; :class:`InputError` if unusable."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _bad(path, f"cannot read: {exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _bad(path, f"not JSON: {exc}") from exc
+        data = load_json_file(path)
+    except InputError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        raise
     return parse_labels(data, path)
 
 
@@ -313,19 +309,12 @@ def import_daemon_labels(
     Returns ``(added, skipped)``; unreadable lines are skipped with a warning.
     """
     added = skipped = 0
-    try:
-        lines = labels_jsonl.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
+    if not labels_jsonl.exists():
         return 0, 0
-    except OSError as exc:
-        raise _bad(labels_jsonl, f"cannot read: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
+    for number, rec, _why in json_lines(labels_jsonl):  # bounded: an MQTT payload wrote it
+        if isinstance(rec, dict) and "label" in rec and "event_id" in rec:
             verdict, eid = rec["label"], rec["event_id"]
-        except (ValueError, TypeError, KeyError):
+        else:
             log.warning("%s:%d: unreadable label skipped", labels_jsonl, number)
             skipped += 1
             continue

@@ -39,6 +39,7 @@ from bedside.config.prompt import PromptSettings, parse_hhmm
 from bedside.prompt.engine import local_now
 from bedside.prompt.routine import Cue, routine_plan
 from bedside.stream.night import NIGHT_STARTS_HOUR, night_of
+from bedside.stream.records import loads_line
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class AdherenceLog:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec: Any = loads_line(line)  # bounded: a hand-edited or damaged file
                 ok = (
                     isinstance(rec, dict)
                     and rec.get("event") in ("reminded", "step", "done")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bedside.stream.records import load_json_file
 from detector.calibration import Calibration, CalibrationError
 from firmware_bridge.errors import InputError
 
@@ -25,13 +26,11 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     """Read a calibration file; :class:`InputError` with one line naming what is wrong."""
     p = Path(path)
     try:
-        data: Any = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{p}: no such calibration file", path=str(p)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read: {exc}", path=str(p)) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not JSON: {exc}", path=str(p)) from exc
+        data: Any = load_json_file(p)
+    except InputError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            raise InputError(f"{p}: no such calibration file", path=str(p)) from exc
+        raise
     if not isinstance(data, dict):
         raise InputError(f"{p}: a calibration file holds a JSON object", path=str(p))
     try:
@@ -44,10 +43,13 @@ def save_calibration(path: str | os.PathLike[str], calibration: Calibration,
                      **about: Any) -> Path:
     """Write ``calibration`` (plus ``about``: where and when it was measured) atomically."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = p.with_name(p.name + ".tmp")
     body = {**calibration.as_dict(), **about}
-    with tmp.open("w", encoding="utf-8") as fh:
+    # 0600 whatever the umask: a calibration is health data like the recordings
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         fh.write(json.dumps(body, indent=2) + "\n")
         fh.flush()
         os.fsync(fh.fileno())

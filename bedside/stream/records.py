@@ -26,12 +26,21 @@ from typing import IO, Any
 
 from detector.types import DetectorEvent, EventKind
 from firmware_bridge.errors import InputError
+from firmware_bridge.jsonsafe import BadJsonError, loads_bounded
 
 log = logging.getLogger(__name__)
 
 TIME_DECIMALS = 3  # stream times to the millisecond: finer than any EMG window we use
 INTENSITY_DECIMALS = 2  # multiples of the rest floor; two decimals are plenty for a display
 KINDS = frozenset(k.value for k in EventKind)
+# Bounds for JSON read from files (issue #16 item 3): a JSONL line (an event, a label, an
+# adherence record) is a flat object of well under 1 KB; a whole file (labels, truth,
+# calibration) of a night holds at most a few thousand small objects. Deeper or larger is hostile
+# or broken, and is refused before the recursive stdlib parser sees it.
+LINE_MAX_BYTES = 64 * 1024
+LINE_MAX_DEPTH = 8
+FILE_MAX_BYTES = 16 * 1024 * 1024
+FILE_MAX_DEPTH = 16
 
 
 def _seconds(value: float) -> float:
@@ -231,10 +240,17 @@ class EventLog:
 MAX_PROBLEMS = 10  # the first few bad lines are named; the rest are only counted
 
 
+def loads_line(raw: bytes | str) -> object:
+    """One JSONL line's value, bounded (:data:`LINE_MAX_BYTES`, :data:`LINE_MAX_DEPTH`);
+    :class:`BadJsonError` (a ``ValueError``) with a short reason otherwise."""
+    return loads_bounded(raw, max_bytes=LINE_MAX_BYTES, max_depth=LINE_MAX_DEPTH)
+
+
 def json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, object | None, str | None]]:
     """Walk a JSONL file: ``(line number, value, None)`` for each JSON line and ``(line number,
-    None, why)`` for each line that is not JSON; blank lines are skipped. A missing or unreadable
-    file raises :class:`InputError`. The one JSONL reader: events, scoring inputs, labels."""
+    None, why)`` for each line that is not usable JSON (:func:`loads_line`'s bounds); blank lines
+    are skipped. A missing or unreadable file raises :class:`InputError`. The one JSONL reader:
+    events, scoring inputs, labels, adherence."""
     p = Path(path)
     try:
         with p.open("rb") as fh:
@@ -242,13 +258,39 @@ def json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, object | Non
                 if not raw.strip():
                     continue
                 try:
-                    yield lineno, json.loads(raw), None
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    yield lineno, None, f"not JSON ({exc.__class__.__name__})"
+                    value = loads_line(raw)
+                except BadJsonError as exc:
+                    yield lineno, None, _not_json(exc)
+                    continue
+                yield lineno, value, None
     except FileNotFoundError:
         raise InputError(f"{p}: no such file", path=str(p)) from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read: {exc.strerror or exc}", path=str(p)) from None
+
+
+def load_json_file(path: str | os.PathLike[str]) -> Any:
+    """The JSON value of a whole file (labels, truth, calibration), bounded by
+    :data:`FILE_MAX_BYTES` and :data:`FILE_MAX_DEPTH`. :class:`InputError` with one line naming
+    ``path`` if it is missing, unreadable or not usable JSON; ``FileNotFoundError`` is kept as
+    the InputError's ``__cause__`` for callers to whom a missing file is no error."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(FILE_MAX_BYTES + 1)  # never more than the bound in memory
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: no such file", path=str(p)) from exc
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror or exc}", path=str(p)) from None
+    try:
+        return loads_bounded(raw, max_bytes=FILE_MAX_BYTES, max_depth=FILE_MAX_DEPTH)
+    except BadJsonError as exc:
+        raise InputError(f"{p}: {_not_json(exc)}", path=str(p)) from None
+
+
+def _not_json(exc: BadJsonError) -> str:
+    """``not JSON: <why>``, the one wording of every way outside JSON is refused."""
+    return exc.reason if exc.reason.startswith("not JSON") else f"not JSON: {exc.reason}"
 
 
 def read_events(path: str | os.PathLike[str]) -> EventLog:

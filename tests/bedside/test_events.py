@@ -177,10 +177,10 @@ def test_read_is_tolerant(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> N
     assert all(isinstance(e, EventRecord) for e in log.events)
     assert log.bad_lines == 4
     assert log.problems == [
-        "line 3: not JSON (JSONDecodeError)",
+        "line 3: not JSON: Expecting property name enclosed in double quotes at line 1 column 2",
         "line 4: not a JSON object",
         "line 5: cramp_started: no 'event_id' string",
-        "line 8: not JSON (UnicodeDecodeError)",
+        "line 8: not JSON: not UTF-8",
     ]
     assert "4 bad lines skipped" in caplog.text
 

@@ -268,3 +268,34 @@ def test_score_and_replay_read_labels_over_the_truth(tmp_path: Path) -> None:
     write_labels(lpath, night)
     labelled = aggregate([score_files(load_truth(lpath), lpath, events_path)]).metrics
     assert labelled.false_alarms == 1 and labelled.hits == 0
+
+
+def test_label_takes_events_again_once_the_labels_file_exists(
+    night_edf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #16 item 8: a first run with a wrong events file must not fix the detections."""
+    edf = tmp_path / "again.edf"
+    edf.write_bytes(night_edf.read_bytes())
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")  # an events file of the wrong night: no detections
+    assert main(["label", str(edf), "--events", str(empty), "--list"]) == 0
+    stored = read_labels(labels_path(edf))
+    assert stored is not None and stored.detections == []
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
+    capsys.readouterr()
+    assert main(["label", str(edf), "--events", str(events), "--not-cramp", "2", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [d["event_id"] for d in shown["detections"]] == [
+        e["event_id"] for e in EVENTS if e["event"] == "cramp_started"
+    ]
+    assert shown["added"] == 1 and shown["detections"][1]["verdict"] == "not_cramp"
+    stored = read_labels(labels_path(edf))
+    assert stored is not None and len(stored.detections) == 3 and len(stored.labels) == 1
+    # an events file with only bad lines is refused, and the stored detections stay
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("{not json\n" + "[" * 10_000 + "\n")
+    assert main(["label", str(edf), "--events", str(garbage)]) == 65
+    assert "no usable event" in capsys.readouterr().err
+    stored = read_labels(labels_path(edf))
+    assert stored is not None and len(stored.detections) == 3
