@@ -108,10 +108,12 @@ def config_file(path: str | Path | None) -> tuple[Path | None, str]:
 
 def load_settings(path: str | Path | None) -> Settings:
     """Load and check the configuration :func:`config_file` picks (``path`` first; the
-    built-in defaults when there is none), and log which it is."""
+    built-in defaults when there is none), and log which it is: a file at INFO (the first
+    line a command prints), the built-ins at DEBUG (so a refused command run without any
+    configuration still says one line)."""
     chosen, why = config_file(path)
     if chosen is None:
-        log.info("configuration: built-in defaults (%s)", why)
+        log.debug("configuration: built-in defaults (%s)", why)
         return Settings()
     log.info("configuration: %s (%s)", chosen, why)
     return load_settings_file(chosen)

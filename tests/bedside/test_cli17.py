@@ -57,7 +57,7 @@ def test_config_given_then_env_then_installed_then_built_in(
     assert caplog.messages[0] == f"configuration: {no_installed} (installed)"
     no_installed.unlink()
     caplog.clear()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         assert load_settings(None) == settings_module.Settings()
     assert caplog.messages[0].startswith("configuration: built-in defaults")
 
