@@ -393,7 +393,9 @@ class CrampMachine:
             if self._began_still(k):
                 return self._confirm_or_high(f, i, k, level)
             return Trigger.UPRIGHT if f.upright[i] else Trigger.MOVE
-        if self._fell_to_residual(k, level):
+        if self._woken and self._fell_to_residual(k, level):
+            # only after the movement of waking: a still candidate's own dips (a weak cramp
+            # waxing and waning) are judged against the onset level, below
             return Trigger.OVER
         if not rules.is_elevated(level, self._onset_thr_at(k)):
             low_since = self._low_since if self._low_since >= 0 else k
