@@ -1,10 +1,19 @@
 """The cramp event state machine: one ``(state, trigger) -> state`` table (house-style §3).
 
 It runs over frames (``frame_s`` each) whose features were computed vectorised. Per frame it
-classifies one trigger, looks the transition up in :data:`TABLE`, and performs the action tied to
-that transition (emit ``cramp_started`` / ``cramp_update`` / ``cramp_ended``, remember a burst).
-Frames in which nothing can happen (IDLE and not elevated) are skipped in bulk, so the Python
-loop only visits elevated frames and frames inside a cramp.
+classifies one trigger (reading its state, never changing it; every rule is a named predicate of
+:mod:`detector.rules`, with its source and setting), looks the transition up in :data:`TABLE`,
+and performs the action tied to that transition (emit ``cramp_started`` / ``cramp_update`` /
+``cramp_ended`` / ``cramp_recorded``, remember a burst). Frames in which nothing can happen (IDLE
+and not elevated) are skipped in bulk, so the Python loop only visits elevated frames and frames
+inside a cramp.
+
+Motion may delay a confirmation, never veto it (issue #15): the first movement (or its artifact)
+after ``pre_still_s`` of still raw discharge starts a *woken* candidate (WOKE) dated to where that
+discharge began. When the leg is still again, the candidate is confirmed if the discharge goes
+on, or, if its level has fallen to its own residual (OVER, ``over_candidate_fraction``), logged
+as one ``cramp_recorded`` (dated ``t_onset`` .. ``t_end``, never prompted) when it lasted its
+confirmation time; either way its residual raises the onset level, so it cannot alarm later.
 
 Physiology behind the triggers (``shared/notes/physiology.md``):
 
