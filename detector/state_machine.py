@@ -417,11 +417,12 @@ class CrampMachine:
         return self._lead_in + self._levels[:self._levels_at_over or None]
 
     def _strength(self) -> float:
-        """The candidate's own strength: the upper quartile of its smoothed levels while the
-        leg was still (a movement's voluntary EMG is not the cramp's; the raw lead-in, higher
-        than the smoothed low quantile, only when there are none) (log)."""
+        """The candidate's own strength: the lower quartile of its smoothed levels while the
+        leg was still, as for a cramp's end threshold: a stretch's surge [RT95] does not lift
+        it, and a movement's voluntary EMG is not the cramp's (the raw lead-in, higher than the
+        smoothed low quantile, only when there are none) (log)."""
         levels = sorted(self._still_levels or self._lead_in)
-        return levels[(3 * len(levels)) // 4] if levels else 0.0
+        return levels[len(levels) // 4] if levels else 0.0
 
     def _fell_to_residual(self, k: int, level: float) -> bool:
         """The still level has been below the candidate's :func:`rules.is_over` level for more
