@@ -550,7 +550,9 @@ class CrampMachine:
             if trig is Trigger.OVER or (trig is Trigger.DROP and f.good[i]):
                 fall = self._over_since if trig is Trigger.OVER else self._low_since
                 fall = fall if fall >= 0 else k
-                recorded = self._worth_recording(f, i, fall)
+                # only a cramp that movement hid: a still candidate that dips below the onset
+                # level was not sustained (a fasciculation prelude [JAT21], a PLM series' LM)
+                recorded = self._woken and self._worth_recording(f, i, fall)
                 if recorded:
                     self._record(fall, k, events)
             if self._woken or recorded:
