@@ -113,7 +113,7 @@ def end_threshold(lower_quartile_log: float, fraction: float, min_log: float,
 
 def is_over(level: float, strength_log: float, over_fraction: float) -> bool:
     """A candidate's discharge is over (``over_fraction``): its level fell below rest + this
-    fraction of the excess of its own strength (``strength_log``, its upper-quartile level). The
+    fraction of the excess of its own strength (``strength_log``, its lower-quartile level). The
     residual a cramp leaves stays at most ~40 % of its plateau excess [CS: ~2× rest after
     +100..800 %], so a candidate on that residual is the cramp that has ended, not a new one."""
     return level < excess_fraction_log(strength_log, over_fraction)

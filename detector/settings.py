@@ -210,11 +210,12 @@ class DetectorSettings:
         "recorded if it is over. Bad signal without movement (a lead coming off) still drops "
         "it.", 0.0, 60.0)
     over_candidate_fraction: float = _f(
-        0.5, "A candidate whose still level has fallen below rest + this × its own excess (its "
-        "upper-quartile level over rest) for candidate_dip_s is over: the residual a cramp "
-        "leaves is ~2× rest [CS], at most ~40 % of the cramp's excess. If it lasted confirm_s "
-        "with a sustained level it is logged as cramp_recorded (never prompted); either way, "
-        "when it had woken the sleeper, its residual raises the onset level like a cramp's.",
+        0.5, "A candidate that woke the sleeper and whose still level has fallen below rest + "
+        "this × its own excess (its lower-quartile level over rest while still; a stretch's "
+        "surge does not lift it [RT95]) for candidate_dip_s is over: the residual a cramp "
+        "leaves is ~2× rest [CS], at most ~40 % of the cramp's excess. If it lasted its "
+        "confirmation time with a sustained level it is logged as cramp_recorded (never "
+        "prompted); either way its residual raises the onset level like a cramp's.",
         0.05, 1.0)
     # --- the end, dated by the cramp's own level -------------------------------------------------
     end_fraction: float = _f(

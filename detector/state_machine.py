@@ -1,10 +1,19 @@
 """The cramp event state machine: one ``(state, trigger) -> state`` table (house-style §3).
 
 It runs over frames (``frame_s`` each) whose features were computed vectorised. Per frame it
-classifies one trigger, looks the transition up in :data:`TABLE`, and performs the action tied to
-that transition (emit ``cramp_started`` / ``cramp_update`` / ``cramp_ended``, remember a burst).
-Frames in which nothing can happen (IDLE and not elevated) are skipped in bulk, so the Python
-loop only visits elevated frames and frames inside a cramp.
+classifies one trigger (reading its state, never changing it; every rule is a named predicate of
+:mod:`detector.rules`, with its source and setting), looks the transition up in :data:`TABLE`,
+and performs the action tied to that transition (emit ``cramp_started`` / ``cramp_update`` /
+``cramp_ended`` / ``cramp_recorded``, remember a burst). Frames in which nothing can happen (IDLE
+and not elevated) are skipped in bulk, so the Python loop only visits elevated frames and frames
+inside a cramp.
+
+Motion may delay a confirmation, never veto it (issue #15): the first movement (or its artifact)
+after ``pre_still_s`` of still raw discharge starts a *woken* candidate (WOKE) dated to where that
+discharge began. When the leg is still again, the candidate is confirmed if the discharge goes
+on, or, if its level has fallen to its own residual (OVER, ``over_candidate_fraction``), logged
+as one ``cramp_recorded`` (dated ``t_onset`` .. ``t_end``, never prompted) when it lasted its
+confirmation time; either way its residual raises the onset level, so it cannot alarm later.
 
 Physiology behind the triggers (``shared/notes/physiology.md``):
 
@@ -393,7 +402,9 @@ class CrampMachine:
             if self._began_still(k):
                 return self._confirm_or_high(f, i, k, level)
             return Trigger.UPRIGHT if f.upright[i] else Trigger.MOVE
-        if self._fell_to_residual(k, level):
+        if self._woken and self._fell_to_residual(k, level):
+            # only after the movement of waking: a still candidate's own dips (a weak cramp
+            # waxing and waning) are judged against the onset level, below
             return Trigger.OVER
         if not rules.is_elevated(level, self._onset_thr_at(k)):
             low_since = self._low_since if self._low_since >= 0 else k
@@ -406,11 +417,12 @@ class CrampMachine:
         return self._lead_in + self._levels[:self._levels_at_over or None]
 
     def _strength(self) -> float:
-        """The candidate's own strength: the upper quartile of its smoothed levels while the
-        leg was still (a movement's voluntary EMG is not the cramp's; the raw lead-in, higher
-        than the smoothed low quantile, only when there are none) (log)."""
+        """The candidate's own strength: the lower quartile of its smoothed levels while the
+        leg was still, as for a cramp's end threshold: a stretch's surge [RT95] does not lift
+        it, and a movement's voluntary EMG is not the cramp's (the raw lead-in, higher than the
+        smoothed low quantile, only when there are none) (log)."""
         levels = sorted(self._still_levels or self._lead_in)
-        return levels[(3 * len(levels)) // 4] if levels else 0.0
+        return levels[len(levels) // 4] if levels else 0.0
 
     def _fell_to_residual(self, k: int, level: float) -> bool:
         """The still level has been below the candidate's :func:`rules.is_over` level for more
@@ -538,7 +550,9 @@ class CrampMachine:
             if trig is Trigger.OVER or (trig is Trigger.DROP and f.good[i]):
                 fall = self._over_since if trig is Trigger.OVER else self._low_since
                 fall = fall if fall >= 0 else k
-                recorded = self._worth_recording(f, i, fall)
+                # only a cramp that movement hid: a still candidate that dips below the onset
+                # level was not sustained (a fasciculation prelude [JAT21], a PLM series' LM)
+                recorded = self._woken and self._worth_recording(f, i, fall)
                 if recorded:
                     self._record(fall, k, events)
             if self._woken or recorded:

@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from detector.pipeline import Pipeline
 from detector.types import DetectorEvent, EventKind
-from tests.detector.synth import Night, render
+from tests.detector.synth import Night, blocks, render
 from tests.detector.test_pipeline import FAST, _with_motion_artifact, run, starts
 
 ONSET = 150.0
@@ -87,3 +90,26 @@ def test_a_cramp_walked_off_ends_where_its_own_level_fell_not_when_the_walk_is_l
     assert _kinds(events) == [EventKind.CRAMP_STARTED, EventKind.CRAMP_ENDED]
     (end,) = [e for e in events if e.kind is EventKind.CRAMP_ENDED]
     assert end.t_end == pytest.approx(230.0, abs=3.0)  # not 245 s, when upright_end_s passed
+
+
+@settings(max_examples=8, deadline=None)
+@given(cuts=st.lists(st.integers(0, 400_000), max_size=25), wake_s=st.sampled_from([1.5, 3.0]))
+def test_waking_and_recording_give_the_same_events_for_any_partition(
+        cuts: list[int], wake_s: float) -> None:
+    # a woken candidate begins from the still run before the movement (carried across blocks)
+    # and a recorded cramp ends on the residual: both must not depend on where blocks are cut
+    night = Night(seconds=400.0, moves=[(ONSET + wake_s, ONSET + wake_s + 4.0, 0.3)],
+                  bursts=[(ONSET, ONSET + 10.0, 3.0), (ONSET + 10.0, ONSET + 190.0, 1.6)],
+                  seed=5)
+    emg, acc = _with_motion_artifact(night, ONSET + wake_s, ONSET + wake_s + 4.0, 5)
+    whole, _ = run(emg, acc, chunk_s=1e6)
+    assert whole  # the case is exercised: something was alarmed or recorded
+    p = Pipeline(FAST, emg_rate_hz=1000.0, accel_rate_hz=50.0, n_emg_channels=1)
+    events: list[DetectorEvent] = []
+    acc_cuts = [c * 50 // 1000 + (c % 7) for c in cuts]
+    eb, ab = blocks(emg, cuts), blocks(acc, acc_cuts)
+    for i in range(max(len(eb), len(ab))):
+        events += p.process(eb[i] if i < len(eb) else emg[:, :0],
+                            ab[i] if i < len(ab) else acc[:, :0])
+    events += p.finish()
+    assert events == whole
