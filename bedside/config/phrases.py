@@ -85,3 +85,7 @@ FAULT_LINK_LOST = (
     "The {sensor} has not been heard for a while. Is it switched on, and near the bed?"
 )
 FAULT_DISK_FULL = "The bedside unit is running out of space. Recordings may stop."
+
+FAULT_UNSUPPORTED_DEVICE = (
+    "The {sensor} is a kind of wearable crampwatch cannot read. Check its firmware settings."
+)

@@ -49,7 +49,9 @@ def state_directory() -> Path:
 
 
 ROUTINE_STEPS = ("calf", "hamstring", "pigeon", "clamshell", "sleep_position")
-FAULT_KINDS = ("lead_off", "poor_contact", "battery_low", "link_lost", "disk_full")
+FAULT_KINDS = (
+    "lead_off", "poor_contact", "battery_low", "link_lost", "disk_full", "unsupported_device"
+)
 TEXTS_NONEMPTY = (
     *(f"routine_{step}" for step in ROUTINE_STEPS),
     "routine_hold", "routine_relax", "routine_other_leg", "routine_done",
@@ -163,10 +165,10 @@ class FaultAlertSettings:
                   "min": 0, "max": 100_000},
     )  # fmt: skip
     cooldown_s: tuple[float, ...] = field(
-        default=(1800.0, 3600.0, 43200.0, 3600.0, 43200.0),
+        default=(1800.0, 3600.0, 43200.0, 3600.0, 43200.0, 43200.0),
         metadata={
             "doc": "Seconds before the same kind is said again, per kind in the order\n"
-            "lead_off, poor_contact, battery_low, link_lost, disk_full.",
+            "lead_off, poor_contact, battery_low, link_lost, disk_full, unsupported_device.",
             "min": 0,
             "max": 86400,
         },
@@ -278,6 +280,11 @@ class PromptTexts:
     fault_disk_full: str = field(
         default=phrases.FAULT_DISK_FULL,
         metadata={"doc": "Fault alert: the state directory's disk is almost full."},
+    )
+    fault_unsupported_device: str = field(
+        default=phrases.FAULT_UNSUPPORTED_DEVICE,
+        metadata={"doc": "Fault alert: a wearable announced rates or channels crampwatch "
+                         "refuses (it retries later)."},
     )
 
     def __post_init__(self) -> None:

@@ -290,6 +290,15 @@ class Daemon:
             "problem", {"problem": listed[0]["code"] if listed else "none", "problems": listed}
         )
 
+    def _check_disk(self) -> None:
+        """Say at once when a write failed for lack of space, and when room is back."""
+        if self.disk_full:
+            self.report_problem(
+                "disk_full", f"no space left in {self.state_dir}: recording paused, events held "
+                "in memory (still published and prompted)")
+        else:
+            self.clear_problem("disk_full")
+
     def _publish_states(self) -> None:
         statuses = self.leg_statuses()
         for status in statuses:
@@ -335,10 +344,12 @@ class Daemon:
         for worker, link in zip(self.workers, self.links, strict=True):
             ls = link.statistics()
             status = worker.pipeline.status() if worker.pipeline is not None else None
+            refused = any(code == "unsupported_device" and leg in (worker.label, worker.leg)
+                          for code, leg in self._problems)
             legs.append(LegHealth(
                 worker.label, ls.state is LinkState.STREAMING,
                 status.quality if status is not None else None,
-                status.t if status is not None else 0.0, ls.battery_percent,
+                status.t if status is not None else 0.0, ls.battery_percent, refused,
             ))  # fmt: skip
         try:
             free_mb: float | None = shutil.disk_usage(self.state_dir).free / 1e6
@@ -348,7 +359,8 @@ class Daemon:
         speaker = self.prompt.speaker_state() if self.prompt is not None else "none"
         before = len(self.faults.alerts)
         spoken = self.faults.observe(
-            legs, disk_free_mb=free_mb, now=self._monotonic(), wall=wall, speaker=speaker
+            legs, disk_free_mb=free_mb, now=self._monotonic(), wall=wall, speaker=speaker,
+            disk_full=self.disk_full,
         )
         for alert in self.faults.alerts[before:]:
             log.warning("fault: %s (%s) since %s: %s", alert.kind, alert.leg or "bedside unit",
@@ -456,6 +468,7 @@ class Daemon:
                 self._status(self.status_line())
                 next_status = now + self._status_every_s
             self.reminder.tick()
+            self._check_disk()  # cheap: flags the sink and the workers keep
             if now >= next_states:
                 self._roll_night()
                 self._publish_states()

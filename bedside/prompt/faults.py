@@ -60,13 +60,15 @@ Speaker = Literal["free", "busy", "silenced", "none"]
 @dataclass(frozen=True, slots=True)
 class LegHealth:
     """One wearable now: its label, whether it streams, the detector's quality (``None`` before
-    the first data), the leg's stream time in s, and its battery in % (``None``: not known)."""
+    the first data), the leg's stream time in s, its battery in % (``None``: not known), and
+    whether the link refused it as a device crampwatch cannot read."""
 
     leg: str
     streaming: bool
     quality: Quality | None
     stream_t: float
     battery_percent: int | None
+    unsupported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +143,10 @@ class FaultMonitor:
         now: float,
         wall: datetime,
         speaker: Speaker = "free",
+        disk_full: bool = False,
     ) -> list[FaultAlert]:
         """Feed the current state; returns the alerts to say now (``outcome == "spoken"``).
+        ``disk_full``: a write already failed for lack of space (whatever ``disk_free_mb`` says).
 
         ``now``: monotonic s; ``wall``: aware local time; ``speaker``: ``busy`` while a cramp
         sequence is said (due alerts wait), ``silenced`` for the night, ``none`` without audio.
@@ -173,7 +177,10 @@ class FaultMonitor:
             lost = not h.streaming and h.leg in self._streamed
             if self._state("link_lost", h.leg, lost, lost, now, wall, self.s.link_lost_after_s):
                 due.append(("link_lost", h.leg))
-        full = disk_free_mb is not None and disk_free_mb < self.s.disk_free_min_mb
+            if self._state("unsupported_device", h.leg, h.unsupported, h.unsupported, now, wall,
+                           0.0):
+                due.append(("unsupported_device", h.leg))
+        full = disk_full or (disk_free_mb is not None and disk_free_mb < self.s.disk_free_min_mb)
         if self._state("disk_full", None, full, full, now, wall, 0.0):
             due.append(("disk_full", None))
         if speaker == "busy":

@@ -90,7 +90,8 @@ async def test_a_night_on_a_full_disk_detects_publishes_and_prompts_everything(
         direct = direct_events(virtual.plan, device_info_for(virtual.plan))
         published = subscriber.wait_for(
             lambda ms: sum(m.topic.endswith("/cramp/event") for m in ms) >= len(live)
-            and any(m.topic.endswith("/summary/night") for m in ms),
+            and any(m.topic.endswith("/summary/night") for m in ms)
+            and any(m.topic.endswith("/problem") and b"disk_full" in m.payload for m in ms),
             timeout_s=20,
         )
     finally:
@@ -110,6 +111,10 @@ async def test_a_night_on_a_full_disk_detects_publishes_and_prompts_everything(
     assert worker.unrecorded_notifications > 0
     assert worker.recorded_notifications + worker.unrecorded_notifications == sent
     assert result.daemon.disk_full
+    # the daemon said so on MQTT (the Problem entity); the bedside alert is fed the same flag
+    # (tests/bedside/test_prompt_faults.py: it speaks only inside its night window)
+    (problem,) = [json.loads(m.payload) for m in published if m.topic.endswith("/problem")][-1:]
+    assert problem["problem"] == "disk_full"
     # one warning for the recording, one error for the history: not one per packet
     assert caplog.text.count("recording paused: the disk is full") == 1
     assert caplog.text.count("not written: the disk is full") == 1

@@ -89,7 +89,8 @@ def test_mostly_good_signal_with_rare_bad_frames_is_not_said() -> None:
 
 
 def test_cooldown_per_kind_records_but_does_not_say_a_repeat() -> None:
-    night = Night(FaultMonitor(settings(cooldown_s=(600.0, 3600.0, 43200.0, 3600.0, 43200.0))))
+    cooldowns = (600.0, 3600.0, 43200.0, 3600.0, 43200.0, 43200.0)
+    night = Night(FaultMonitor(settings(cooldown_s=cooldowns)))
     night.run(61, quality=Quality.LEAD_OFF)
     night.run(CLEAR_S + 1)
     assert night.run(61, quality=Quality.LEAD_OFF) == []  # a new episode within 600 s
@@ -206,7 +207,7 @@ def test_alerts_of_a_night_for_the_summary() -> None:
 def test_fault_settings_errors_name_the_key(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[prompt.faults]\ncooldown_s = [60.0]\n")
-    with pytest.raises(ConfigError, match="cooldown_s': expected 5 values"):
+    with pytest.raises(ConfigError, match="cooldown_s': expected 6 values"):
         load_settings(path)
     path.write_text('[prompt.faults]\nactive_from = "25:00"\n')
     with pytest.raises(ConfigError, match="active_from"):
@@ -225,3 +226,17 @@ def test_last_nights_link_does_not_make_tonight_a_lost_link() -> None:
     # the next evening the wearable is still on its charger: not a fault
     evening = Night(night.monitor, start=NIGHT.replace(hour=22, minute=0), t=noon.t + 10 * 3600)
     assert evening.run(1200, streaming=False) == []
+
+
+def test_a_refused_device_and_a_failed_write_are_said_once() -> None:
+    """Issue 16: an unsupported wearable (the link refused it) and a write that failed for lack
+    of space (even while statvfs still shows room) reach the bedside speaker, once each."""
+    monitor = FaultMonitor(settings())
+    wall = NIGHT
+    refused = [LegHealth("left", False, None, 0.0, None, unsupported=True)]
+    said = monitor.observe(refused, disk_free_mb=10_000.0, now=1.0, wall=wall, disk_full=True)
+    assert sorted(a.key for a in said) == ["fault.disk_full", "fault.unsupported_device.left"]
+    again = monitor.observe(refused, disk_free_mb=10_000.0, now=2.0,
+                            wall=wall + timedelta(seconds=1), disk_full=True)
+    assert again == []  # one episode each
+    assert "cannot read" in fault_texts(PromptSettings().texts)["fault.unsupported_device.left"]
