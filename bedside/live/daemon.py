@@ -62,8 +62,8 @@ class NightReport(Protocol):
     the report's path, or None; never raises."""
 
     def __call__(self, state_dir: Path, summary: dict[str, Any], session_path: Path | None, *,
-                 settings: DetectorSettings | None = None,
-                 adherence: Path | None = None) -> Path | None: ...
+                 settings: DetectorSettings | None = None, adherence: Path | None = None,
+                 leg: str | None = None) -> Path | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,23 +224,28 @@ class Daemon:
         self.summary = self.sink.summary = NightSummary(night=night)
 
     async def _close_night(self, summary: NightSummary) -> None:
-        """Draw the night's report (in a thread: it replays the recording) and publish the
-        nightly summary with the report's path."""
-        report = None
+        """Draw the night's report (in a thread: it replays the recording), one per leg with
+        two wearables, and publish the nightly summary with the reports' paths."""
+        reports: dict[str, Path | None] = {}
         if self._night_report is not None:
-            report = await asyncio.to_thread(
-                functools.partial(
-                    self._night_report,
-                    self.state_dir,
-                    summary.as_json(),
-                    self.workers[0].recording_path,
-                    settings=self.settings.detector,
-                    adherence=self._adherence_path(),
+            several = len(self.workers) > 1
+            for worker in self.workers:
+                reports[worker.leg] = await asyncio.to_thread(
+                    functools.partial(
+                        self._night_report,
+                        self.state_dir,
+                        summary.as_json(),
+                        worker.recording_path,
+                        settings=self.settings.detector,
+                        adherence=self._adherence_path(),
+                        leg=worker.leg if several else None,
+                    )
                 )
-            )
         if self.publisher is not None:
+            paths = {leg: str(p) for leg, p in reports.items() if p is not None}
+            first = next(iter(paths.values()), None)
             self.publisher.publish_summary(
-                {**self.night_json(summary), "report": str(report) if report else None}
+                {**self.night_json(summary), "report": first, "reports": paths}
             )
 
     # -- per-leg status, problems, MQTT states ---------------------------------------------

@@ -702,13 +702,15 @@ def write_night_report(
     *,
     settings: DetectorSettings | None = None,
     adherence: Path | None = None,
+    leg: str | None = None,
 ) -> Path | None:
     """Draw the night that just ended into ``STATE_DIR/reports/NIGHT.png`` (+ ``.html``).
 
     ``summary``: the daemon's nightly summary (``NightSummary.as_json()``: ``night`` is used);
     ``session_path``: tonight's session recording for the curves (None: events only). Events
-    come from ``STATE_DIR/events.jsonl``. Returns the PNG's path, or None when it could not be
-    drawn (logged; never raises, so the daemon carries on).
+    come from ``STATE_DIR/events.jsonl``. With two wearables the daemon draws one report per
+    ``leg`` (``NIGHT-left.png``, only that leg's events). Returns the PNG's path, or None when
+    it could not be drawn (logged; never raises, so the daemon carries on).
     """
     try:
         night = str(summary["night"])
@@ -717,7 +719,7 @@ def write_night_report(
         history_path = state_dir / "events.jsonl"
         events = [
             e for e in (read_events(history_path).events if history_path.exists() else [])
-            if _night_key(e) == night
+            if _night_key(e) == night and (leg is None or e.leg == leg)
         ]
         adherence = adherence or state_dir / "adherence.jsonl"
         if session_path is not None and session_path.exists():
@@ -736,7 +738,7 @@ def write_night_report(
                 events=shifted, trace=None, verdicts={}, reminded_at=info.reminded_at,
                 stretch_done_at=info.done_at, adherence_known=adherence.exists(),
             )
-        png = out_dir / f"{night}.png"
+        png = out_dir / (f"{night}.png" if leg is None else f"{night}-{leg}.png")
         return write_night(data, png, png.with_suffix(".html"))
     except (CrampwatchError, OSError, ValueError, KeyError, TypeError) as exc:
         log.error("night report not written: %s", exc)
