@@ -14,7 +14,7 @@
    (live link granularity): median, p99 and max per ``process`` call, wall clock and this
    thread's CPU time (the wall clock includes waiting for a core on a loaded machine).
 3. **Quality** (``--quality``): ``profile:first-last:hours`` groups of nights, scored with
-   ``detector.scoring`` (contracts.md scoring rule), pooled table.
+   ``bedside.offline.scoring`` (contracts.md scoring rule), pooled table.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bedside.offline.scoring import NightScore, aggregate, format_table, score_night
 from benchmarks.sosfilt_floor import SosfiltFloor
 from detector.pipeline import Pipeline
-from detector.scoring import NightScore, aggregate, format_table, score_night
 from detector.settings import DetectorSettings
 from detector.types import DetectorEvent
 from firmware_bridge.simulation import plan_night, render_chunks

@@ -9,7 +9,7 @@ cache (generated on first use, ``-j`` processes): the corpus, the one set to tun
 three held-out sets: A (seeds 200+, 60 h), B (seeds 500+, 60 h) and the family mix (seeds 700+,
 48 h of the "families" profile). ``--quick`` runs the 5-h quick set instead.
 
-Prints, scored by ``detector.scoring``:
+Prints, scored by ``bedside.offline.scoring``:
 
 1. one row per set and the pooled row, then the pooled false alarms by cause;
 2. per profile, pooled over the sets, with each profile's false-alarm target;
@@ -25,9 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.corpus import DEFAULT_CACHE, NIGHT_SETS, QUICK, NightSpec
-from benchmarks.run import detector_settings, run_corpus
-from detector.scoring import (
+from bedside.offline.scoring import (
     TABLE_HEADER,
     Metrics,
     NightScore,
@@ -39,6 +37,8 @@ from detector.scoring import (
     format_row,
     to_dict,
 )
+from benchmarks.corpus import DEFAULT_CACHE, NIGHT_SETS, QUICK, NightSpec
+from benchmarks.run import detector_settings, run_corpus
 from firmware_bridge.errors import ConfigError, InputError
 
 TUNING_SET = "corpus"

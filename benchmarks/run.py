@@ -20,7 +20,7 @@
 In the same run and over the same EMG blocks, the *speed floor*: one bare
 ``scipy.signal.sosfilt`` Butterworth band-pass (20–450 Hz, 4th order, carried state) pass. Per
 night it reports detector seconds, × real time (night length / seconds), the floor's seconds and
-the detector / floor ratio, then the scores (``detector.scoring``) per night and pooled.
+the detector / floor ratio, then the scores (``bedside.offline.scoring``) per night and pooled.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.config.settings import load_settings
+from bedside.offline.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from bedside.offline.tune import parse_grid
 from bedside.stream.records import event_record
 from benchmarks.corpus import (
@@ -56,7 +57,6 @@ from benchmarks.corpus import (
     night_signals,
 )
 from benchmarks.sosfilt_floor import SosfiltFloor
-from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from detector.settings import DetectorSettings
 from detector.types import CrampDetector, DetectorEvent
 from firmware_bridge.edf import EdfReader

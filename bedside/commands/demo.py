@@ -29,8 +29,8 @@ from bedside.live.mqtt import purge_node
 from bedside.live.service import run_night
 from bedside.live.virtual import parse_speed, require_virtual, start_virtual
 from bedside.offline.report import write_night_report
+from bedside.offline.scoring import aggregate, describe, format_table, score_night
 from bedside.stream.records import EventRecord
-from detector.scoring import aggregate, describe, format_table, score_night
 from detector.types import EventKind
 from firmware_bridge.errors import PublishError
 

@@ -28,6 +28,7 @@ from typing import IO, Any
 from bedside.config.settings import CONFIG_HELP, load_settings
 from bedside.offline.labels import load_truth
 from bedside.offline.plot import plot_replay
+from bedside.offline.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from bedside.offline.truth import checked_truth
 from bedside.stream.build import DEFAULT_DETECTOR, DetectorFactory, detector_factory
 from bedside.stream.calibration_store import load_calibration
@@ -45,7 +46,6 @@ from bedside.stream.session_feed import (
     replay_session,
     summary_line,
 )
-from detector.scoring import CorpusScore, aggregate, format_table, score_night, to_dict
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import ConfigError, InputError
 from firmware_bridge.recording import is_session_file

@@ -2,7 +2,7 @@
 
 Reads each night's truth (``NIGHT.truth.json``, written by the simulator) and the detector's
 event JSONL (one event JSON object per line, as ``crampwatch replay`` prints), scores them with
-``detector.scoring`` and prints a table (or ``--json``). Several pairs aggregate. A file that
+``bedside.offline.scoring`` and prints a table (or ``--json``). Several pairs aggregate. A file that
 cannot be used raises :class:`InputError` (exit 65) with one line naming it.
 """
 
@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from bedside.offline.labels import load_truth
+from bedside.offline.scoring import aggregate, format_table, to_dict
 from bedside.offline.truth import score_files
-from detector.scoring import aggregate, format_table, to_dict
 
 HELP = "score detector events against a simulated night's truth (several nights aggregate)"
 

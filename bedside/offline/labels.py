@@ -53,9 +53,9 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from bedside.offline.scoring import TRUTH_FORMAT
 from bedside.offline.truth import read_truth
 from bedside.stream.records import EventRecord, json_lines, load_json_file
-from detector.scoring import TRUTH_FORMAT
 from detector.types import EventKind
 from firmware_bridge.edf import EdfReader
 from firmware_bridge.errors import InputError

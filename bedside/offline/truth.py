@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bedside.offline.scoring import NightScore, parse_truth, score_night
 from bedside.stream.night import night_name
 from bedside.stream.records import json_lines, load_json_file
-from detector.scoring import NightScore, parse_truth, score_night
 from firmware_bridge.errors import InputError
 
 

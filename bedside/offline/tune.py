@@ -2,7 +2,7 @@
 
 Every setting of the grid (the cartesian product of ``--grid PARAM=V1,V2,…`` over the base
 settings, the base itself included) replays every labelled night in a pool of worker processes
-(:class:`concurrent.futures.ProcessPoolExecutor`) and is scored with :mod:`detector.scoring`
+(:class:`concurrent.futures.ProcessPoolExecutor`) and is scored with :mod:`bedside.offline.scoring`
 against the night's truth (:func:`bedside.offline.labels.truth_for`).
 
 **Choice rule** (:func:`choose`): the reference is the *base* settings (the current
@@ -40,9 +40,9 @@ import numpy as np
 from bedside.config.builder import build
 from bedside.offline.labels import LabelledNight
 from bedside.offline.replay import replay_night
+from bedside.offline.scoring import NIGHT_S, NightScore, score_night
 from bedside.stream.night import night_name
 from bedside.stream.records import EventRecord
-from detector.scoring import NIGHT_S, NightScore, score_night
 from detector.settings import DetectorSettings
 from firmware_bridge.errors import ConfigError, InputError
 

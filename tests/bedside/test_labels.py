@@ -27,9 +27,9 @@ from bedside.offline.labels import (
     truth_from_annotations,
     write_labels,
 )
+from bedside.offline.scoring import aggregate, parse_truth, score_night
 from bedside.offline.truth import score_files
 from bedside.stream.records import EventRecord
-from detector.scoring import aggregate, parse_truth, score_night
 from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import plan_night, write_night
 

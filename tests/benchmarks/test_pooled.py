@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bedside.offline.scoring import score_night
 from benchmarks.corpus import CORPUS, FAMILY_MIX, HOLDOUT, HOLDOUT_B, NIGHT_SETS, QUICK
 from benchmarks.pooled import pooled_table, report, targets_table
-from detector.scoring import score_night
 
 
 def night(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bedside.cli import main as cli_main
+from bedside.offline.scoring import score_night
 from benchmarks.corpus import (
     CORPUS,
     FAMILY_MIX,
@@ -27,7 +28,6 @@ from benchmarks.corpus import (
 )
 from benchmarks.run import detector_settings, format_speed, result_dict, run_corpus, run_edf
 from benchmarks.run import main as run_main
-from detector.scoring import score_night
 from detector.settings import DetectorSettings
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import ConfigError, InputError

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.scoring import (
+from bedside.offline.scoring import (
     AFTERMATH_S,
     CAUSE_MARGIN_S,
     aggregate,

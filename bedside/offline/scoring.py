@@ -1,9 +1,10 @@
 """Event-level scoring of a detector's output against a simulated night's truth.
 
-Pure: mappings and lists in (the parsed truth JSON and event JSON of ``docs/contracts.md``),
+Evaluation, not detection, so it lives in the offline room (issue 14), not in ``detector/``.
+Pure: mappings and lists in (the parsed truth JSON and event JSON of ``docs/contracts.md``:
+it scores any detector's JSONL, ours or a baseline's, so it reads the JSON edge itself),
 frozen dataclasses out; no I/O, no clock. ``bedside.commands.score`` reads the files and the
-benchmark runner calls :func:`score_night` directly. Must not import ``bedside`` or
-``firmware_bridge``.
+benchmark runner calls :func:`score_night` directly. Imports no other bedside module.
 
 The rule (``docs/contracts.md`` "Scoring rule", issue 15 "Decisions on the targets"):
 
