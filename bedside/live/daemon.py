@@ -142,6 +142,7 @@ class Daemon:
         self.started = datetime.fromtimestamp(wall(), UTC)
         # (code, leg) -> detail: what is wrong now, published as the "problem" state
         self._problems: dict[tuple[str, str], str] = {}
+        self._disk_full_said = False  # the disk_full problem is _check_disk's own
         self._last_loop_tick = monotonic()
         self.watchdog = Watchdog(
             self._notifier,
@@ -296,12 +297,15 @@ class Daemon:
         )
 
     def _check_disk(self) -> None:
-        """Say at once when a write failed for lack of space, and when room is back."""
+        """Say at once when a write failed for lack of space, and when room is back (only the
+        problem this check raised: another room may report its own ``disk_full``)."""
         if self.disk_full:
+            self._disk_full_said = True
             self.report_problem(
                 "disk_full", f"no space left in {self.state_dir}: recording paused, events held "
                 "in memory (still published and prompted)")
-        else:
+        elif self._disk_full_said:
+            self._disk_full_said = False
             self.clear_problem("disk_full")
 
     def _publish_states(self) -> None:
