@@ -350,11 +350,11 @@ class Daemon:
     def _check_faults(self) -> None:
         """Feed the fault monitor each leg's state; say the alerts it returns, softly."""
         legs = []
-        for worker, link in zip(self.workers, self.links, strict=True):
+        for tracker, worker, link in zip(self._trackers, self.workers, self.links, strict=True):
             ls = link.statistics()
             status = worker.pipeline.status() if worker.pipeline is not None else None
-            refused = any(code == "unsupported_device" and leg in (worker.label, worker.leg)
-                          for code, leg in self._problems)
+            # keyed as _on_link_event reported it: the leg's MQTT name ("" for one wearable)
+            refused = ("unsupported_device", tracker.leg) in self._problems
             legs.append(LegHealth(
                 worker.label, ls.state is LinkState.STREAMING,
                 status.quality if status is not None else None,

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -142,4 +143,30 @@ async def test_an_unsupported_wearable_and_a_full_disk_are_published_as_problems
         sub.close()
         await pub.stop()
         outbox.close()
+        await air.wearable.stop()
+
+
+async def test_the_bedside_alert_hears_a_refused_wearable_of_a_single_wearable_setup(
+    tmp_path: Path,
+) -> None:
+    """One unnamed wearable (MQTT leg ""): the link's ``unsupported_device`` reaches the fault
+    monitor under the key it was reported with, at 23:00 (inside the alert window)."""
+    settings = Settings(daemon=DaemonSettings(state_dir=str(tmp_path)))
+    air = await start_virtual(seed=5, hours=0.02, profile="quiet", speed=1.0)
+    make = air.client_factory(settings.wearable, "wearable")
+    handlers: list[Callable[[LinkEvent], None]] = []
+
+    def factory(on_event: Callable[[LinkEvent], None]) -> BleClient:
+        handlers.append(on_event)
+        return make(on_event)
+
+    night = datetime(2026, 11, 26, 23, 0).astimezone().timestamp()
+    daemon = Daemon(settings, wearables=[WearableSpec("wearable", factory)], state_dir=tmp_path,
+                    wall=lambda: night)
+    try:
+        handlers[0](LinkEvent(0.0, "unsupported_device", {"reason": "EMG rate 100 Hz < 400"}))
+        daemon._check_faults()
+        assert [(a.kind, a.leg) for a in daemon.faults.alerts] == [
+            ("unsupported_device", "wearable")]
+    finally:
         await air.wearable.stop()
