@@ -600,13 +600,20 @@ class RecordingSource:
     form the live worker consumes. ``device_info`` is known before the first packet, as it is
     live (the client reads it on connect): the first recorded ``device_info`` link event with its
     bytes among the first ``probe_records`` records (the daemon writes it right after the first
-    notification). ``report()`` tells the damage the walk found.
+    notification), or the ``device_info`` given. ``report()`` tells the damage the walk found.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, probe_records: int = 5000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        device_info: DeviceInfo | None = None,
+        probe_records: int = 5000,
+    ) -> None:
         self.path = Path(path)
         self._reader = SessionReader(self.path)
-        self._info = self._probe(probe_records)
+        # a caller that has probed the session already (replay) passes what it found
+        self._info = device_info if device_info is not None else self._probe(probe_records)
 
     def _probe(self, max_records: int) -> DeviceInfo | None:
         with SessionReader(self.path) as reader:

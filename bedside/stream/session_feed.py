@@ -354,7 +354,7 @@ def replay_session(
         info.emg_rate_hz,
         info.accel_rate_hz,
     )
-    source = RecordingSource(p)
+    source = RecordingSource(p, device_info=info)  # probed above: not read twice
     try:
         for record in source.records():
             if isinstance(record, RawPacket):
