@@ -210,10 +210,10 @@ def event_record(
     )
 
 
-def dumps(record: EventRecord | dict[str, Any]) -> str:
+def dumps(record: EventRecord) -> str:
     """One JSONL line (no newline): compact, UTF-8 kept, keys in contract order."""
-    obj = record.to_json() if isinstance(record, EventRecord) else record
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
 
 
 def write_events(records: Iterable[EventRecord], stream: IO[str]) -> int:

@@ -142,7 +142,7 @@ def test_non_finite_intensity_is_null_not_nan() -> None:
         intensity=float("nan"),
         peak_intensity=float("inf"),
     )
-    line = dumps(record_json(e, session_id="s", leg="left", session_start=START))
+    line = dumps(event_record(e, session_id="s", leg="left", session_start=START))
     assert json.loads(line)["intensity"] is None
 
 
@@ -159,7 +159,7 @@ def test_write_then_read_round_trip(tmp_path: Path) -> None:
 
 
 def test_read_is_tolerant(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    good = dumps(record_json(_started(), session_id="s", leg="left", session_start=START))
+    good = dumps(event_record(_started(), session_id="s", leg="left", session_start=START))
     path = tmp_path / "e.jsonl"
     path.write_bytes(
         (
