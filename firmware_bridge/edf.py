@@ -179,6 +179,16 @@ def accel_axis(label: str) -> str | None:
     return m.group(1).upper() if m else None
 
 
+# crampwatch export's status signal (docs/contracts.md, "EDF files"): "MISC Status L", or
+# without the EDF+ type prefix and the leg
+_STATUS_LABEL = re.compile(r"^(misc\s+)?status\b", re.IGNORECASE)
+
+
+def is_status_label(label: str) -> bool:
+    """True if ``label`` names crampwatch export's status signal (``MISC Status L``)."""
+    return _STATUS_LABEL.match(label.strip()) is not None
+
+
 # --------------------------------------------------------------------------------------------
 # number and text fields
 # --------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from bedside.stream.build import DetectorFactory
 from bedside.stream.feed import StreamFeed
 from bedside.stream.records import EventRecord
 from detector.types import FloatArray, PipelineStatistics
-from firmware_bridge.edf import EdfReader, EdfSignalInfo, accel_axis
+from firmware_bridge.edf import EdfReader, EdfSignalInfo, accel_axis, is_status_label
 from firmware_bridge.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -202,9 +202,6 @@ def select_channels(
     )
 
 
-_STATUS_LABEL = re.compile(r"^(misc\s+)?status\b", re.IGNORECASE)
-
-
 def _status_signal(
     signals: Sequence[EdfSignalInfo], emg_rate: float, accel_rate: float
 ) -> int | None:
@@ -214,7 +211,7 @@ def _status_signal(
     if ratio != round(ratio):
         return None
     for i, s in enumerate(signals):
-        if _STATUS_LABEL.match(s.label.strip()) and s.rate_hz == accel_rate:
+        if is_status_label(s.label) and s.rate_hz == accel_rate:
             return i
     return None
 
