@@ -20,6 +20,7 @@ import pytest
 
 from bedside.config.daemon import DaemonSettings
 from bedside.config.mqtt import MqttSettings
+from bedside.config.prompt import PromptSettings
 from bedside.config.settings import Settings
 from bedside.live.daemon import Daemon, WearableSpec
 from bedside.live.mqtt import Command
@@ -72,7 +73,9 @@ def essentials(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 async def test_virtual_night_over_ble_equals_direct_replay(tmp_path: Path) -> None:
-    settings = Settings(daemon=DaemonSettings(state_dir=str(tmp_path)))
+    # no bedtime reminder: run after its time of day, it would speak before the cramp's opening
+    settings = Settings(daemon=DaemonSettings(state_dir=str(tmp_path)),
+                        prompt=PromptSettings(reminder_time=""))
     virtual = await start_virtual(seed=0, hours=0.1, profile="dense", speed=None)
     result = await run_night(
         settings, state_dir=tmp_path, virtual=virtual, wav_dir=tmp_path / "prompts"
