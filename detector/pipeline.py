@@ -127,6 +127,7 @@ class Pipeline:
             block_quantile=0.5, history_quantile=0.25,
             min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
         self._smooth = _frames(s.smooth_s, fs)
+        self._measure = _frames(s.post_cramp_measure_s, fs)
         self._hum_avg = _frames(s.hum_average_s, fs)
         self._machine = CrampMachine(MachineParams(
             frame_s=fs,
@@ -169,6 +170,7 @@ class Pipeline:
     def _reset_counters(self) -> None:
         self._smooth_tail: FloatArray = np.full((self.n_emg_channels, self._smooth - 1), np.nan)
         self._hum_tail: FloatArray = np.full((self.n_emg_channels, self._hum_avg - 1), np.nan)
+        self._measure_tail: FloatArray = np.full((1, self._measure - 1), np.nan)
         self._last_motion = -(10**9)
         self._emg_samples = 0
         self._accel_samples = 0
@@ -323,10 +325,15 @@ class Pipeline:
         total = low + up
         upper_share = np.where(total > 0.0, np.clip(up / np.where(total > 0.0, total, 1.0),
                                                      0.0, 1.0), np.nan)
+        raw_level = np.where(good, calf_raw, np.nan)
+        # the calf's level as it is now, to cap a post-cramp raise by the measured residual:
+        # a causal median over post_cramp_measure_s (NaN with less than half of it usable)
+        win, self._measure_tail = _causal_windows(self._measure_tail, raw_level[None, :])
+        measured = nan_quantile(win, 0.5, max(1, self._measure // 2))[0]
         events = self._machine.run(FrameInputs(
             first=fr.first, good=good, upright=upright, moving=moving, level=level,
-            raw_level=np.where(good, calf_raw, np.nan), last_motion=last_motion,
-            blind=~motion.valid, upper_share=upper_share))
+            raw_level=raw_level, last_motion=last_motion,
+            blind=~motion.valid, upper_share=upper_share, measured_level=measured))
         self._events += len(events)
         # status and statistics
         frame_code = np.where(ok[self._calf].any(axis=0), GOOD, code[self._calf].min(axis=0))

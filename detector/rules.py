@@ -26,20 +26,33 @@ from detector.types import FloatArray
 
 def is_elevated(level: float, onset_log: float) -> bool:
     """The calf discharges above rest: ``onset_ratio`` (× floor) [CS: cramps are +100..800 %].
-    ``onset_log`` is already raised after a cramp by its residual (:func:`onset_after_cramp`)."""
+    ``onset_log`` is already raised after a cramp by its residual (:func:`onset_with_excess`)."""
     return level >= onset_log
 
 
-def onset_after_cramp(onset_log: float, residual_log: float, frames_since: FloatArray,
-                      tau_frames: float) -> FloatArray:
-    """The onset level at frames ``frames_since`` a cramp ended (``post_cramp_ratio``,
-    ``post_cramp_tau_s``): raised by the residual it left (~2× for a while [CS, NHS]), decaying
-    back. The residual's excess *power* (ratio² − 1) adds to the onset level's power, because a
-    new discharge and the residual are independent sources whose powers add: a +80 % onset on a
-    2× residual is sqrt(1.8² + 2² − 1) = 2.5×, not 1.8 × 2 = 3.6× (which hid recurrences,
-    frequent in the hour after a cramp [TF17])."""
-    excess = np.expm1(2.0 * residual_log) * np.exp(-np.maximum(frames_since, 0) / tau_frames)
-    out: FloatArray = 0.5 * np.log(np.exp(2.0 * onset_log) + excess)
+def post_cramp_excess_log(residual_log: float, frames_since: FloatArray, tau_frames: float,
+                          cap_u: FloatArray, frames: FloatArray) -> FloatArray:
+    """The log of the residual's excess power (ratio² − 1) that raises the onset level at
+    ``frames`` (absolute), ``frames_since`` the cramp ended (``post_cramp_ratio``,
+    ``post_cramp_tau_s``, ``post_cramp_measure_s``): the residual it left decaying with
+    ``tau_frames``, but never above the residual measured since, itself decaying from where it
+    was measured. ``cap_u`` is the running minimum of ``log(measured excess) + frame / tau``
+    since the cramp ended (``inf`` before any measurement), so the cap at a frame is
+    ``cap_u − frame / tau``: how long the ~2× residual [CS] lasts is not known, so it is
+    measured rather than assumed."""
+    model = (math.log(math.expm1(2.0 * residual_log)) if residual_log > 0.0 else -math.inf)
+    model_log = model - np.maximum(frames_since, 0) / tau_frames
+    out: FloatArray = np.minimum(model_log, cap_u - frames / tau_frames)
+    return out
+
+
+def onset_with_excess(onset_log: float, excess_log: FloatArray) -> FloatArray:
+    """The onset level raised by a residual of excess power ``exp(excess_log)`` (ratio² − 1;
+    :func:`post_cramp_excess_log`). The residual's excess *power* adds to the onset level's,
+    because a new discharge and the residual are independent sources whose powers add: a +80 %
+    onset on a 2× residual is sqrt(1.8² + 2² − 1) = 2.5×, not 1.8 × 2 = 3.6× (which hid
+    recurrences, frequent in the hour after a cramp [TF17])."""
+    out: FloatArray = 0.5 * np.log(np.exp(2.0 * onset_log) + np.exp(excess_log))
     return out
 
 

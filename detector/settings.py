@@ -263,6 +263,12 @@ class DetectorSettings:
     post_cramp_tau_s: float = _f(
         1800.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
         "minutes to hours [NHS]).", 10.0, 7200.0)
+    post_cramp_measure_s: float = _f(
+        30.0, "… but never above the residual actually measured: the median calf level over "
+        "the last this (s), whose excess power caps the raise from then on (decaying with "
+        "post_cramp_tau_s). How long the ~2× residual lasts is not known [CS gives its level "
+        "only]; a raise assumed to outlive it hid weak recurrences, frequent in the hour after "
+        "a cramp [TF17].", 5.0, 600.0)
     # --- output ----------------------------------------------------------------------------------
     update_interval_s: float = _f(
         30.0, "Emit cramp_update this often during a cramp (s); 0 = never.", 0.0, 3600.0)

@@ -155,7 +155,8 @@ class FrameInputs:
     ``raw_level`` unsmoothed; ``last_motion`` = absolute index of the latest moving frame;
     ``blind`` = no valid accelerometer data (``moving`` / ``upright`` are then False, unknown);
     ``upper_share`` = the share of the per-bin excess power over rest that lies above the
-    spectral shape split (white noise 0.5, surface EMG about 0.2; NaN: no excess)."""
+    spectral shape split (white noise 0.5, surface EMG about 0.2; NaN: no excess);
+    ``measured_level`` = the calf's median raw level over ``post_cramp_measure_s`` (log)."""
 
     first: int
     good: np.ndarray
@@ -166,6 +167,7 @@ class FrameInputs:
     last_motion: np.ndarray
     blind: np.ndarray
     upper_share: FloatArray  # that channel's excess over rest: share above the split (NaN: none)
+    measured_level: FloatArray  # the calf's recent median raw level (NaN: too little signal)
 
 
 class CrampMachine:
@@ -202,6 +204,12 @@ class CrampMachine:
         self._motion_before_k0 = -(10**9)
         self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
         self._post_from = 0  # … decaying from this frame on
+        self._cap_u = math.inf  # running min of log(measured excess) + frame/tau since then
+        self._first = 0  # the batch's first frame, its measured caps and onset thresholds
+        self._meas_u = np.zeros(0)
+        self._thr = np.zeros(0)
+        self._thr_low = 0.0  # the onset threshold where a candidate's current dip began …
+        self._thr_over = 0.0  # … and where its fall to the residual did
         self._over_since = -1  # first frame of a candidate's current fall to its residual …
         self._levels_at_over = 0  # … and how many of its levels came before it
         self._shares_at_over = 0  # … and of its spectral shares
@@ -246,6 +254,7 @@ class CrampMachine:
         # after a still discharge (the sleeper waking from it)
         self._record_bursts(f)
         self._find_waking(f)
+        self._measure_residual(f)
         quiet_ok = f.good & ~f.upright & ~f.moving
         wake = self._may_start(f, quiet_ok)
         i = 0
@@ -262,10 +271,13 @@ class CrampMachine:
             raised = self._post_from
             self._act(self.state, trig, new, f, i, k, events)
             self.state = new
+            if raised != self._post_from:
+                self._thr = self._thresholds()
             if (len(events) > n_events or raised != self._post_from) and new is State.IDLE:
                 # a cramp ended, or a candidate's discharge did: the onset threshold is raised
                 wake = self._may_start(f, quiet_ok)
             i += 1
+        self._carry_cap()
         # keep the raw tail for onset look-back across batches
         look = p.onset_lookback_frames
         self._raw_tail = (self._raw_tail + [float(v) for v in f.raw_level[-look:]])[-look:]
@@ -274,7 +286,7 @@ class CrampMachine:
     def _may_start(self, f: FrameInputs, quiet_ok: np.ndarray) -> np.ndarray:
         """Frames where IDLE may be left: still, lying, usable and elevated, or a movement (its
         artifact included) right after a still discharge."""
-        high = f.level >= self._onset_thr(f.first + np.arange(f.good.shape[0]))
+        high = f.level >= self._thr
         return np.flatnonzero((quiet_ok & high) | (self._woke_at & (~f.good | high)))
 
     def _find_waking(self, f: FrameInputs) -> None:
@@ -337,15 +349,45 @@ class CrampMachine:
         horizon = f.first + n - 2 * p.plm_window_frames
         self._bursts = [b for b in self._bursts if b[1] > horizon]
 
-    def _onset_thr(self, k: np.ndarray) -> FloatArray:
-        """Onset threshold (log) at frames ``k`` (:func:`rules.onset_after_cramp`)."""
-        return rules.onset_after_cramp(self.p.onset_log, self._post_base,
-                                       np.asarray(k - self._post_from, dtype=np.float64),
-                                       self.p.post_tau_frames)
+    def _measure_residual(self, f: FrameInputs) -> None:
+        """This batch's measured residual, as ``log(excess power) + frame / tau`` per frame
+        (``inf`` where unknown), and the onset thresholds it gives."""
+        n = f.good.shape[0]
+        self._first = f.first
+        m = np.maximum(np.nan_to_num(f.measured_level, nan=np.inf), 0.0)
+        with np.errstate(divide="ignore"):
+            excess = np.log(np.expm1(2.0 * m))
+        self._meas_u = excess + (f.first + np.arange(n)) / self.p.post_tau_frames
+        self._thr = self._thresholds()
+
+    def _thresholds(self) -> FloatArray:
+        """Onset threshold (log) at each frame of the batch (:func:`rules.post_cramp_excess_log`,
+        :func:`rules.onset_with_excess`): the plain onset level until a cramp raised it."""
+        n = self._meas_u.shape[0]
+        if self._post_base <= 0.0:
+            return np.full(n, self.p.onset_log)
+        k = self._first + np.arange(n)
+        start = min(max(self._post_from - self._first, 0), n)
+        cap = np.full(n, np.inf)
+        cap[start:] = np.minimum.accumulate(self._meas_u[start:]) if start < n else cap[start:]
+        if self._post_from < self._first:
+            cap = np.minimum(cap, self._cap_u)
+        excess = rules.post_cramp_excess_log(
+            self._post_base, np.asarray(k - self._post_from, dtype=np.float64),
+            self.p.post_tau_frames, cap, k.astype(np.float64))
+        return rules.onset_with_excess(self.p.onset_log, excess)
+
+    def _carry_cap(self) -> None:
+        """Carry the running minimum of the measured residual since the raise into the next
+        batch (block-size invariance)."""
+        start = max(self._post_from - self._first, 0)
+        seg = self._meas_u[start:]
+        carried = self._cap_u if self._post_from < self._first else math.inf
+        self._cap_u = min(carried, float(seg.min())) if seg.size else carried
 
     def _onset_thr_at(self, k: int) -> float:
-        """:meth:`_onset_thr` at one frame (the plain onset level when no cramp raised it)."""
-        return float(self._onset_thr(np.asarray(k))) if self._post_base else self.p.onset_log
+        """The onset threshold at frame ``k`` of this batch."""
+        return float(self._thr[k - self._first])
 
     # -- classifying a frame (reads the state, never changes it) ------------------------------
     def _trigger(self, f: FrameInputs, i: int, k: int) -> Trigger:
@@ -473,15 +515,14 @@ class CrampMachine:
             plm_confirm_frames=p.plm_confirm_frames,
             blind=bool(f.blind[i]), blind_confirm_frames=p.blind_confirm_frames)
 
-    def _worth_recording(self, f: FrameInputs, i: int, fall: int) -> bool:
+    def _worth_recording(self, f: FrameInputs, i: int, fall: int, fall_thr: float) -> bool:
         """A candidate whose discharge is over was a cramp if, from its onset to its fall
         (frame ``fall``), it lasted as long as it needed to be confirmed (:meth:`_need`: a
         leg movement of a PLM series is not recorded either) with a sustained, EMG-shaped
         level."""
         p = self.p
         return (fall - self._k_onset >= self._need(f, i)
-                and rules.is_sustained(self._evidence(), self._onset_thr_at(fall),
-                                       p.confirm_margin_log)
+                and rules.is_sustained(self._evidence(), fall_thr, p.confirm_margin_log)
                 and not rules.is_noise_like(self._shares[:self._shares_at_over or None],
                                             p.flat_shape))
 
@@ -548,11 +589,13 @@ class CrampMachine:
         if new is State.IDLE:
             recorded = False
             if trig is Trigger.OVER or (trig is Trigger.DROP and f.good[i]):
-                fall = self._over_since if trig is Trigger.OVER else self._low_since
-                fall = fall if fall >= 0 else k
+                fall, fall_thr = ((self._over_since, self._thr_over) if trig is Trigger.OVER
+                                  else (self._low_since, self._thr_low))
+                if fall < 0:
+                    fall, fall_thr = k, self._onset_thr_at(k)
                 # only a cramp that movement hid: a still candidate that dips below the onset
                 # level was not sustained (a fasciculation prelude [JAT21], a PLM series' LM)
-                recorded = self._woken and self._worth_recording(f, i, fall)
+                recorded = self._woken and self._worth_recording(f, i, fall, fall_thr)
                 if recorded:
                     self._record(fall, k, events)
             if self._woken or recorded:
@@ -572,6 +615,7 @@ class CrampMachine:
         if trig is Trigger.LOW:
             if self._low_since < 0:
                 self._low_since = k
+                self._thr_low = self._onset_thr_at(k)
         elif trig is Trigger.HIGH:
             self._low_since = -1
         if f.moving[i] or f.upright[i]:
@@ -579,6 +623,7 @@ class CrampMachine:
         if rules.is_over(level, self._strength(), p.over_fraction):
             if self._over_since < 0:
                 self._over_since = k
+                self._thr_over = self._onset_thr_at(k)
                 self._levels_at_over = len(self._levels) - 1
                 self._shares_at_over = len(self._shares)
         else:

@@ -36,10 +36,32 @@ def test_a_walk_ends_the_cramp_where_its_level_between_the_steps_stayed_low() ->
 
 def test_the_onset_after_a_cramp_adds_the_residuals_excess_power_and_decays() -> None:
     onset, residual = math.log(1.8), math.log(2.0)
-    at = np.asarray([0.0, 1e9])
-    raised, back = np.exp(rules.onset_after_cramp(onset, residual, at, 3600.0))
+    since = np.asarray([0.0, 1e9])
+    unmeasured = np.full(2, np.inf)
+    excess = rules.post_cramp_excess_log(residual, since, 3600.0, unmeasured, 1000.0 + since)
+    raised, back = np.exp(rules.onset_with_excess(onset, excess))
     assert math.isclose(raised, math.sqrt(1.8**2 + 2.0**2 - 1.0))
     assert math.isclose(back, 1.8)
+
+
+def test_the_raise_never_exceeds_the_residual_measured_and_decays_from_it() -> None:
+    onset, residual, tau = math.log(1.8), math.log(2.0), 3600.0
+    frames = np.asarray([100.0, 100.0 + tau])
+    # measured at frame 100: a residual of 1.2× (excess power 0.44), below the assumed 2×
+    cap = np.full(2, math.log(1.2**2 - 1.0) + 100.0 / tau)
+    excess = rules.post_cramp_excess_log(residual, frames - 100.0, tau, cap, frames)
+    now, later = np.exp(rules.onset_with_excess(onset, excess))
+    assert math.isclose(now, math.sqrt(1.8**2 + 1.2**2 - 1.0))
+    assert math.isclose(later, math.sqrt(1.8**2 + (1.2**2 - 1.0) / math.e))
+    # a measurement above the assumed residual (gait after a walk-off) does not lift it
+    high = np.full(2, math.log(3.0**2 - 1.0) + 100.0 / tau)
+    excess = rules.post_cramp_excess_log(residual, frames - 100.0, tau, high, frames)
+    assert math.isclose(float(np.exp(rules.onset_with_excess(onset, excess))[0]),
+                        math.sqrt(1.8**2 + 2.0**2 - 1.0))
+    # a residual measured at rest removes the raise
+    rest = np.full(2, -np.inf)
+    excess = rules.post_cramp_excess_log(residual, frames - 100.0, tau, rest, frames)
+    assert np.allclose(np.exp(rules.onset_with_excess(onset, excess)), 1.8)
 
 
 def test_confirmation_takes_the_longest_context() -> None:
