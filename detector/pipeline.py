@@ -33,6 +33,7 @@ from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MotionFeatures
 from detector.quality import CODES, GOOD, QualityGate, settings_thresholds
 from detector.rates import check_accel_rate, check_emg_rate
+from detector.rules import BLIND_CONFIRM_S, CANDIDATE_BAD_S, LOST_S, PLM_GAP_S
 from detector.settings import DetectorSettings
 from detector.spectrum import SpectralFeatures, settings_bin_plan
 from detector.state_machine import CrampMachine, FrameInputs, MachineParams, State
@@ -144,21 +145,21 @@ class Pipeline:
             plm_window_frames=_frames(s.plm_window_s, fs),
             plm_min_bursts=s.plm_min_bursts,
             plm_confirm_frames=_frames(s.plm_confirm_s, fs),
-            candidate_bad_frames=_frames(s.candidate_bad_s, fs),
+            candidate_bad_frames=_frames(CANDIDATE_BAD_S, fs),
             candidate_dip_frames=round(s.candidate_dip_s / fs),
             end_hold_frames=_frames(s.end_hold_s, fs),
-            lost_frames=_frames(s.lost_s, fs),
+            lost_frames=_frames(LOST_S, fs),
             update_frames=round(s.update_interval_s / fs),
             onset_lookback_frames=self._smooth,
             burst_max_frames=_frames(s.plm_burst_max_s, fs),
             burst_peak_log=math.log(s.plm_burst_peak_ratio),
-            plm_gap_frames=_frames(s.plm_gap_s, fs),
+            plm_gap_frames=_frames(PLM_GAP_S, fs),
             smooth_delay_s=(self._smooth - 1) * fs / 2,
             plateau_frames=2 * _frames(s.plateau_s / 2, fs),
             plateau_drop_log=math.log(1.0 + s.plateau_drop),
             plateau_margin_log=math.log(1.0 + s.plateau_margin),
             upright_end_frames=_frames(s.upright_end_s, fs),
-            blind_confirm_frames=_frames(s.blind_confirm_s, fs),
+            blind_confirm_frames=_frames(BLIND_CONFIRM_S, fs),
             post_base_log=math.log(s.post_cramp_ratio),
             post_tau_frames=s.post_cramp_tau_s / fs,
             flat_shape=s.flat_spectrum_ratio,
@@ -297,7 +298,7 @@ class Pipeline:
         calf_raw = _nanmax(raw[self._calf])
         # usable EMG alarms even where the accelerometer is missing or invalid ("blind"): an
         # EMG-only recording or a failed IMU must not silence the detector; the machine then
-        # asks for a longer run (blind_confirm_s), as its movement vetoes cannot see
+        # asks for a longer run (BLIND_CONFIRM_S), as its movement vetoes cannot see
         good = np.isfinite(calf_level)
         moving = motion.valid & ((motion.activity_g > s.motion_activity_g)
                                  | (motion.tilt_deg > s.motion_tilt_deg))

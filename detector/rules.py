@@ -4,7 +4,8 @@ Every rule is a pure function of what it is given (levels are natural logs of th
 over the rest floor, times are frame counts): it reads the setting named in its docstring, cites
 where the number comes from (``shared/notes/physiology.md``), and changes nothing. The state
 machine (:mod:`detector.state_machine`) only calls these to classify a frame and keeps the state
-itself; the settings live in :class:`detector.settings.DetectorSettings`, grouped by concern.
+itself; the settings live in :class:`detector.settings.DetectorSettings`, grouped by concern,
+and the numbers that are not settings are the constants below.
 
 Sources: [CS] the only ambulatory calf-EMG record of real nocturnal cramps (+100..800 % over
 rest, without movement for 41 ± 11 s before waking, ~2× rest afterwards); [JAT21] pre-cramp
@@ -22,6 +23,28 @@ from collections.abc import Sequence
 import numpy as np
 
 from detector.types import FloatArray
+
+# Not settings: each of these moved no figure of the pooled nights at 0.5× and 1.5× (issue 15,
+# BENCHMARKS.md "the ±50 % sweep of the detector settings"), so they are fixed here, with why
+# they are what they are. Seconds; the pipeline converts them to frames.
+
+# Without accelerometer data (an EMG-only recording, a failed IMU) a still-looking run must last
+# this long (s): the movement vetoes are blind, so it must outlast the longest leg movement
+# (10 s [PLMt]) and a turn's EMG burst (:func:`confirmation_frames`).
+BLIND_CONFIRM_S = 12.0
+# An elevated run counts towards a PLM series only when it ended at least this long (s) before
+# the candidate (LMs are 5-90 s apart onset to onset [PLMt]; a blip on a cramp's own ramp is not
+# an LM).
+PLM_GAP_S = 2.0
+# A candidate that began with the leg still (``pre_still_s``) and then moved survives bad signal
+# up to this long (s): the movement artifact of the sleeper waking from the cramp [CS], a turn
+# of 3-45 s [IRL21] plus ``quality_hold_s``, held like a cramp's bad signal (LOST_S). When the
+# signal is back it is confirmed if the discharge goes on, recorded if it is over. Bad signal
+# without movement (a lead coming off) still drops it (:func:`outlives_waking_artifact`).
+CANDIDATE_BAD_S = 30.0
+# A cramp ends (at the last good frame) after this long without usable signal (s)
+# (:func:`signal_lost`).
+LOST_S = 30.0
 
 
 def is_elevated(level: float, onset_log: float) -> bool:
@@ -89,7 +112,7 @@ def confirmation_frames(*, confirm_frames: int, after_motion: bool, after_motion
     """How long a candidate must last to be a cramp: ``confirm_s``; right after movement (a turn,
     a stretch) ``after_motion_confirm_s``; in a series of leg movements it must outlast the
     longest LM (``plm_confirm_s``, LM 0.5-10 s [PLMt]); without accelerometer data, when movement
-    cannot veto anything, ``blind_confirm_s``."""
+    cannot veto anything, :data:`BLIND_CONFIRM_S`."""
     need = confirm_frames
     if after_motion:
         need = max(need, after_motion_frames)
@@ -173,12 +196,12 @@ def walked_off_since(upright_levels: Sequence[float], end_log: float) -> int:
 
 
 def signal_lost(bad_frames: int, lost_frames: int) -> bool:
-    """No usable signal for ``lost_s``: the cramp is ended at its last good frame."""
+    """No usable signal for :data:`LOST_S`: the cramp is ended at its last good frame."""
     return bad_frames >= lost_frames
 
 
 def outlives_waking_artifact(bad_frames: int, candidate_bad_frames: int) -> bool:
     """A candidate that woke the sleeper survives the bad signal of the waking movement's
-    artifact up to ``candidate_bad_s`` (waking 1-8 s into the cramp [CS], plus the quality
+    artifact up to :data:`CANDIDATE_BAD_S` (waking 1-8 s into the cramp [CS], plus the quality
     hold); bad signal without that movement (a lead coming off) drops it."""
     return bad_frames <= candidate_bad_frames

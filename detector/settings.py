@@ -2,6 +2,8 @@
 
 Defaults are what the benchmarks chose (see BENCHMARKS.md, section "Detector"). Ratios are
 multiples of the per-night rest floor (band RMS / rest-floor RMS), so no per-person calibration.
+A number that moved no figure when swept ±50 % (issue 15, BENCHMARKS.md) is no setting: it is a
+constant of the module whose rule it feeds, documented there (e.g. ``detector.rules.LOST_S``).
 """
 
 from __future__ import annotations
@@ -168,10 +170,6 @@ class DetectorSettings:
         "fasciculation [JAT21] or a wandering baseline hovers at onset_ratio.", 1.1, 20.0)
     candidate_dip_s: float = _f(
         1.0, "A candidate survives dips below the onset level up to this long (s).", 0.0, 10.0)
-    blind_confirm_s: float = _f(
-        12.0, "Without accelerometer data (an EMG-only recording, a failed IMU) a still-looking "
-        "run must last this long (s): the movement vetoes are blind, so it must outlast the "
-        "longest leg movement (10 s [PLMt]) and a turn's EMG burst.", 0.5, 120.0)
     # --- movement: turns, stretches and leg movements (PLM) --------------------------------------
     after_motion_window_s: float = _f(
         10.0, "A run starting within this (s) of movement (turn, stretch) …", 0.0, 120.0)
@@ -187,9 +185,6 @@ class DetectorSettings:
         2.2, "… and whose level peaked at least this high (× rest floor): an LM starts >= 8 µV "
         "above a resting EMG of a few µV [PLMt], while fasciculation twitches on a raised rest "
         "[JAT21] only flicker over onset_ratio.", 1.0, 20.0)
-    plm_gap_s: float = _f(
-        2.0, "… when they ended at least this long (s) before the candidate (LMs are 5-90 s "
-        "apart onset to onset [PLMt]; a blip on a cramp's own ramp is not an LM).", 0.0, 30.0)
     plm_min_bursts: int = _i(
         1, "This many recent bursts make a PLM series context.", 1, 20)
     plm_confirm_s: float = _f(
@@ -202,13 +197,6 @@ class DetectorSettings:
         "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
         "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
         0.5, 60.0)
-    candidate_bad_s: float = _f(
-        30.0, "A candidate that began with the leg still (pre_still_s) and then moved survives "
-        "bad signal up to this long (s): the movement artifact of the sleeper waking from the "
-        "cramp [CS], a turn of 3-45 s [IRL21] plus quality_hold_s, held like a cramp's bad "
-        "signal (lost_s). When the signal is back it is confirmed if the discharge goes on, "
-        "recorded if it is over. Bad signal without movement (a lead coming off) still drops "
-        "it.", 0.0, 60.0)
     over_candidate_fraction: float = _f(
         0.5, "A candidate that woke the sleeper and whose still level has fallen below rest + "
         "this × its own excess (its lower-quartile level over rest while still; a stretch's "
@@ -251,9 +239,6 @@ class DetectorSettings:
         45.0, "Upright frames inside a cramp are held (gait EMG is not cramp EMG); upright this "
         "long (s) ends it then: standing with weight on the leg and walking relieve it [NHS].",
         1.0, 3600.0)
-    lost_s: float = _f(
-        30.0, "A cramp ends (at the last good frame) after this long without usable signal (s).",
-        1.0, 600.0)
     # --- after a cramp ---------------------------------------------------------------------------
     post_cramp_ratio: float = _f(
         2.0, "After a cramp walked off, the onset level is raised by this residual (× floor) "

@@ -29,7 +29,7 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
 * a stretch during a cramp raises the EMG [RT95] and waking moves the leg: inside a cramp motion
   never ends or restarts it; dips shorter than ``end_hold_s`` are bridged; a candidate whose
   discharge began ``pre_still_s`` before any movement (counted from its onset estimate) outlives
-  the movement of waking and its artifact (bad signal up to ``candidate_bad_s``);
+  the movement of waking and its artifact (bad signal up to ``rules.CANDIDATE_BAD_S``);
 * the cramp ends when the level falls below its end threshold (a fraction of the cramp's own
   lower-quartile *excess* over rest, so the ~2× residual [CS] ends even a +100 % cramp) for
   ``end_hold_s`` and has levelled off; ``t_end`` is where that fall reached the plateau;
@@ -38,7 +38,7 @@ Physiology behind the triggers (``shared/notes/physiology.md``):
   never counts as a discharge that woke the sleeper;
 * standing / walking relieves it [NHS]: upright for ``upright_end_s`` ends it at that moment;
 * without accelerometer data ("blind": an EMG-only file, a failed IMU) nothing can be vetoed by
-  movement, so a candidate must outlast the longest LM (``blind_confirm_s``).
+  movement, so a candidate must outlast the longest LM (``rules.BLIND_CONFIRM_S``).
 
 Stateful; no I/O, no clock.
 """
@@ -93,7 +93,7 @@ TABLE: dict[tuple[State, Trigger], State] = {
     (S.CANDIDATE, T.OVER): S.IDLE,  # cramp_recorded if it was one, already over
     (S.CANDIDATE, T.MOVE): S.IDLE,
     (S.CANDIDATE, T.UPRIGHT): S.IDLE,
-    (S.CANDIDATE, T.BAD): S.CANDIDATE,  # the artifact of waking, up to candidate_bad_s
+    (S.CANDIDATE, T.BAD): S.CANDIDATE,  # the artifact of waking, up to rules.CANDIDATE_BAD_S
     (S.CRAMP, T.HIGH): S.CRAMP,
     (S.CRAMP, T.LOW): S.CRAMP_DIP,
     (S.CRAMP, T.BAD): S.CRAMP,  # hold through short quality losses / gaps
@@ -112,7 +112,8 @@ TABLE: dict[tuple[State, Trigger], State] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MachineParams:
-    """Thresholds in frames and natural-log ratios (converted from DetectorSettings)."""
+    """Thresholds in frames and natural-log ratios (converted from DetectorSettings and the
+    constants of :mod:`detector.rules`)."""
 
     frame_s: float
     onset_log: float

@@ -27,6 +27,7 @@ from bedside.stream.records import EventRecord
 from bedside.stream.session_feed import PacketFeed
 from detector.calibration import Calibration
 from detector.pipeline import Pipeline
+from detector.rules import BLIND_CONFIRM_S
 from detector.types import PipelineStatistics
 from firmware_bridge.codec import Decoder
 from firmware_bridge.errors import InputError
@@ -242,7 +243,7 @@ class LegWorker:
                     "%s: no valid accelerometer data for %.0f s of usable EMG (IMU failed or "
                     "reading zeros?): posture and movement are unknown, so a cramp needs %.0f s "
                     "to alarm and a long leg movement may alarm; check the wearable",
-                    self.label, self._blind_run, self._settings.detector.blind_confirm_s,
+                    self.label, self._blind_run, BLIND_CONFIRM_S,
                 )
         elif self.pipeline.status().posture != "unknown":
             if self._accel_warned:

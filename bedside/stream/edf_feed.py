@@ -37,6 +37,7 @@ import numpy as np
 from bedside.stream.build import DetectorFactory
 from bedside.stream.feed import StreamFeed
 from bedside.stream.records import EventRecord
+from detector.rules import BLIND_CONFIRM_S
 from detector.types import FloatArray, PipelineStatistics
 from firmware_bridge.edf import EdfReader, EdfSignalInfo, accel_axis, is_status_label
 from firmware_bridge.errors import InputError
@@ -172,8 +173,8 @@ def select_channels(
         log.warning(
             "%s: no accelerometer X/Y/Z channels: replaying EMG only. The accelerometer stream is "
             "declared lost (detector.gap), not zero; without movement and posture the detector "
-            "asks for longer runs (detector.blind_confirm_s) and cannot veto gait or turns",
-            path,
+            "asks for runs of %.0f s (BLIND_CONFIRM_S) and cannot veto gait or turns",
+            path, BLIND_CONFIRM_S,
         )
     else:
         accel_rates = {signals[i].rate_hz for i in accel}

@@ -28,6 +28,7 @@ from benchmarks.corpus import (
 )
 from benchmarks.run import detector_settings, format_speed, result_dict, run_corpus, run_edf
 from benchmarks.run import main as run_main
+from detector.rules import BLIND_CONFIRM_S
 from detector.settings import DetectorSettings
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import ConfigError, InputError
@@ -237,7 +238,7 @@ def test_emg_only_declares_the_accelerometer_lost(tmp_path: Path, rng: np.random
     blind = run_edf(edf, truth, "pipeline", name="hand", emg_only=True)
     started = [e for e in blind.events if e["event"] == "cramp_started"]
     assert len(started) == 1
-    assert started[0]["t_detect"] >= 70.0 + DetectorSettings().blind_confirm_s
+    assert started[0]["t_detect"] >= 70.0 + BLIND_CONFIRM_S
     with pytest.raises(InputError, match="--emg-only needs an in-process detector"):
         run_edf(edf, truth, EMIT, name="hand", emg_only=True)
 
