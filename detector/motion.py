@@ -21,6 +21,12 @@ import numpy as np
 
 from detector.types import FloatArray
 
+# Tilt between consecutive frames (degrees) above this = movement (with the setting
+# motion_activity_g, the pipeline's movement test): turning over rotates gravity ≈ 90° about the
+# shank [IRL21], a toes-pointed stretch a little. Not a setting: it moved no figure of the pooled
+# nights at 0.5× and 1.5× (issue 15, BENCHMARKS.md).
+MOTION_TILT_DEG = 0.7
+
 
 @dataclass(frozen=True, slots=True)
 class MotionFrames:

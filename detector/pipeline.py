@@ -30,7 +30,7 @@ from detector.calibration import CalibratedStart, Calibration
 from detector.floor import RestFloor, nan_quantile
 from detector.framing import Framer, Frames
 from detector.mains import MainsDetector, band_and_hum_power
-from detector.motion import MotionFeatures
+from detector.motion import MOTION_TILT_DEG, MotionFeatures
 from detector.quality import CODES, GOOD, QualityGate, settings_thresholds
 from detector.rates import check_accel_rate, check_emg_rate
 from detector.rules import BLIND_CONFIRM_S, CANDIDATE_BAD_S, LOST_S, PLM_GAP_S
@@ -301,7 +301,7 @@ class Pipeline:
         # asks for a longer run (BLIND_CONFIRM_S), as its movement vetoes cannot see
         good = np.isfinite(calf_level)
         moving = motion.valid & ((motion.activity_g > s.motion_activity_g)
-                                 | (motion.tilt_deg > s.motion_tilt_deg))
+                                 | (motion.tilt_deg > MOTION_TILT_DEG))
         if self._shin.any():
             shin_level = _nanmax(smooth[self._shin])
             # a leg movement (PLM) drives tibialis anterior harder than the calf [PLMt]: louder

@@ -117,8 +117,6 @@ class DetectorSettings:
     motion_activity_g: float = _f(
         0.03, "Accelerometer RMS around the frame mean (g) above this = movement (sensor noise "
         "is a few mg [ADXL]).", 0.005, 1.0)
-    motion_tilt_deg: float = _f(
-        0.7, "Tilt between consecutive frames (degrees) above this = movement.", 0.2, 45.0)
     # --- rest floor ----------------------------------------------------------------------------
     floor_block_s: float = _f(
         10.0, "Rest-floor block (s): one low-quantile statistic per block.", 2.0, 120.0)
