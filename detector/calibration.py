@@ -9,9 +9,10 @@ Nothing needs it: the rest floor tracks the night by itself (:mod:`detector.floo
   misplaced sEMG sensor's detection fell to 33 % in the SPEAC trial [AAN15]. That is refused with
   a message, before a night is spent watching the wrong spot;
 * **a floor from the first second**: the rest level seeds the rest floor, so the detector can
-  alarm before the night's own floor exists (``floor_min_s`` of good signal), e.g. when the
-  night starts with a cramp. The night's own floor takes over as soon as it exists, and the
-  pipeline reports how far it is from the calibrated one (an electrode moved since).
+  alarm before the night's own floor exists (``detector.floor.FLOOR_MIN_S`` of good signal),
+  e.g. when the night starts with a cramp. The night's own floor takes over as soon as it
+  exists, and the pipeline reports how far it is from the calibrated one (an electrode moved
+  since).
 
 Levels are measured exactly as the pipeline measures them (same frames, EMG band, mains bins left
 out, quality gate), so they are in the floor's units. The contraction should be moderate and brief

@@ -20,6 +20,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.types import FloatArray
 
+# Good signal (s) needed before the floor exists; no alarms before (unless a calibration seeds
+# the floor, detector.calibration). The pipeline asks its floors for this many seconds of
+# blocks (``min_blocks``). Not a setting: it moved no figure of the pooled nights at 0.5× and
+# 1.5× (issue 15, BENCHMARKS.md).
+FLOOR_MIN_S = 30.0
+
 
 def nan_quantile(a: FloatArray, q: float, min_count: int) -> FloatArray:
     """Quantile ``q`` along the last axis ignoring NaN (linear interpolation, like

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.calibration import CalibratedStart, Calibration
-from detector.floor import RestFloor, nan_quantile
+from detector.floor import FLOOR_MIN_S, RestFloor, nan_quantile
 from detector.framing import Framer, Frames
 from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MOTION_TILT_DEG, MotionFeatures
@@ -114,7 +114,7 @@ class Pipeline:
                 n_channels=n_emg_channels, block_frames=block,
                 history_blocks=max(1, round(s.floor_history_s / (block * fs))),
                 block_quantile=s.floor_block_quantile, history_quantile=s.floor_history_quantile,
-                min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+                min_blocks=max(1, math.ceil(FLOOR_MIN_S / (block * fs))))
 
         self._floor = rest_floor()
         self._calibrated_start = None if calibration is None else CalibratedStart(
@@ -126,7 +126,7 @@ class Pipeline:
             n_channels=n_emg_channels, block_frames=block,
             history_blocks=max(1, round(s.hum_history_s / (block * fs))),
             block_quantile=0.5, history_quantile=0.25,
-            min_blocks=max(1, math.ceil(s.floor_min_s / (block * fs))))
+            min_blocks=max(1, math.ceil(FLOOR_MIN_S / (block * fs))))
         self._smooth = _frames(s.smooth_s, fs)
         self._measure = _frames(s.post_cramp_measure_s, fs)
         self._hum_avg = _frames(s.hum_average_s, fs)
@@ -237,7 +237,7 @@ class Pipeline:
     def _band_halves_excess(self, lower: FloatArray, upper: FloatArray,
                             ok: np.ndarray) -> tuple[FloatArray, FloatArray]:
         """Per-bin excess power over rest (µV² per bin) below and above the shape split, each
-        ``(n_ch, n)``; while a half's floor is not known yet (the first ``floor_min_s``, when
+        ``(n_ch, n)``; while a half's floor is not known yet (the first ``FLOOR_MIN_S``, when
         only a calibration can make alarms possible) its whole power stands in: a candidate is
         at least twice rest, so the excess is most of it. Their ratio (above / below) is
         about 0.3 for surface EMG (Shwedyk PSD; per-frame shares above of 0.02-0.30 on the

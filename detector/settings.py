@@ -127,8 +127,6 @@ class DetectorSettings:
         0.2, "Quantile of frame levels within a block.", 0.01, 0.9)
     floor_history_quantile: float = _f(
         0.25, "Quantile of block statistics over the history.", 0.01, 0.9)
-    floor_min_s: float = _f(
-        30.0, "Good signal (s) needed before the floor exists; no alarms before.", 10.0, 600.0)
     # --- optional calibration (detector.calibration) ------------------------------------------
     calibration_rest_s: float = _f(
         10.0, "A calibration needs at least this much (s) of the leg lying relaxed.", 2.0, 600.0)

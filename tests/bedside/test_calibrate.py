@@ -22,6 +22,7 @@ from bedside.live.virtual import start_virtual
 from bedside.stream.calibration_store import calibration_path, load_calibration, save_calibration
 from bedside.stream.session_feed import probe_session
 from detector.calibration import Calibration, band_rms_frames
+from detector.floor import FLOOR_MIN_S
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
 from firmware_bridge.errors import InputError
 from firmware_bridge.simulation import render_chunks
@@ -76,7 +77,7 @@ def test_calibrate_an_edf_and_replay_with_it(
         return min(float(json.loads(line)["t_detect"]) for line in p.read_text().splitlines()
                    if json.loads(line)["event"] == "cramp_started")
 
-    assert first_detect(tmp_path / "plain.jsonl") >= Settings().detector.floor_min_s
+    assert first_detect(tmp_path / "plain.jsonl") >= FLOOR_MIN_S
     assert first_detect(tmp_path / "cal.jsonl") < 20.0
 
 

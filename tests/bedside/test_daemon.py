@@ -28,6 +28,7 @@ from bedside.live.service import run_night
 from bedside.live.virtual import device_info_for, start_virtual, start_virtual_edf
 from bedside.stream.edf_feed import replay_file
 from bedside.stream.records import EventRecord, event_record
+from detector.floor import FLOOR_MIN_S
 from detector.pipeline import Pipeline
 from firmware_bridge.codec import Decoder, Frame
 from firmware_bridge.edf import EdfSignalSpec, EdfWriter
@@ -228,6 +229,5 @@ async def test_dead_accelerometer_is_said_once_counted_and_the_cramp_still_alarm
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     worker = result.daemon.workers[0].statistics()
     # every second of usable EMG after the rest floor's warm-up was blind, and counted
-    floor_min_s = Settings().detector.floor_min_s
-    assert worker.stream_s - floor_min_s - 30.0 <= worker.seconds_without_accel <= worker.stream_s
+    assert worker.stream_s - FLOOR_MIN_S - 30.0 <= worker.seconds_without_accel <= worker.stream_s
     assert any(e["event"] == "cramp_started" for e in as_json(result.summary.events))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.calibration import Calibration, CalibrationError, band_rms_frames, calibrate
+from detector.floor import FLOOR_MIN_S
 from detector.pipeline import Pipeline
 from detector.settings import DetectorSettings
 from detector.types import DetectorEvent, EventKind, FloatArray
@@ -107,7 +108,7 @@ CRAMP_EARLY = Night(seconds=150.0, seed=5, bursts=[(10.0, 100.0, 4.0)])
 def test_a_calibrated_floor_alarms_before_the_nights_own_floor_exists() -> None:
     cal = measured()
     uncal = starts(run(CRAMP_EARLY, None)[0])
-    assert uncal and uncal[0].t_detect >= S.floor_min_s  # without: nothing before the floor
+    assert uncal and uncal[0].t_detect >= FLOOR_MIN_S  # without: nothing before the floor
     (first,) = starts(run(CRAMP_EARLY, cal)[0])
     assert 10.0 <= first.t_detect <= 10.0 + S.confirm_s + 3.0
     assert abs(first.t_onset - 10.0) <= 1.0

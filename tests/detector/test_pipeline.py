@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector import pipeline
+from detector.floor import FLOOR_MIN_S
 from detector.pipeline import Pipeline
 from detector.rules import BLIND_CONFIRM_S
 from detector.settings import DetectorSettings
@@ -105,8 +106,10 @@ def test_events_identical_for_any_partition(cuts: list[int], seed: int) -> None:
 
 
 def test_one_sample_blocks_equal_batch() -> None:
-    s = replace(FAST, floor_block_s=2.0, floor_min_s=10.0, confirm_s=2.0)
-    night = Night(seconds=40.0, bursts=[(25.0, 36.0, 4.0)], seed=5)
+    # the burst comes 15 s after the rest floor exists (FLOOR_MIN_S of good signal)
+    s = replace(FAST, floor_block_s=2.0, confirm_s=2.0)
+    night = Night(seconds=FLOOR_MIN_S + 30.0,
+                  bursts=[(FLOOR_MIN_S + 15.0, FLOOR_MIN_S + 26.0, 4.0)], seed=5)
     emg, acc = render(night, emg_rate_hz=500.0, accel_rate_hz=25.0)
     whole, pw = run(emg, acc, emg_rate_hz=500.0, accel_rate_hz=25.0, chunk_s=1e6, settings=s)
     assert starts(whole)
@@ -414,7 +417,7 @@ def test_emg_only_input_still_alarms_after_the_blind_confirmation() -> None:
     assert len(ended) == 1 and abs((ended[0].t_end or 0.0) - 210.0) <= 3.0
     # counted: every second of usable EMG (after the rest floor's warm-up) was blind
     blind = p.statistics().seconds_without_accel
-    assert CRAMP.seconds - FAST.floor_min_s - 10.0 <= blind <= CRAMP.seconds - FAST.floor_min_s
+    assert CRAMP.seconds - FLOOR_MIN_S - 10.0 <= blind <= CRAMP.seconds - FLOOR_MIN_S
     # … and not when the accelerometer works
     assert run(*render(CRAMP))[1].statistics().seconds_without_accel == 0.0
 
