@@ -102,8 +102,7 @@ class Pipeline:
                               emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz)
         self._plan = settings_bin_plan(s, self._frame_len, emg_rate_hz)
         self._spectral = SpectralFeatures(self._plan, self._frame_len, rail_min_uv=s.rail_min_uv)
-        self._mains = MainsDetector(self._plan, evidence_needed=s.mains_evidence,
-                                    visible_ratio=s.mains_visible_ratio)
+        self._mains = MainsDetector(self._plan, visible_ratio=s.mains_visible_ratio)
         self._quality = QualityGate(
             n_emg_channels, settings_thresholds(s, hold_frames=round(s.quality_hold_s / fs)))
         self._motion = MotionFeatures(shank_axis=s.shank_axis)

@@ -10,8 +10,8 @@ A frame is bad for a channel when (checked in this order, first match wins):
 * ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS,
   or hum risen far above the night's usual hum (computed by the caller): a lifted electrode
   picks up mains first [Mew04];
-* ``NOISY`` — drift / motion artefact: RMS below ``low_band_hz`` above both ``drift_min_uv`` and
-  ``drift_ratio`` × band RMS [DL10, vB01].
+* ``NOISY`` — drift / motion artefact: RMS below ``spectrum.LOW_BAND_HZ`` above both
+  ``drift_min_uv`` and ``drift_ratio`` × band RMS [DL10, vB01].
 
 A bad frame keeps the channel bad for ``hold_frames`` more frames, so the gate does not flicker.
 Stateful (previous frame mean, last bad frame); no I/O, no clock.

@@ -40,9 +40,6 @@ class DetectorSettings:
     mains_halfwidth_hz: float = _f(
         4.0, "Half-width (Hz) excluded around each mains harmonic (Hann main lobe = ±2 bins).",
         1.0, 10.0)
-    mains_evidence: float = _f(
-        30.0, "Accumulated log-ratio evidence (50 vs 60 Hz hum) needed to fix the mains "
-        "frequency; one frame votes at most ±3.", 3.0, 1000.0)
     mains_visible_ratio: float = _f(
         2.0, "A frame votes when a family's excess power exceeds this × the EMG floor of its bins.",
         0.1, 100.0)
@@ -61,9 +58,6 @@ class DetectorSettings:
         "share of its excess above the split: white noise 0.5, active surface EMG on the real "
         "clips (Santuz calf/shin, UCI thigh; frames >= 1.8x their rest) 0.02-0.30 (computed); "
         "0.65 is the ratio of the midpoint share, 0.395.", 0.2, 10.0)
-    low_band_hz: float = _f(
-        10.0, "Upper edge (Hz) of the drift / motion-artefact band used by the quality gate.",
-        2.0, 20.0)
     # --- quality gate --------------------------------------------------------------------------
     flat_ptp_uv: float = _f(
         0.5, "Peak-to-peak below this in a frame (µV) = flat line (lead off / shorted input).",

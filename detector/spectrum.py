@@ -26,6 +26,11 @@ from detector.settings import DetectorSettings
 from detector.types import FloatArray
 
 MAINS_FAMILIES_HZ = (50.0, 60.0)  # the two mains frequencies in use worldwide [Mew04]
+# Upper edge (Hz) of the drift / motion-artefact band used by the quality gate (NOISY, with the
+# settings drift_min_uv and drift_ratio) [DL10, vB01], below the EMG band (emg_band_low_hz,
+# 40 Hz). Not a setting: it moved no figure of the pooled nights at 0.5× and 1.5× (issue 15,
+# BENCHMARKS.md).
+LOW_BAND_HZ = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,7 @@ class BinPlan:
     band: np.ndarray  # inside the EMG band
     near: tuple[np.ndarray, np.ndarray]  # inside the band and near a 50 / 60 Hz harmonic
     clean: np.ndarray  # inside the band and near neither family
-    low: np.ndarray  # bin 2 .. low_hz: baseline wander / motion-artefact band (not DC)
+    low: np.ndarray  # bin 2 .. LOW_BAND_HZ: baseline wander / motion-artefact band (not DC)
     scale: float  # power-sum -> µV² for a one-sided, Hann-windowed frame
     # clean band bins below / above the spectral-shape split (FrameSpectra.lower/upper_mean)
     lower: np.ndarray
@@ -44,7 +49,7 @@ class BinPlan:
 
 
 def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_hz: float,
-              mains_drift_hz: float, mains_halfwidth_hz: float, low_band_hz: float,
+              mains_drift_hz: float, mains_halfwidth_hz: float,
               split_hz: tuple[float, float] = (110.0, 140.0)) -> BinPlan:
     """Assign the bins of an ``frame_len``-point rfft at ``rate_hz``.
 
@@ -68,7 +73,7 @@ def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_h
     if clean.sum() < 4:
         raise ValueError("frame too short: fewer than 4 clean bins in the EMG band")
     # bin 0-1 carry the DC leakage of the periodic Hann window (mean not removed)
-    low = (np.arange(freqs.size) >= 2) & (freqs <= low_band_hz)
+    low = (np.arange(freqs.size) >= 2) & (freqs <= LOW_BAND_HZ)
     window = signal.get_window("hann", frame_len)  # periodic Hann
     # Parseval for a windowed one-sided spectrum: sigma² ≈ 2 Σ|X|² / (L Σw²)
     scale = 2.0 / (frame_len * float(np.sum(window**2)))
@@ -82,10 +87,10 @@ def plan_bins(*, frame_len: int, rate_hz: float, band_low_hz: float, band_high_h
 
 
 def settings_bin_plan(s: DetectorSettings, frame_len: int, rate_hz: float) -> BinPlan:
-    """:func:`plan_bins` with the band, mains and drift-band edges of ``s``."""
+    """:func:`plan_bins` with the band edges, mains widths and shape split of ``s``."""
     return plan_bins(frame_len=frame_len, rate_hz=rate_hz, band_low_hz=s.emg_band_low_hz,
                      band_high_hz=s.emg_band_high_hz, mains_drift_hz=s.mains_drift_hz,
-                     mains_halfwidth_hz=s.mains_halfwidth_hz, low_band_hz=s.low_band_hz,
+                     mains_halfwidth_hz=s.mains_halfwidth_hz,
                      split_hz=(s.shape_split_low_hz, s.shape_split_high_hz))
 
 

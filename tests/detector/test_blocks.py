@@ -19,7 +19,7 @@ from tests.detector.synth import blocks
 
 RATE, ARATE, L = 1000.0, 25.0, 500  # 12.5 accelerometer samples per frame: uneven frames
 PLAN = plan_bins(frame_len=L, rate_hz=RATE, band_low_hz=40.0, band_high_hz=230.0,
-                 mains_drift_hz=0.5, mains_halfwidth_hz=4.0, low_band_hz=10.0)
+                 mains_drift_hz=0.5, mains_halfwidth_hz=4.0)
 THRESH = QualityThresholds(flat_ptp_uv=0.5, rail_min_uv=1000.0, rail_fraction=0.02,
                            step_uv=150.0, hum_min_uv=8.0, hum_ratio=2.0, drift_min_uv=500.0,
                            drift_ratio=50.0, hold_frames=3)
@@ -84,7 +84,7 @@ def test_spectrum_mains_quality_blocks_equal_batch(seed: int, cuts: list[int]) -
     spec = SpectralFeatures(PLAN, L, rail_min_uv=1000.0)
 
     def chain(parts: list[tuple[int, int]]) -> tuple[FloatArray, ...]:
-        mains = MainsDetector(PLAN, evidence_needed=10.0, visible_ratio=2.0)
+        mains = MainsDetector(PLAN, visible_ratio=2.0)
         gate = QualityGate(2, THRESH)
         outs = []
         for a, b in parts:
