@@ -146,7 +146,7 @@ def band_rms_frames(emg: FloatArray, emg_rate_hz: float,
     n = emg.shape[1] // frame_len
     frames = emg[:, : n * frame_len].reshape(n_ch, n, frame_len)
     plan = settings_bin_plan(settings, frame_len, emg_rate_hz)
-    spectra = SpectralFeatures(plan, frame_len, rail_min_uv=settings.rail_min_uv).compute(frames)
+    spectra = SpectralFeatures(plan, frame_len).compute(frames)
     band_pow, hum_pow = band_and_hum_power(spectra, plan, np.zeros(n))
     code = QualityGate(n_ch, settings_thresholds(settings, hold_frames=0)).classify(
         spectra, band_pow, hum_pow, 0)

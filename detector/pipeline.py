@@ -101,7 +101,7 @@ class Pipeline:
         self._framer = Framer(n_emg_channels=n_emg_channels, emg_frame_len=self._frame_len,
                               emg_rate_hz=emg_rate_hz, accel_rate_hz=accel_rate_hz)
         self._plan = settings_bin_plan(s, self._frame_len, emg_rate_hz)
-        self._spectral = SpectralFeatures(self._plan, self._frame_len, rail_min_uv=s.rail_min_uv)
+        self._spectral = SpectralFeatures(self._plan, self._frame_len)
         self._mains = MainsDetector(self._plan, visible_ratio=s.mains_visible_ratio)
         self._quality = QualityGate(
             n_emg_channels, settings_thresholds(s, hold_frames=round(s.quality_hold_s / fs)))

@@ -3,10 +3,11 @@
 A frame is bad for a channel when (checked in this order, first match wins):
 
 * ``NO_SIGNAL`` — a sample was missing (gap) or not finite;
-* ``LEAD_OFF`` — flat line (peak-to-peak below ``flat_ptp_uv``: a disconnected or shorted input),
-  rail saturation (a share of samples sitting exactly on an extreme of at least
-  ``rail_min_uv``: lead-off comparators drive the input to the rails [TI92]), or a DC step
-  larger than ``step_uv`` between consecutive frames (electrode contact change);
+* ``LEAD_OFF`` — flat line (peak-to-peak below :data:`FLAT_PTP_UV`: a disconnected or shorted
+  input), rail saturation (a share :data:`RAIL_FRACTION` of samples sitting exactly on an extreme
+  of at least ``spectrum.RAIL_MIN_UV``: lead-off comparators drive the input to the rails
+  [TI92]), or a DC step larger than ``step_uv`` between consecutive frames (electrode contact
+  change);
 * ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS,
   or hum risen far above the night's usual hum (computed by the caller): a lifted electrode
   picks up mains first [Mew04];
@@ -24,8 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.settings import DetectorSettings
-from detector.spectrum import FrameSpectra
+from detector.spectrum import RAIL_MIN_UV, FrameSpectra
 from detector.types import FloatArray, Quality
+
+# Not settings: each moved no figure of the pooled nights at 0.5× and 1.5× (issue 15).
+# Peak-to-peak below this in a frame (µV) = flat line (lead off / shorted input): even a relaxed
+# muscle's surface EMG is a few µV RMS (rest floor 1-7 µV [physiology.md §6]).
+FLAT_PTP_UV = 0.5
+# Share of a frame's samples sitting exactly on its extreme (at least RAIL_MIN_UV from 0) that
+# means saturation: lead-off comparators drive the input to the rails [TI92].
+RAIL_FRACTION = 0.02
 
 # integer codes, worst last so ``max`` over channels picks the most informative reason
 CODES = (Quality.GOOD, Quality.NOISY, Quality.HUM, Quality.LEAD_OFF, Quality.NO_SIGNAL)
@@ -34,9 +43,6 @@ GOOD, NOISY, HUM, LEAD_OFF, NO_SIGNAL = range(5)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QualityThresholds:
-    flat_ptp_uv: float
-    rail_min_uv: float
-    rail_fraction: float
     step_uv: float
     hum_min_uv: float
     hum_ratio: float
@@ -48,7 +54,6 @@ class QualityThresholds:
 def settings_thresholds(s: DetectorSettings, *, hold_frames: int) -> QualityThresholds:
     """The gate's thresholds from ``s``, with a hold of ``hold_frames`` frames."""
     return QualityThresholds(
-        flat_ptp_uv=s.flat_ptp_uv, rail_min_uv=s.rail_min_uv, rail_fraction=s.rail_fraction,
         step_uv=s.step_uv, hum_min_uv=s.hum_min_uv, hum_ratio=s.hum_ratio,
         drift_min_uv=s.drift_min_uv, drift_ratio=s.drift_ratio, hold_frames=hold_frames)
 
@@ -76,9 +81,9 @@ class QualityGate:
         prev = np.concatenate((self._prev_mean[:, None], spectra.mean_uv[:, :-1]), axis=1)
         step = np.abs(spectra.mean_uv - prev) > t.step_uv  # NaN prev -> False
         lead_off = (
-            (spectra.max_uv - spectra.min_uv < t.flat_ptp_uv)
-            | ((spectra.at_rail >= t.rail_fraction)
-               & (np.maximum(np.abs(spectra.max_uv), np.abs(spectra.min_uv)) >= t.rail_min_uv))
+            (spectra.max_uv - spectra.min_uv < FLAT_PTP_UV)
+            | ((spectra.at_rail >= RAIL_FRACTION)
+               & (np.maximum(np.abs(spectra.max_uv), np.abs(spectra.min_uv)) >= RAIL_MIN_UV))
             | step
         )
         hum = np.sqrt(hum_pow) > np.maximum(t.hum_min_uv, t.hum_ratio * band_rms)

@@ -59,14 +59,6 @@ class DetectorSettings:
         "clips (Santuz calf/shin, UCI thigh; frames >= 1.8x their rest) 0.02-0.30 (computed); "
         "0.65 is the ratio of the midpoint share, 0.395.", 0.2, 10.0)
     # --- quality gate --------------------------------------------------------------------------
-    flat_ptp_uv: float = _f(
-        0.5, "Peak-to-peak below this in a frame (µV) = flat line (lead off / shorted input).",
-        0.0, 100.0)
-    rail_min_uv: float = _f(
-        1000.0, "Saturation needs the extreme sample at least this far from 0 (µV).", 10.0, 1e6)
-    rail_fraction: float = _f(
-        0.02, "Share of a frame's samples sitting exactly on its extreme that means saturation.",
-        0.001, 1.0)
     step_uv: float = _f(
         150.0, "DC step between consecutive frame means that means a contact change (µV).",
         10.0, 1e6)

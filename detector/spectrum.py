@@ -31,6 +31,11 @@ MAINS_FAMILIES_HZ = (50.0, 60.0)  # the two mains frequencies in use worldwide [
 # 40 Hz). Not a setting: it moved no figure of the pooled nights at 0.5× and 1.5× (issue 15,
 # BENCHMARKS.md).
 LOW_BAND_HZ = 10.0
+# Saturation needs the extreme sample at least this far from 0 (µV): lead-off comparators drive
+# the input to the rails [TI92], far beyond surface EMG's amplitude. ``at_rail`` is counted only
+# for such frames; the quality gate (LEAD_OFF, with quality.RAIL_FRACTION) checks it too. Not a
+# setting: it moved no figure of the pooled nights at 0.5× and 1.5× (issue 15).
+RAIL_MIN_UV = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,8 @@ class FrameSpectra:
     ``clean_mean``: mean per-bin power (µV² per bin) of the clean bins; ``near_sum[i]``: summed
     power of the bins near family i (50, 60 Hz); ``low_pow``: power in the low band; ``mean_uv``,
     ``min_uv``, ``max_uv``: raw sample statistics; ``at_rail``: fraction of samples equal to the
-    frame's extreme with the larger magnitude; ``valid``: every sample finite.
+    frame's extreme with the larger magnitude (0 unless that is at least :data:`RAIL_MIN_UV`);
+    ``valid``: every sample finite.
     """
 
     clean_mean: FloatArray
@@ -120,10 +126,9 @@ class FrameSpectra:
 class SpectralFeatures:
     """Computes :class:`FrameSpectra` for batches of frames ``(n_ch, n_frames, L)`` µV."""
 
-    def __init__(self, plan: BinPlan, frame_len: int, *, rail_min_uv: float) -> None:
+    def __init__(self, plan: BinPlan, frame_len: int) -> None:
         self.plan = plan
         self._window32 = signal.get_window("hann", frame_len).astype(np.float32)
-        self._rail_min_uv = rail_min_uv
         # only bins up to the highest one used are squared and summed
         used = plan.band | plan.low
         self._n_used = int(np.flatnonzero(used)[-1]) + 1
@@ -146,7 +151,7 @@ class SpectralFeatures:
         hi = x.max(axis=-1)
         rail = np.where(np.abs(hi) >= np.abs(lo), hi, lo)
         at_rail = np.zeros((n_ch, n))
-        big = np.abs(rail) >= self._rail_min_uv  # only frames that could be saturated
+        big = np.abs(rail) >= RAIL_MIN_UV  # only frames that could be saturated
         if big.any():
             at_rail[big] = np.count_nonzero(x[big] == rail[big][:, None], axis=-1) / length
         # The periodic Hann window confines DC to bins 0-1 (both outside every band used), so

@@ -20,8 +20,7 @@ from tests.detector.synth import blocks
 RATE, ARATE, L = 1000.0, 25.0, 500  # 12.5 accelerometer samples per frame: uneven frames
 PLAN = plan_bins(frame_len=L, rate_hz=RATE, band_low_hz=40.0, band_high_hz=230.0,
                  mains_drift_hz=0.5, mains_halfwidth_hz=4.0)
-THRESH = QualityThresholds(flat_ptp_uv=0.5, rail_min_uv=1000.0, rail_fraction=0.02,
-                           step_uv=150.0, hum_min_uv=8.0, hum_ratio=2.0, drift_min_uv=500.0,
+THRESH = QualityThresholds(step_uv=150.0, hum_min_uv=8.0, hum_ratio=2.0, drift_min_uv=500.0,
                            drift_ratio=50.0, hold_frames=3)
 cuts_st = st.lists(st.integers(0, 40), max_size=12)
 
@@ -81,7 +80,7 @@ def test_framer_one_sample_blocks() -> None:
 @given(seed=st.integers(0, 2**32 - 1), cuts=cuts_st)
 def test_spectrum_mains_quality_blocks_equal_batch(seed: int, cuts: list[int]) -> None:
     frames = signal_frames(seed)
-    spec = SpectralFeatures(PLAN, L, rail_min_uv=1000.0)
+    spec = SpectralFeatures(PLAN, L)
 
     def chain(parts: list[tuple[int, int]]) -> tuple[FloatArray, ...]:
         mains = MainsDetector(PLAN, visible_ratio=2.0)
