@@ -5,9 +5,10 @@
     python -m benchmarks.pooled [-j N] [--quick] [--set KEY=VALUE ...] [--config FILE] [--json OUT]
 
 Runs the production pipeline over the night sets of ``benchmarks.corpus.NIGHT_SETS`` from the EDF
-cache (generated on first use, ``-j`` processes): the corpus, the one set to tune on (84 h), and
-three held-out sets: A (seeds 200+, 60 h), B (seeds 500+, 60 h) and the family mix (seeds 700+,
-48 h of the "families" profile). ``--quick`` runs the 5-h quick set instead.
+cache (generated on first use, ``-j`` processes): the two sets to tune on, the corpus (84 h) and
+the corpus families (48 h of the "families" profile, seeds 801+), and four held-out sets: A
+(seeds 200+, 60 h), B (seeds 500+, 60 h), the family mix (seeds 700+, 48 h of the "families"
+profile) and C (seeds 1001+, 60 h). ``--quick`` runs the 5-h quick set instead.
 
 Prints, scored by ``bedside.offline.scoring``:
 

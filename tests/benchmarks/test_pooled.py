@@ -12,6 +12,7 @@ from benchmarks.corpus import (
     FAMILY_MIX,
     HOLDOUT,
     HOLDOUT_B,
+    HOLDOUT_C,
     NIGHT_SETS,
     QUICK,
 )
@@ -70,12 +71,12 @@ def test_report_has_family_profile_and_target_tables() -> None:
 
 def test_night_sets_are_held_apart() -> None:
     assert list(NIGHT_SETS) == ["corpus", "corpus families", "held-out A", "held-out B",
-                                "family mix"]
+                                "family mix", "held-out C"]
     assert NIGHT_SETS["corpus"] is CORPUS
     # only the sets tuned on carry the name benchmarks.pooled treats as the tuning set
     tuned = {name for name in NIGHT_SETS if name.startswith(TUNING_SET)}
     assert tuned == {"corpus", "corpus families"}
-    every = (CORPUS, CORPUS_FAMILIES, HOLDOUT, HOLDOUT_B, FAMILY_MIX, QUICK)
+    every = (CORPUS, CORPUS_FAMILIES, HOLDOUT, HOLDOUT_B, FAMILY_MIX, HOLDOUT_C, QUICK)
     seeds = [{s.seed for s in specs} for specs in every]
     for i, a in enumerate(seeds):
         for b in seeds[i + 1 :]:
