@@ -47,6 +47,16 @@ from detector.types import (
     check_gap,
 )
 
+# Hum risen far above the night's usual hum (setting hum_rise) marks a lifting electrode (quality
+# HUM) only when the hum RMS is also above this (µV) [Mew04]. Moved no figure at ±50 %
+# (BENCHMARKS.md, issue 15 sweep).
+HUM_RISE_MIN_UV = 2.0
+# The usual hum is tracked on the hum power averaged over this (s): a single frame's hum estimate
+# is mostly clipped to 0 where hum is weak, and a quantile of those is 0, which made every hum
+# above HUM_RISE_MIN_UV count as a rise (a cramp's onset included, its EMG leaking into the mains
+# bins). Moved no figure at ±50 % (BENCHMARKS.md, issue 15 sweep).
+HUM_AVERAGE_S = 5.0
+
 SHIN_WORDS = ("shin", "tibialis", " ta")  # label words marking a tibialis-anterior channel
 
 
@@ -128,7 +138,7 @@ class Pipeline:
             min_blocks=max(1, math.ceil(FLOOR_MIN_S / (block * fs))))
         self._smooth = _frames(s.smooth_s, fs)
         self._measure = _frames(s.post_cramp_measure_s, fs)
-        self._hum_avg = _frames(s.hum_average_s, fs)
+        self._hum_avg = _frames(HUM_AVERAGE_S, fs)
         self._machine = CrampMachine(MachineParams(
             frame_s=fs,
             onset_log=math.log(s.onset_ratio),
@@ -268,7 +278,7 @@ class Pipeline:
         band_pow, hum_pow = band_and_hum_power(spectra, self._plan, mains)
         # hum far above this night's usual hum (a lifting electrode) [Mew04]; the usual level is
         # tracked like the rest floor, over a longer history, on the hum power averaged over
-        # hum_average_s (causal, NaN-aware): per-frame estimates are mostly clipped to 0
+        # HUM_AVERAGE_S (causal, NaN-aware): per-frame estimates are mostly clipped to 0
         log_hum = 0.5 * np.log(np.maximum(hum_pow, 1e-12))
         valid = np.broadcast_to(spectra.valid, hum_pow.shape)
         win, self._hum_tail = _causal_windows(self._hum_tail, np.where(valid, hum_pow, np.nan))
@@ -278,7 +288,7 @@ class Pipeline:
         # a flat or disconnected input has no hum at all: it says nothing about the usual hum
         hum_base = self._hum_base.update(log_hum_mean, (count > 0) & (hum_mean > 1e-6))
         rise = ((log_hum - hum_base > math.log(s.hum_rise))
-                & (log_hum > math.log(s.hum_rise_min_uv))
+                & (log_hum > math.log(HUM_RISE_MIN_UV))
                 & (hum_pow > s.hum_rise_band_ratio**2 * band_pow))
         code = self._quality.classify(spectra, band_pow, hum_pow, fr.first, hum_rise=rise)
         ok = code == GOOD

@@ -8,11 +8,11 @@ A frame is bad for a channel when (checked in this order, first match wins):
   of at least ``spectrum.RAIL_MIN_UV``: lead-off comparators drive the input to the rails
   [TI92]), or a DC step larger than ``step_uv`` between consecutive frames (electrode contact
   change);
-* ``HUM`` — mains hum dominates: hum RMS above both ``hum_min_uv`` and ``hum_ratio`` × band RMS,
-  or hum risen far above the night's usual hum (computed by the caller): a lifted electrode
+* ``HUM`` — mains hum dominates: hum RMS above both :data:`HUM_MIN_UV` and ``hum_ratio`` × band
+  RMS, or hum risen far above the night's usual hum (computed by the caller): a lifted electrode
   picks up mains first [Mew04];
 * ``NOISY`` — drift / motion artefact: RMS below ``spectrum.LOW_BAND_HZ`` above both
-  ``drift_min_uv`` and ``drift_ratio`` × band RMS [DL10, vB01].
+  :data:`DRIFT_MIN_UV` and :data:`DRIFT_RATIO` × band RMS [DL10, vB01].
 
 A bad frame keeps the channel bad for ``hold_frames`` more frames, so the gate does not flicker.
 Stateful (previous frame mean, last bad frame); no I/O, no clock.
@@ -35,6 +35,17 @@ FLAT_PTP_UV = 0.5
 # Share of a frame's samples sitting exactly on its extreme (at least RAIL_MIN_UV from 0) that
 # means saturation: lead-off comparators drive the input to the rails [TI92].
 RAIL_FRACTION = 0.02
+# Mains hum RMS (µV) below which hum is never called dominant (HUM, with the setting hum_ratio):
+# the mains bins are left out of the EMG band, so a hum this weak cannot spoil it [Mew04]. Moved
+# no figure at ±50 % (BENCHMARKS.md, issue 15 sweep).
+HUM_MIN_UV = 8.0
+# Low-band (drift) RMS (µV, below spectrum.LOW_BAND_HZ) below which the signal is never called
+# noisy: motion artefact and baseline wander sit there [DL10, vB01], far above surface EMG's few
+# µV. Moved no figure at ±50 % (BENCHMARKS.md, issue 15 sweep).
+DRIFT_MIN_UV = 500.0
+# Low-band RMS above this × EMG band RMS = drift dominates (quality NOISY) [DL10, vB01]. Moved no
+# figure at ±50 % (BENCHMARKS.md, issue 15 sweep).
+DRIFT_RATIO = 50.0
 
 # integer codes, worst last so ``max`` over channels picks the most informative reason
 CODES = (Quality.GOOD, Quality.NOISY, Quality.HUM, Quality.LEAD_OFF, Quality.NO_SIGNAL)
@@ -44,18 +55,14 @@ GOOD, NOISY, HUM, LEAD_OFF, NO_SIGNAL = range(5)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QualityThresholds:
     step_uv: float
-    hum_min_uv: float
     hum_ratio: float
-    drift_min_uv: float
-    drift_ratio: float
     hold_frames: int
 
 
 def settings_thresholds(s: DetectorSettings, *, hold_frames: int) -> QualityThresholds:
     """The gate's thresholds from ``s``, with a hold of ``hold_frames`` frames."""
     return QualityThresholds(
-        step_uv=s.step_uv, hum_min_uv=s.hum_min_uv, hum_ratio=s.hum_ratio,
-        drift_min_uv=s.drift_min_uv, drift_ratio=s.drift_ratio, hold_frames=hold_frames)
+        step_uv=s.step_uv, hum_ratio=s.hum_ratio, hold_frames=hold_frames)
 
 
 class QualityGate:
@@ -86,10 +93,10 @@ class QualityGate:
                & (np.maximum(np.abs(spectra.max_uv), np.abs(spectra.min_uv)) >= RAIL_MIN_UV))
             | step
         )
-        hum = np.sqrt(hum_pow) > np.maximum(t.hum_min_uv, t.hum_ratio * band_rms)
+        hum = np.sqrt(hum_pow) > np.maximum(HUM_MIN_UV, t.hum_ratio * band_rms)
         if hum_rise is not None:
             hum |= hum_rise
-        noisy = np.sqrt(spectra.low_pow) > np.maximum(t.drift_min_uv, t.drift_ratio * band_rms)
+        noisy = np.sqrt(spectra.low_pow) > np.maximum(DRIFT_MIN_UV, DRIFT_RATIO * band_rms)
         code = np.where(noisy, NOISY, GOOD)
         code = np.where(hum, HUM, code)
         code = np.where(lead_off, LEAD_OFF, code)

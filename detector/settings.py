@@ -62,8 +62,6 @@ class DetectorSettings:
     step_uv: float = _f(
         150.0, "DC step between consecutive frame means that means a contact change (µV).",
         10.0, 1e6)
-    hum_min_uv: float = _f(
-        8.0, "Mains hum RMS (µV) below which hum is never called dominant.", 0.0, 1e5)
     hum_ratio: float = _f(
         10.0, "Hum RMS above this × EMG band RMS = hum dominates (quality HUM): the mains bins "
         "are left out of the band, whose estimate stays within +1-2 % up to here even with the "
@@ -74,23 +72,12 @@ class DetectorSettings:
         "hum_history_s) = a lifting electrode (quality HUM). Appliances change hum by up to "
         "~5× (two at once more); a poor contact's own noise is recognised by its flat spectrum "
         "(flat_spectrum_ratio), so this only has to catch the clear rises.", 1.5, 1000.0)
-    hum_rise_min_uv: float = _f(
-        2.0, "… only when the hum RMS is also above this (µV).", 0.0, 1e4)
     hum_rise_band_ratio: float = _f(
-        0.7, "… and above this × the EMG band RMS (the hum estimate's own noise is ~0.2×).",
+        0.7, "… only when the hum RMS is also above this × the EMG band RMS (the hum "
+        "estimate's own noise is ~0.2×) and above 2 µV (detector.pipeline.HUM_RISE_MIN_UV).",
         0.0, 100.0)
     hum_history_s: float = _f(
         3600.0, "History (s) of the usual-hum estimate.", 60.0, 14400.0)
-    hum_average_s: float = _f(
-        5.0, "The usual hum is tracked on the hum power averaged over this (s): a single frame's "
-        "hum estimate is mostly clipped to 0 where hum is weak, and a quantile of those is 0, "
-        "which made every hum above hum_rise_min_uv count as a rise (a cramp's onset included, "
-        "its EMG leaking into the mains bins).", 0.5, 60.0)
-    drift_min_uv: float = _f(
-        500.0, "Low-band (drift) RMS (µV) below which the signal is never called noisy.", 0.0, 1e6)
-    drift_ratio: float = _f(
-        50.0, "Low-band RMS above this × EMG band RMS = drift dominates (quality NOISY).",
-        1.0, 1e5)
     quality_hold_s: float = _f(
         5.0, "A channel stays bad this long (s) after its last bad frame.", 0.0, 60.0)
     # --- accelerometer -------------------------------------------------------------------------

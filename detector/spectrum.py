@@ -26,8 +26,8 @@ from detector.settings import DetectorSettings
 from detector.types import FloatArray
 
 MAINS_FAMILIES_HZ = (50.0, 60.0)  # the two mains frequencies in use worldwide [Mew04]
-# Upper edge (Hz) of the drift / motion-artefact band used by the quality gate (NOISY, with the
-# settings drift_min_uv and drift_ratio) [DL10, vB01], below the EMG band (emg_band_low_hz,
+# Upper edge (Hz) of the drift / motion-artefact band used by the quality gate (NOISY, with
+# quality.DRIFT_MIN_UV and DRIFT_RATIO) [DL10, vB01], below the EMG band (emg_band_low_hz,
 # 40 Hz). Not a setting: it moved no figure of the pooled nights at 0.5× and 1.5× (issue 15,
 # BENCHMARKS.md).
 LOW_BAND_HZ = 10.0

@@ -20,8 +20,7 @@ from tests.detector.synth import blocks
 RATE, ARATE, L = 1000.0, 25.0, 500  # 12.5 accelerometer samples per frame: uneven frames
 PLAN = plan_bins(frame_len=L, rate_hz=RATE, band_low_hz=40.0, band_high_hz=230.0,
                  mains_drift_hz=0.5, mains_halfwidth_hz=4.0)
-THRESH = QualityThresholds(step_uv=150.0, hum_min_uv=8.0, hum_ratio=2.0, drift_min_uv=500.0,
-                           drift_ratio=50.0, hold_frames=3)
+THRESH = QualityThresholds(step_uv=150.0, hum_ratio=2.0, hold_frames=3)
 cuts_st = st.lists(st.integers(0, 40), max_size=12)
 
 
