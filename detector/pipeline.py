@@ -33,7 +33,13 @@ from detector.mains import MainsDetector, band_and_hum_power
 from detector.motion import MOTION_TILT_DEG, MotionFeatures
 from detector.quality import CODES, GOOD, QualityGate, settings_thresholds
 from detector.rates import check_accel_rate, check_emg_rate
-from detector.rules import BLIND_CONFIRM_S, CANDIDATE_BAD_S, LOST_S, PLM_GAP_S
+from detector.rules import (
+    BLIND_CONFIRM_S,
+    CANDIDATE_BAD_S,
+    LOST_S,
+    PLM_GAP_S,
+    POST_CRAMP_TAU_S,
+)
 from detector.settings import DetectorSettings
 from detector.spectrum import SpectralFeatures, settings_bin_plan
 from detector.state_machine import CrampMachine, FrameInputs, MachineParams, State
@@ -170,7 +176,7 @@ class Pipeline:
             upright_end_frames=_frames(s.upright_end_s, fs),
             blind_confirm_frames=_frames(BLIND_CONFIRM_S, fs),
             post_base_log=math.log(s.post_cramp_ratio),
-            post_tau_frames=s.post_cramp_tau_s / fs,
+            post_tau_frames=POST_CRAMP_TAU_S / fs,
             flat_shape=s.flat_spectrum_ratio,
             over_fraction=s.over_candidate_fraction,
         ))

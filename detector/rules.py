@@ -45,6 +45,11 @@ CANDIDATE_BAD_S = 30.0
 # A cramp ends (at the last good frame) after this long without usable signal (s)
 # (:func:`signal_lost`).
 LOST_S = 30.0
+# Time constant (s) with which the post-cramp raise of the onset level decays, both the residual
+# assumed at the cramp's end and the residual measured since (``post_cramp_measure_s``):
+# soreness fades over minutes to hours [NHS]. It stopped moving any figure once the raise was
+# capped by the measured residual (:func:`post_cramp_excess_log`).
+POST_CRAMP_TAU_S = 1800.0
 
 
 def is_elevated(level: float, onset_log: float) -> bool:
@@ -57,7 +62,7 @@ def post_cramp_excess_log(residual_log: float, frames_since: FloatArray, tau_fra
                           cap_u: FloatArray, frames: FloatArray) -> FloatArray:
     """The log of the residual's excess power (ratio² − 1) that raises the onset level at
     ``frames`` (absolute), ``frames_since`` the cramp ended (``post_cramp_ratio``,
-    ``post_cramp_tau_s``, ``post_cramp_measure_s``): the residual it left decaying with
+    ``POST_CRAMP_TAU_S``, ``post_cramp_measure_s``): the residual it left decaying with
     ``tau_frames``, but never above the residual measured since, itself decaying from where it
     was measured. ``cap_u`` is the running minimum of ``log(measured excess) + frame / tau``
     since the cramp ended (``inf`` before any measurement), so the cap at a frame is

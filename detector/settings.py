@@ -214,15 +214,12 @@ class DetectorSettings:
         "[CS: ~2×], after a levelled-off end by the plateau it ended on: the residual's excess "
         "power (ratio² − 1) adds to the onset's, as independent sources' powers add "
         "(confirm_ratio stays as far above the raised onset).", 1.0, 5.0)
-    post_cramp_tau_s: float = _f(
-        1800.0, "Time constant (s) with which that post-cramp raise decays (soreness fades over "
-        "minutes to hours [NHS]).", 10.0, 7200.0)
     post_cramp_measure_s: float = _f(
         30.0, "… but never above the residual actually measured: the median calf level over "
-        "the last this (s), whose excess power caps the raise from then on (decaying with "
-        "post_cramp_tau_s). How long the ~2× residual lasts is not known [CS gives its level "
-        "only]; a raise assumed to outlive it hid weak recurrences, frequent in the hour after "
-        "a cramp [TF17].", 5.0, 600.0)
+        "the last this (s), whose excess power caps the raise from then on (decaying over "
+        "minutes to hours, detector.rules.POST_CRAMP_TAU_S). How long the ~2× residual "
+        "lasts is not known [CS gives its level only]; a raise assumed to outlive it hid weak "
+        "recurrences, frequent in the hour after a cramp [TF17].", 5.0, 600.0)
     # --- output ----------------------------------------------------------------------------------
     update_interval_s: float = _f(
         30.0, "Emit cramp_update this often during a cramp (s); 0 = never.", 0.0, 3600.0)

@@ -22,7 +22,7 @@ def test_a_weak_recurrence_after_a_residual_that_faded_is_caught() -> None:
     assert len(starts(events)) == 2 and len(second) == 1
     assert second[0].t_detect <= RECUR[0] + FAST.confirm_s + 3.0
     # measured over 10 min, the median is still the residual's: the raise stays up and hides
-    # it, as the raise decaying over post_cramp_tau_s alone (before the measurement) did
+    # it, as the raise decaying over POST_CRAMP_TAU_S alone (before the measurement) did
     assumed = replace(FAST, post_cramp_measure_s=600.0)
     assert len(starts(run(*render(night), settings=assumed)[0])) == 1
 
