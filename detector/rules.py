@@ -200,6 +200,16 @@ def walked_off_since(upright_levels: Sequence[float], end_log: float) -> int:
     return start
 
 
+def walked_off_residual(end_log: float, usual_log: float) -> float:
+    """The residual assumed after a cramp walked off (``post_cramp_ratio``, ``end_fraction``):
+    gait hid its fall, so it is taken as the cramp's own end threshold, where a cramp lying
+    still would have ended (the residual stays at most ~40 % of the cramp's excess [issue 15,
+    CS]), and at least the usual ~2× [CS]. A strong cramp's residual is then not mistaken for a
+    new cramp when the sleeper lies down again; the measured residual
+    (:func:`post_cramp_excess_log`) lowers it as it fades."""
+    return max(end_log, usual_log)
+
+
 def signal_lost(bad_frames: int, lost_frames: int) -> bool:
     """No usable signal for :data:`LOST_S`: the cramp is ended at its last good frame."""
     return bad_frames >= lost_frames

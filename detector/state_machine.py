@@ -672,7 +672,10 @@ class CrampMachine:
             t_end = self._t(k) if j >= len(self._up_levels) else (
                 self._t(self._up_levels[j][0]) - p.smooth_delay_s)
             self._end(t_end, events)
-            self._post_base, self._post_from = p.post_base_log, k
+            # its fall to the residual was hidden by gait: the residual stays under the cramp's
+            # own end threshold (<= 40 % of its excess [issue 15, CS]), at least the usual ~2×
+            self._post_base = rules.walked_off_residual(self._end_log, p.post_base_log)
+            self._post_from = k
             return
         self._up_since = -1
         self._bad_since = -1

@@ -32,3 +32,16 @@ def test_a_residual_that_lasts_still_raises_the_onset_level() -> None:
     night = Night(seconds=800.0, bursts=[FIRST, (210.0, 800.0, 1.8)], seed=21)
     events, _ = run(*render(night))
     assert [round(e.t_onset) for e in starts(events)] == [150]
+
+
+def test_lying_down_on_the_residual_of_a_strong_cramp_walked_off_does_not_alarm() -> None:
+    # a 6× cramp; 30 s in the sleeper stands and walks it off for 70 s (gait bursts to 8×),
+    # then lies down again on its residual: 2.9× rest, under 40 % of its excess [issue 15]
+    night = Night(seconds=700.0,
+                  bursts=[(150.0, 180.0, 6.0), (180.0, 250.0, 8.0), (250.0, 700.0, 2.9)],
+                  upright=[(180.0, 250.0)], moves=[(180.0, 252.0, 0.3)], seed=8)
+    events, _ = run(*render(night))
+    assert [round(e.t_onset) for e in starts(events)] == [150]
+    # assuming the usual 2× residual after a walk-off (the rule before) alarmed on it
+    assumed = replace(FAST, end_fraction=0.15)  # its end threshold under 2×: the 2× assumed
+    assert len(starts(run(*render(night), settings=assumed)[0])) == 2

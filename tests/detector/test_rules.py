@@ -72,3 +72,9 @@ def test_confirmation_takes_the_longest_context() -> None:
     assert rules.confirmation_frames(after_motion=True, plm_bursts=1, blind=False,
                                      **base) == 22
     assert rules.confirmation_frames(after_motion=True, plm_bursts=1, blind=True, **base) == 24
+
+
+def test_after_a_walk_off_the_residual_is_the_cramps_own_end_threshold_at_least_2x() -> None:
+    usual = math.log(2.0)
+    assert rules.walked_off_residual(math.log(3.2), usual) == math.log(3.2)
+    assert rules.walked_off_residual(math.log(1.5), usual) == usual
