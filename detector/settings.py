@@ -161,11 +161,12 @@ class DetectorSettings:
         0.5, 60.0)
     # --- waking from the cramp: motion delays, never vetoes --------------------------------------
     pre_still_s: float = _f(
-        1.5, "A candidate whose discharge began (its onset estimate, the raw level's rise) this "
-        "long (s) before any movement is not vetoed by it: the "
-        "sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
-        "(electromechanical delay of tens of ms), so 3 frames of still discharge are not it.",
-        0.5, 60.0)
+        1.0, "A discharge whose raw level stayed above the onset level (raised after a cramp) "
+        "with the leg still and lying for this long (s) before a movement is not vetoed by it: "
+        "the sleeper wakes from the cramp [CS], while a voluntary movement starts with its EMG "
+        "(electromechanical delay of tens of ms), which can reach into the frame before the "
+        "movement but not two: 2 frames of still discharge are not it. The pain wakes the "
+        "sleeper from 1.5 s after the full onset [issue 15].", 0.5, 60.0)
     over_candidate_fraction: float = _f(
         0.5, "A candidate that woke the sleeper and whose still level has fallen below rest + "
         "this × its own excess (its lower-quartile level over rest while still; a stretch's "

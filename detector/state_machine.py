@@ -222,6 +222,9 @@ class CrampMachine:
         # frame (frames) and where a movement may be the sleeper waking from it
         self._run_before = np.zeros(0, dtype=np.int64)
         self._woke_at = np.zeros(0, dtype=bool)
+        self._still = np.zeros(0, dtype=bool)  # the batch's frames of still raw discharge
+        self._run_carry_in = 0  # _still_run and _last_motion_carry as the batch began
+        self._motion_carry_in = -(10**9)
         self._motion_before = np.zeros(0, dtype=np.int64)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -254,8 +257,8 @@ class CrampMachine:
         # frames that can leave IDLE: usable, lying, still, elevated; or the first movement
         # after a still discharge (the sleeper waking from it)
         self._record_bursts(f)
-        self._find_waking(f)
         self._measure_residual(f)
+        self._find_waking(f)
         quiet_ok = f.good & ~f.upright & ~f.moving
         wake = self._may_start(f, quiet_ok)
         i = 0
@@ -274,6 +277,7 @@ class CrampMachine:
             self.state = new
             if raised != self._post_from:
                 self._thr = self._thresholds()
+                self._find_waking(f, start=i + 1)
             if (len(events) > n_events or raised != self._post_from) and new is State.IDLE:
                 # a cramp ended, or a candidate's discharge did: the onset threshold is raised
                 wake = self._may_start(f, quiet_ok)
@@ -288,22 +292,29 @@ class CrampMachine:
         """Frames where IDLE may be left: still, lying, usable and elevated, or a movement (its
         artifact included) right after a still discharge."""
         high = f.level >= self._thr
-        return np.flatnonzero((quiet_ok & high) | (self._woke_at & (~f.good | high)))
+        return np.flatnonzero((quiet_ok & high) | self._woke_at)
 
-    def _find_waking(self, f: FrameInputs) -> None:
-        """Per frame, the frames of still, lying, usable raw discharge (above the plain onset
-        level) just before it, and whether a movement there may be the sleeper waking from it
-        (:func:`rules.began_still`, counted from the raw run's start; the smoothed level would
-        lag it by up to smooth_s, and the pain wakes the sleeper from 1.5 s on). Carried across
-        batches, so any partition gives the same frames."""
+    def _find_waking(self, f: FrameInputs, start: int = 0) -> None:
+        """Per frame, the frames of still, lying, usable raw discharge (above the onset level
+        in force then, raised after a cramp) just before it, and whether a movement there may
+        be the sleeper waking from it (:func:`rules.began_still`, counted from the raw run's
+        start; the smoothed level would lag it by up to smooth_s, and the pain wakes the
+        sleeper from 1.5 s on). ``start``: the onset level changed at this frame of the batch,
+        so only frames from it on are classified anew. Carried across batches, so any
+        partition gives the same frames."""
         n = f.good.shape[0]
         still = f.good & ~f.upright & ~f.moving & (np.nan_to_num(f.raw_level, nan=-np.inf)
-                                                   >= self.p.onset_log)
+                                                   >= self._thr)
+        if start == 0:
+            self._run_carry_in, self._motion_carry_in = self._still_run, self._last_motion_carry
+        else:
+            still = np.concatenate((self._still[:start], still[start:]))
+        self._still = still
         idx = np.arange(n)
         last_break = np.maximum.accumulate(np.where(~still, idx, -1))
-        runs = np.where(last_break >= 0, idx - last_break, idx + 1 + self._still_run)
-        before = np.concatenate(([self._still_run], runs[:-1]))
-        motion_before = np.concatenate(([self._last_motion_carry], f.last_motion[:-1]))
+        runs = np.where(last_break >= 0, idx - last_break, idx + 1 + self._run_carry_in)
+        before = np.concatenate(([self._run_carry_in], runs[:-1]))
+        motion_before = np.concatenate(([self._motion_carry_in], f.last_motion[:-1]))
         run_start = f.first + idx - before
         self._woke_at = np.asarray(
             (f.moving | f.upright) & (before >= self.p.pre_still_frames)
@@ -398,7 +409,7 @@ class CrampMachine:
             return self._candidate_trigger(f, i, k)
         good = bool(f.good[i])
         high = good and rules.is_elevated(float(f.level[i]), self._onset_thr_at(k))
-        if self._woke_at[i] and (high or not good):  # its artifact may hide the discharge
+        if self._woke_at[i]:  # the still discharge before it, not the movement, counts
             return Trigger.WOKE
         if not good:
             return Trigger.BAD

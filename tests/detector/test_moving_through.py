@@ -22,7 +22,7 @@ def _kinds(events: list[DetectorEvent]) -> list[EventKind]:
     return [e.kind for e in events if e.kind is not EventKind.CRAMP_UPDATE]
 
 
-@pytest.mark.parametrize("wake_s", [1.5, 2.0, 4.0, 7.0])
+@pytest.mark.parametrize("wake_s", [1.2, 1.5, 2.0, 4.0, 7.0])
 @pytest.mark.parametrize("move_s", [3.0, 20.0])
 def test_short_cramp_with_the_waking_movement_soon_after_onset_is_prompted_in_time(
         wake_s: float, move_s: float) -> None:
