@@ -6,7 +6,7 @@
 
 Runs the production pipeline over the night sets of ``benchmarks.corpus.NIGHT_SETS`` from the EDF
 cache (generated on first use, ``-j`` processes): the two sets to tune on, the corpus (84 h) and
-the corpus families (48 h of the "families" profile, seeds 801+), and four held-out sets: A
+the corpus families (144 h of the "families" profile, seeds 801+), and four held-out sets: A
 (seeds 200+, 60 h), B (seeds 500+, 60 h), the family mix (seeds 700+, 48 h of the "families"
 profile) and C (seeds 1001+, 60 h). ``--quick`` runs the 5-h quick set instead.
 
