@@ -205,9 +205,10 @@ class CrampMachine:
         self._motion_before_k0 = -(10**9)
         self._post_base = 0.0  # log level the onset threshold is raised by after a cramp …
         self._post_from = 0  # … decaying from this frame on
-        self._cap_u = math.inf  # running min of log(measured excess) + frame/tau since then
-        self._first = 0  # the batch's first frame, its measured caps and onset thresholds
-        self._meas_u = np.zeros(0)
+        self._cap_u = math.inf  # running min of log(measured excess) + frame/tau since then …
+        self._first = 0  # the batch's first frame, its measured residual, that running min
+        self._meas_u = np.zeros(0)  # per frame, and the onset thresholds they give
+        self._cap = np.zeros(0)
         self._thr = np.zeros(0)
         self._thr_low = 0.0  # the onset threshold where a candidate's current dip began …
         self._thr_over = 0.0  # … and where its fall to the residual did
@@ -374,28 +375,27 @@ class CrampMachine:
 
     def _thresholds(self) -> FloatArray:
         """Onset threshold (log) at each frame of the batch (:func:`rules.post_cramp_excess_log`,
-        :func:`rules.onset_with_excess`): the plain onset level until a cramp raised it."""
+        :func:`rules.onset_with_excess`): the plain onset level until a cramp raised it. Keeps
+        the running minimum of the measured residual since the raise per frame
+        (``self._cap``), which :meth:`_carry_cap` carries into the next batch."""
         n = self._meas_u.shape[0]
-        if self._post_base <= 0.0:
-            return np.full(n, self.p.onset_log)
         k = self._first + np.arange(n)
         start = min(max(self._post_from - self._first, 0), n)
-        cap = np.full(n, np.inf)
-        cap[start:] = np.minimum.accumulate(self._meas_u[start:]) if start < n else cap[start:]
+        self._cap = np.full(n, np.inf)
+        self._cap[start:] = np.minimum.accumulate(self._meas_u[start:])
         if self._post_from < self._first:
-            cap = np.minimum(cap, self._cap_u)
+            self._cap = np.minimum(self._cap, self._cap_u)
+        if self._post_base <= 0.0:
+            return np.full(n, self.p.onset_log)
         excess = rules.post_cramp_excess_log(
             self._post_base, np.asarray(k - self._post_from, dtype=np.float64),
-            self.p.post_tau_frames, cap, k.astype(np.float64))
+            self.p.post_tau_frames, self._cap, k.astype(np.float64))
         return rules.onset_with_excess(self.p.onset_log, excess)
 
     def _carry_cap(self) -> None:
         """Carry the running minimum of the measured residual since the raise into the next
-        batch (block-size invariance)."""
-        start = max(self._post_from - self._first, 0)
-        seg = self._meas_u[start:]
-        carried = self._cap_u if self._post_from < self._first else math.inf
-        self._cap_u = min(carried, float(seg.min())) if seg.size else carried
+        batch (block-size invariance): its value at the batch's last frame."""
+        self._cap_u = float(self._cap[-1])
 
     def _onset_thr_at(self, k: int) -> float:
         """The onset threshold at frame ``k`` of this batch."""
