@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from bedside.offline.scoring import (
@@ -40,6 +40,7 @@ from bedside.offline.scoring import (
 )
 from benchmarks.corpus import DEFAULT_CACHE, NIGHT_SETS, QUICK, NightSpec
 from benchmarks.run import detector_settings, run_corpus
+from detector.settings import DetectorSettings
 from firmware_bridge.errors import ConfigError, InputError
 
 TUNING_SET = "corpus"
@@ -118,6 +119,19 @@ def report(sets: Sequence[tuple[str, Sequence[NightScore]]]) -> str:
     return "\n".join(parts)
 
 
+def score_sets(
+    chosen: Mapping[str, Sequence[NightSpec]], settings: DetectorSettings | None, cache: Path,
+    jobs: int,
+) -> list[tuple[str, Sequence[NightScore]]]:
+    """The production pipeline (``settings``; None = defaults) over each named night set, scored
+    night by night; each name gets its hours appended ("corpus 84 h")."""
+    sets: list[tuple[str, Sequence[NightScore]]] = []
+    for name, specs in chosen.items():
+        result = run_corpus(specs, "pipeline", cache, jobs, settings)
+        sets.append((f"{name} {sum(s.hours for s in specs):g} h", result.score.nights))
+    return sets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.pooled",
@@ -144,12 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen: dict[str, tuple[NightSpec, ...]] = {"quick": QUICK} if args.quick else NIGHT_SETS
     try:
-        settings = detector_settings(args.config, args.set)
-        sets: list[tuple[str, Sequence[NightScore]]] = []
-        for name, specs in chosen.items():
-            result = run_corpus(specs, "pipeline", args.cache, args.jobs, settings)
-            hours = sum(s.hours for s in specs)
-            sets.append((f"{name} {hours:g} h", result.score.nights))
+        sets = score_sets(chosen, detector_settings(args.config, args.set), args.cache, args.jobs)
     except (InputError, ConfigError) as exc:
         print(f"benchmarks.pooled: {exc}", file=sys.stderr)
         return exc.exit_code

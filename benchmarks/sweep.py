@@ -27,7 +27,7 @@ from typing import Any
 
 from bedside.offline.scoring import Metrics, aggregate
 from benchmarks.corpus import DEFAULT_CACHE, NIGHT_SETS
-from benchmarks.run import run_corpus
+from benchmarks.pooled import score_sets
 from detector.settings import DetectorSettings
 
 NOT_TUNINGS = frozenset({"shank_axis", "min_emg_rate_hz"})  # an axis index; a refusal limit
@@ -58,25 +58,20 @@ def figures(m: Metrics) -> tuple[object, ...]:
     )
 
 
-def cell(value: float, fig: tuple[object, ...] | str) -> str:
-    shown = f"{value:g}"
+def describe(fig: tuple[object, ...] | str) -> str:
+    """The figures as a table cell reads them (or why the value was refused)."""
     if isinstance(fig, str):
-        return f"{shown}: {fig}"
+        return fig
     t, c, fa, lm, lp, em, ep, frag, fr = fig
-    return (f"{shown}: {t} / {c}, FA {fa}, lat {lm}/{lp}, end {em}/{ep}, frag {frag}, "
-            f"false rec {fr}")
+    return f"{t} / {c}, FA {fa}, lat {lm}/{lp}, end {em}/{ep}, frag {frag}, false rec {fr}"
 
 
 def pooled_figures(settings: DetectorSettings, cache: Path, jobs: int) -> tuple[object, ...] | str:
     try:
-        scores = [
-            s
-            for specs in NIGHT_SETS.values()
-            for s in run_corpus(specs, "pipeline", cache, jobs, settings).score.nights
-        ]
+        sets = score_sets(NIGHT_SETS, settings, cache, jobs)
     except ValueError as exc:  # a value the pipeline refuses (e.g. an empty EMG band)
         return f"refused ({exc})"
-    return figures(aggregate(scores).metrics)
+    return figures(aggregate(s for _, scores in sets for s in scores).metrics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,8 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     base_settings = DetectorSettings()
     base = pooled_figures(base_settings, args.cache, args.jobs)
-    print(f"| base (defaults) | {cell(0, base).split(': ', 1)[1]} | | |", flush=True)
-    print("| setting (default) | −50 % | +50 % | moves a figure? |")
+    step = f"{100 * args.factor:g} %"
+    print(f"| base (defaults) | {describe(base)} | | |", flush=True)
+    print(f"| setting (default) | −{step} | +{step} | moves a figure? |")
     print("| --- | --- | --- | --- |", flush=True)
     for name in args.keys or names:
         default = getattr(base_settings, name)
@@ -105,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fig = (base if value == default
                    else pooled_figures(replace(base_settings, **changed), args.cache, args.jobs))
             moved |= fig != base
-            cells.append(cell(value, fig))
+            cells.append(f"{value:g}: {describe(fig)}")
         verdict = "yes" if moved else "**no**"
         print(f"| `{name}` ({default:g}) | {cells[0]} | {cells[1]} | {verdict} |", flush=True)
     return 0
