@@ -4,7 +4,7 @@
 
     BleClient.packets() ─► LegWorker ─► SessionWriter (every notification, power-cut safe)
                                     └─► Decoder ─► PacketFeed ─► EventRecord ─► EventSink
-    EventSink: events.jsonl history (fsynced) ─► MqttPublisher (outbox first) ─► PromptEngine
+    EventSink: MqttPublisher (outbox first) ─► events.jsonl history (fsynced) ─► PromptEngine
 
 The end-of-night report is injected (``close_night``): the daemon never imports the offline
 tools.
@@ -114,17 +114,20 @@ class Daemon:
         self.session_id = f"{started:%Y%m%dT%H%M%SZ}"
         self._night_report = close_night
         self.summary = NightSummary(night=local_night(started))
-        for record in restore_night(state_dir / "events.jsonl", self.summary.night):
-            self.summary.add(record)
-        if self.summary.events:
-            log.info("restored tonight's %d cramp(s) from the event history", self.summary.cramps)
+        history = state_dir / "events.jsonl"
         self.sink = EventSink(
-            history_path=state_dir / "events.jsonl",
+            history_path=history,
             publisher=publisher,
             prompt=prompt,
             printer=printer,
             summary=self.summary,
         )
+        if publisher is not None:  # a run killed between the outbox and the history
+            self.sink.recover(publisher.unacknowledged_events())
+        for record in restore_night(history, self.summary.night):
+            self.summary.add(record)
+        if self.summary.events:
+            log.info("restored tonight's %d cramp(s) from the event history", self.summary.cramps)
         recordings = state_dir / "sessions" if settings.daemon.record_sessions else None
         self.workers: list[LegWorker] = []
         self.links: list[BleClient] = []

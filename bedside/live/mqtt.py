@@ -50,7 +50,7 @@ from bedside.live.ha_discovery import (
     removal_messages,
 )
 from bedside.live.outbox import Outbox
-from bedside.stream.records import EventRecord
+from bedside.stream.records import EventRecord, loads_line
 from detector.types import EventKind
 from firmware_bridge.errors import ConfigError, PublishError
 from firmware_bridge.jsonsafe import loads_object
@@ -518,6 +518,19 @@ class MqttPublisher:
         for topic in topics:
             client.publish(topic, b"", qos=1, retain=True)
         return len(topics)
+
+    def unacknowledged_events(self) -> list[EventRecord]:
+        """The cramp events in the outbox still waiting for their PUBACK (this run's or an
+        earlier one's), oldest first; rows that are not events (the summary) are left out."""
+        records: list[EventRecord] = []
+        for row in self._outbox.pending():
+            if row.topic != self.topics.event:
+                continue
+            try:
+                records.append(EventRecord.from_json(loads_line(row.payload)))
+            except ValueError:  # a row of an older schema: it is still sent, just not here
+                continue
+        return records
 
     def statistics(self) -> PublisherStatistics:
         outbox = self._outbox.statistics()

@@ -1,6 +1,12 @@
-"""Where every event record goes, in this order: history file (fsynced), outbox + MQTT,
+"""Where every event record goes, in this order: outbox + MQTT, history file (fsynced),
 prompt, printer. A failure of one consumer is logged and counted; the others still run. History
-lines that cannot be written (a full disk) are held in memory and written when there is room."""
+lines that cannot be written (a full disk) are held in memory and written when there is room.
+
+Why the outbox comes first: a process killed between the two writes must lose neither. An event
+the outbox stored but the history lacks is still in the outbox at the next start (its PUBACK is
+handled on the event loop, after this call returned), and :meth:`EventSink.recover` writes it to
+the history then. The other order would leave an event in the history that no restart publishes.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,16 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bedside.live.mqtt import MqttPublisher
 from bedside.live.recorder import is_disk_full
 from bedside.prompt.engine import PromptEngine
 from bedside.stream.night import NightSummary
-from bedside.stream.records import EventRecord, dumps
+from bedside.stream.records import EventRecord, dumps, json_lines
 from detector.types import EventKind
+from firmware_bridge.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,7 @@ HELD_MAX = 1000
 
 
 class EventSink:
-    """Where every event record goes, in this order: history file (fsynced), outbox + MQTT,
+    """Where every event record goes, in this order: outbox + MQTT, history file (fsynced),
     prompt, printer. A failure of one consumer is logged and counted; the others still run."""
 
     def __init__(
@@ -62,13 +69,6 @@ class EventSink:
 
     def __call__(self, record: EventRecord) -> None:
         self.summary.add(record)
-        if self._history is not None and record.kind is not EventKind.CRAMP_UPDATE:
-            self._held.append(dumps(record) + "\n")
-            if len(self._held) > HELD_MAX:
-                self._held.popleft()
-                self.failures["history_dropped"] += 1
-                log.error("event history: more than %d events held; the oldest dropped", HELD_MAX)
-            self.write_held()
         if self._publisher is not None:
             try:
                 self._publisher.publish_event(record)
@@ -77,6 +77,9 @@ class EventSink:
             except Exception:  # the publisher must never stop detection
                 self.failures["mqtt"] += 1
                 log.exception("MQTT publisher failed on %s", record.event_id)
+        if self._history is not None and record.kind is not EventKind.CRAMP_UPDATE:
+            self._hold(dumps(record) + "\n")
+            self.write_held()
         if self._prompt is not None and _prompt_wants(record):
             task = asyncio.get_running_loop().create_task(self._prompt.on_event(record))
             self._tasks.add(task)
@@ -87,6 +90,30 @@ class EventSink:
             except Exception:
                 self.failures["printer"] += 1
                 log.exception("printing an event failed")
+
+    def recover(self, stored: Iterable[EventRecord]) -> int:
+        """At start: write to the history the events in ``stored`` (the outbox's unacknowledged
+        cramp events, oldest first) that it lacks, because the last run was killed between the
+        outbox and the history. Not published or prompted here: the publisher sends them from
+        the outbox. Returns how many were written (or held, on a full disk)."""
+        if self._history is None:
+            return 0
+        known = _history_ids(self._history)
+        missing = [r for r in stored if r.event_id not in known]
+        for record in missing:
+            self._hold(dumps(record) + "\n")
+        self.write_held()
+        if missing:
+            log.warning("event history: %d event(s) stored for MQTT but not in the history when "
+                        "the last run stopped; added now", len(missing))
+        return len(missing)
+
+    def _hold(self, line: str) -> None:
+        self._held.append(line)
+        if len(self._held) > HELD_MAX:
+            self._held.popleft()
+            self.failures["history_dropped"] += 1
+            log.error("event history: more than %d events held; the oldest dropped", HELD_MAX)
 
     def write_held(self) -> None:
         """Append the history lines not yet written (oldest first) and fsync; on failure (a
@@ -146,6 +173,21 @@ def _prompt_wants(record: EventRecord) -> bool:
     if record.kind is EventKind.CRAMP_RECORDED:
         return False
     return record.kind is not EventKind.CRAMP_UPDATE or record.easing is not None
+
+
+def _history_ids(path: Path) -> set[str]:
+    """The ``event_id`` of every readable line of the history (an unreadable file: none; bad
+    lines are skipped quietly here, :func:`~bedside.stream.night.restore_night` reports them)."""
+    if not path.exists():
+        return set()
+    try:
+        return {
+            value["event_id"] for _, value, _ in json_lines(path)
+            if isinstance(value, dict) and isinstance(value.get("event_id"), str)
+        }
+    except InputError as exc:
+        log.warning("event history %s unreadable (%s)", path, exc)
+        return set()
 
 
 def _append_line(fd: int, line: str) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import record
 EVENING = "2026-11-26T23:30:00+00:00"
 
 
-def _night() -> list[EventRecord]:
+def recorded_night() -> list[EventRecord]:
     return [
         record({"event": "cramp_started", "event_id": "s:left:1:started", "t_onset": 100.0,
                 "t_detect": 104.0, "time": EVENING}),
@@ -37,30 +37,30 @@ def _night() -> list[EventRecord]:
 
 def test_the_summary_counts_a_recorded_cramp() -> None:
     summary = NightSummary(night="2026-11-26")
-    for event in _night():
+    for event in recorded_night():
         summary.add(event)
     assert summary.as_json() == {"night": "2026-11-26", "cramps": 2, "recorded_cramps": 1,
                                  "total_cramp_s": 75.0, "longest_cramp_s": 60.0}
 
 
 def test_the_report_lists_it_in_onset_order_and_says_it_was_not_prompted() -> None:
-    rows = cramps_of(_night())
+    rows = cramps_of(recorded_night())
     assert [(r["n"], r["stem"], r["recorded"], r["duration_s"]) for r in rows] == [
         (1, "s:left:2", True, 15.0), (2, "s:left:1", False, 60.0)]
     data = NightData(name="n", start=datetime(2026, 11, 26, 23, 0), duration_s=3600.0,
-                     events=_night(), trace=None, verdicts={})
+                     events=recorded_night(), trace=None, verdicts={})
     page = night_html(data, "n.png")
     assert page.count("<tr><td>") == 2 and "recorded, not prompted" in page
 
 
 def test_the_history_counts_it_with_its_minutes() -> None:
-    (night,) = history(_night(), None, until=date(2026, 11, 26), days=1)
+    (night,) = history(recorded_night(), None, until=date(2026, 11, 26), days=1)
     assert (night.cramps, night.cramp_minutes) == (2, 75.0 / 60.0)
 
 
 def test_the_prompt_never_speaks_about_it() -> None:
     seq = PromptSequencer(PromptSettings())
-    recorded = _night()[2]
+    recorded = recorded_night()[2]
     assert seq.on_event(recorded, 0.0, datetime(2026, 11, 26, 23, 0, tzinfo=UTC)) == []
     assert seq.phase is Phase.IDLE
 
@@ -89,7 +89,7 @@ async def test_the_sink_counts_and_publishes_it_but_never_prompts(
     try:
         pub.start()
         await eventually(lambda: pub.connected)
-        for event in _night():
+        for event in recorded_night():
             sink(event)
         await asyncio.sleep(0.1)  # the prompt tasks run
         assert [e.kind for e in prompt.heard] == ["cramp_started", "cramp_ended"]
