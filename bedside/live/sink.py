@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bedside.live.mqtt import MqttPublisher
@@ -91,12 +91,13 @@ class EventSink:
                 self.failures["printer"] += 1
                 log.exception("printing an event failed")
 
-    def recover(self, stored: Iterable[EventRecord]) -> int:
+    def recover(self, stored: Sequence[EventRecord]) -> int:
         """At start: write to the history the events in ``stored`` (the outbox's unacknowledged
         cramp events, oldest first) that it lacks, because the last run was killed between the
         outbox and the history. Not published or prompted here: the publisher sends them from
-        the outbox. Returns how many were written (or held, on a full disk)."""
-        if self._history is None:
+        the outbox. Returns how many were written (or held, on a full disk). With nothing
+        stored (the usual start) the history is not read."""
+        if self._history is None or not stored:
             return 0
         known = _history_ids(self._history)
         missing = [r for r in stored if r.event_id not in known]
